@@ -1,0 +1,19 @@
+.PHONY: start test lint format bench roles-doc
+
+start:  ## install and serve HTTPS on https://localhost:8443/
+	scripts/start.sh
+
+test:   ## install everything and run all gates and tests (SQLite, then PostgreSQL)
+	scripts/test.sh
+
+lint:
+	.venv/bin/ruff check labelkeep tests bench
+	.venv/bin/ruff format --check labelkeep tests bench
+	.venv/bin/mypy labelkeep tests
+
+format:
+	.venv/bin/ruff check --fix labelkeep tests bench
+	.venv/bin/ruff format labelkeep tests bench
+
+roles-doc:  ## regenerate the roles table in docs/roles.md
+	.venv/bin/python -m labelkeep.accounts.roles_doc > docs/roles.md

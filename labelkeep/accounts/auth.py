@@ -1,0 +1,97 @@
+"""DRF authentication: legacy `Token` keys, JWT access tokens and `X-API-Key`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from labelkeep.accounts.models import ApiToken, PersonalAccessToken, User
+from labelkeep.accounts.tokens import TokenError, decode, touch
+from labelkeep.security.hashing import key_hash
+
+INVALID = "Invalid or expired token."
+
+
+def _legacy(key: str) -> tuple[User, ApiToken]:
+    token = (
+        ApiToken.objects.select_related("user", "user__active_organization")
+        .filter(key_hash=key_hash(key))
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        raise exceptions.AuthenticationFailed(INVALID)
+    org = token.user.active_organization
+    if org is not None and not org.legacy_api_tokens_enabled:
+        raise exceptions.AuthenticationFailed(
+            "Legacy token authentication has been disabled for this organization."
+        )
+    touch(ApiToken, token.pk, token.last_used_at)
+    return token.user, token
+
+
+def _access(raw: str) -> tuple[User, PersonalAccessToken]:
+    try:
+        claims = decode(raw, "access")
+    except TokenError:
+        raise exceptions.AuthenticationFailed(INVALID) from None
+    pat = (
+        PersonalAccessToken.objects.select_related("user", "user__active_organization")
+        .filter(jti=claims.get("pat", ""), revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if pat is None or not pat.user.is_active or str(pat.user_id) != claims["user_id"]:
+        raise exceptions.AuthenticationFailed(INVALID)
+    org = pat.user.active_organization
+    if org is None or not org.api_tokens_enabled:
+        raise exceptions.AuthenticationFailed(
+            "Personal access tokens have been disabled for this organization."
+        )
+    return pat.user, pat
+
+
+def _credentials(request: Request, scheme: bytes) -> str | None:
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].lower() != scheme:
+        return None
+    if len(parts) != 2:
+        raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+    try:
+        return parts[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise exceptions.AuthenticationFailed("Malformed Authorization header.") from None
+
+
+class LegacyTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <key>` (Label Studio's legacy API key)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        key = _credentials(request, b"token")
+        return None if key is None else _legacy(key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Token"
+
+
+class AccessTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <access JWT>` obtained from a personal access token."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        raw = _credentials(request, b"bearer")
+        return None if raw is None else _access(raw)
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class ApiKeyHeaderAuthentication(BaseAuthentication):
+    """`X-API-Key: <legacy key or access JWT>` for clients that cannot set Authorization."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        raw = request.META.get("HTTP_X_API_KEY", "").strip()
+        if not raw:
+            return None
+        return _access(raw) if raw.count(".") == 2 else _legacy(raw)

@@ -1,0 +1,296 @@
+"""Every change to users, organizations and memberships goes through these functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from labelkeep.accounts.models import Membership, Organization, SetupToken, User, new_invite_token
+from labelkeep.accounts.roles import Role, may_assign
+from labelkeep.audit.services import Origin, record
+from labelkeep.security.hashing import key_hash, new_key
+
+
+class AccountError(Exception):
+    """A refused account operation, with a message fit to show the user."""
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    email: str
+    password: str
+    first_name: str = ""
+    last_name: str = ""
+
+
+def _validated(account: NewAccount) -> NewAccount:
+    email = account.email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise AccountError("Enter a valid e-mail address.") from None
+    if User.objects.filter(email=email).exists():
+        raise AccountError("An account with this e-mail address already exists.")
+    probe = User(email=email, first_name=account.first_name, last_name=account.last_name)
+    try:
+        password_validation.validate_password(account.password, probe)
+    except ValidationError as exc:
+        raise AccountError(" ".join(exc.messages)) from None
+    return NewAccount(email, account.password, account.first_name, account.last_name)
+
+
+def create_account(
+    account: NewAccount,
+    *,
+    organization: Organization | None,
+    org_title: str = "",
+    role: Role,
+    actor: User | None,
+    origin: Origin,
+) -> User:
+    """Create a user and their membership (and a new organization when none is given)."""
+    account = _validated(account)
+    with transaction.atomic():
+        user = User.objects.create_user(
+            account.email,
+            account.password,
+            first_name=account.first_name,
+            last_name=account.last_name,
+        )
+        if organization is None:
+            organization = Organization.objects.create(
+                title=org_title or "Labelkeep", created_by=user
+            )
+        Membership.objects.create(organization=organization, user=user, role=role)
+        user.active_organization = organization
+        user.save(update_fields=["active_organization"])
+        record(
+            "user.create",
+            actor=actor or user,
+            origin=origin,
+            organization_id=organization.pk,
+            target=user,
+            role=role.value,
+        )
+    return user
+
+
+# --- First start -----------------------------------------------------------------------
+
+
+def needs_setup() -> bool:
+    return not User.objects.exists()
+
+
+def issue_setup_token() -> str:
+    """A fresh one-time setup key; any earlier unused key stops working."""
+    key = new_key(24)
+    with transaction.atomic():
+        SetupToken.objects.filter(used_at__isnull=True).delete()
+        SetupToken.objects.create(key_hash=key_hash(key))
+    return key
+
+
+def setup_token_valid(key: str) -> bool:
+    return (
+        needs_setup()
+        and SetupToken.objects.filter(key_hash=key_hash(key), used_at__isnull=True).exists()
+    )
+
+
+def complete_setup(key: str, account: NewAccount, org_title: str, *, origin: Origin) -> User:
+    """Create the first owner and organization, consuming the setup key."""
+    with transaction.atomic():
+        claimed = SetupToken.objects.filter(key_hash=key_hash(key), used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        if not claimed or not needs_setup():
+            raise AccountError("This setup link is no longer valid.")
+        return create_account(
+            account,
+            organization=None,
+            org_title=org_title,
+            role=Role.OWNER,
+            actor=None,
+            origin=origin,
+        )
+
+
+# --- Invites ---------------------------------------------------------------------------
+
+
+def organization_for_invite(token: str) -> Organization | None:
+    if not token:
+        return None
+    return Organization.objects.filter(invite_token=token).first()
+
+
+def signup(token: str, account: NewAccount, *, origin: Origin) -> User:
+    """Join the organization whose current invite link carries `token`."""
+    with transaction.atomic():
+        organization = (
+            Organization.objects.select_for_update().filter(invite_token=token).first()
+            if token
+            else None
+        )
+        if organization is None:
+            raise AccountError("This invite link is not valid. Ask an administrator for a new one.")
+        user = create_account(
+            account,
+            organization=organization,
+            role=Role(organization.default_role),
+            actor=None,
+            origin=origin,
+        )
+        record(
+            "user.signup", actor=user, origin=origin, organization_id=organization.pk, target=user
+        )
+    return user
+
+
+def reset_invite(organization: Organization, *, actor: User, origin: Origin) -> str:
+    """Replace the invite link; the previous one stops working at once."""
+    with transaction.atomic():
+        organization.invite_token = new_invite_token()
+        organization.save(update_fields=["invite_token"])
+        record("invite.reset", actor=actor, origin=origin, organization_id=organization.pk)
+    return organization.invite_token
+
+
+# --- Members ---------------------------------------------------------------------------
+
+
+def _owners_left(organization_id: int, excluding: Membership) -> int:
+    return (
+        Membership.objects.filter(organization_id=organization_id, role=Role.OWNER)
+        .exclude(pk=excluding.pk)
+        .count()
+    )
+
+
+def change_role(
+    membership: Membership, new_role: Role, *, actor: User, actor_role: Role, origin: Origin
+) -> Membership:
+    """Give a member another role (deactivation is the role `deactivated`)."""
+    old_role = Role(membership.role)
+    if new_role == old_role:
+        return membership
+    if not may_assign(actor_role, old_role, new_role):
+        raise AccountError("Only an owner can grant or change the owner role.")
+    if old_role == Role.OWNER and not _owners_left(membership.organization_id, membership):
+        raise AccountError("An organization needs at least one owner.")
+    with transaction.atomic():
+        membership.role = new_role
+        membership.save(update_fields=["role", "updated_at"])
+        action = "member.deactivate" if new_role == Role.DEACTIVATED else "member.role_change"
+        record(
+            action,
+            actor=actor,
+            origin=origin,
+            organization_id=membership.organization_id,
+            target=membership.user,
+            old_role=old_role.value,
+            new_role=new_role.value,
+        )
+    return membership
+
+
+def remove_member(membership: Membership, *, actor: User, actor_role: Role, origin: Origin) -> None:
+    """Take a member out of the organization; their account stays for other organizations."""
+    role = Role(membership.role)
+    if not may_assign(actor_role, role, Role.DEACTIVATED):
+        raise AccountError("Only an owner can remove an owner.")
+    if role == Role.OWNER and not _owners_left(membership.organization_id, membership):
+        raise AccountError("An organization needs at least one owner.")
+    if membership.user_id == actor.pk:
+        raise AccountError("You cannot remove yourself.")
+    user = membership.user
+    with transaction.atomic():
+        org_id = membership.organization_id
+        membership.delete()
+        if user.active_organization_id == org_id:
+            user.active_organization = None
+            user.save(update_fields=["active_organization"])
+        record("member.remove", actor=actor, origin=origin, organization_id=org_id, target=user)
+
+
+# --- Own account -----------------------------------------------------------------------
+
+
+def change_password(user: User, old: str, new: str, *, origin: Origin) -> None:
+    """Change a user's password after checking the current one."""
+    if not user.check_password(old):
+        raise AccountError("Your current password is not correct.")
+    try:
+        password_validation.validate_password(new, user)
+    except ValidationError as exc:
+        raise AccountError(" ".join(exc.messages)) from None
+    with transaction.atomic():
+        user.set_password(new)
+        user.save(update_fields=["password"])
+        record(
+            "password.change",
+            actor=user,
+            origin=origin,
+            organization_id=user.active_organization_id,
+            target=user,
+        )
+
+
+def update_profile(user: User, changes: dict[str, object], *, origin: Origin) -> User:
+    """Change a user's own name, username or phone."""
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(user, field, value)
+        user.save(update_fields=list(changes))
+        record(
+            "user.update",
+            actor=user,
+            origin=origin,
+            organization_id=user.active_organization_id,
+            target=user,
+            fields=sorted(changes),
+        )
+    return user
+
+
+def update_organization(
+    organization: Organization, changes: dict[str, object], *, actor: User, origin: Origin
+) -> Organization:
+    """Change the organization's title, contact or default role for new members."""
+    return _update_org(organization, changes, "organization.update", actor=actor, origin=origin)
+
+
+def update_token_settings(
+    organization: Organization, changes: dict[str, object], *, actor: User, origin: Origin
+) -> Organization:
+    """Turn token kinds on or off and set the lifetime of new personal access tokens."""
+    return _update_org(organization, changes, "token_settings.update", actor=actor, origin=origin)
+
+
+def _update_org(
+    organization: Organization,
+    changes: dict[str, object],
+    action: str,
+    *,
+    actor: User,
+    origin: Origin,
+) -> Organization:
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(organization, field, value)
+        organization.save(update_fields=list(changes))
+        record(
+            action,
+            actor=actor,
+            origin=origin,
+            organization_id=organization.pk,
+            target=organization,
+            changes={k: str(v) for k, v in changes.items()},
+        )
+    return organization

@@ -1,0 +1,61 @@
+"""Session sign-in for browser scripts: CSRF-protected, throttled (429 + Retry-After)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.middleware.csrf import get_token
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
+from rest_framework import exceptions, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labelkeep.accounts import login
+from labelkeep.accounts.serializers import LoginSerializer, UserSerializer
+
+
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class CsrfView(APIView):
+    """Hands a browser script the CSRF token for its session writes."""
+
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        return Response({"csrf_token": get_token(request._request)})
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class LoginView(APIView):
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        form = LoginSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            user = login.sign_in(
+                request._request, form.validated_data["email"], form.validated_data["password"]
+            )
+        except login.LoginThrottled as exc:
+            raise exceptions.Throttled(wait=exc.wait, detail=str(exc)) from None
+        except login.LoginFailed as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+        return Response(UserSerializer(user).data)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Session realm="labelkeep"'
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class LogoutView(APIView):
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        login.sign_out(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,67 @@
+"""URL map. API routes answer with and without a trailing slash (no redirects)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpResponseBase
+from django.urls import URLPattern, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from labelkeep.accounts import api, audit_api, session_api, views, workspaces_api
+from labelkeep.jobs import api as jobs_api
+
+
+def both(route: str, view: Callable[..., HttpResponseBase], name: str = "") -> list[URLPattern]:
+    """The route with and without its trailing slash: the SDK mixes both spellings."""
+    bare = route.rstrip("/")
+    first = path(bare, view, name=name) if name else path(bare, view)
+    return [first, path(bare + "/", view)]
+
+
+urlpatterns: list[URLPattern] = [
+    *both("api/version", api.VersionView.as_view(), "api-version"),
+    *both("api/current-user/whoami", api.WhoAmIView.as_view(), "api-whoami"),
+    *both("api/current-user", api.WhoAmIView.as_view()),
+    *both("api/current-user/token", api.TokenView.as_view(), "api-token-get"),
+    *both("api/current-user/reset-token", api.ResetTokenView.as_view(), "api-token-reset"),
+    *both("api/token", api.PersonalTokensView.as_view(), "api-pats"),
+    *both("api/token/refresh", api.RefreshView.as_view(), "api-pat-refresh"),
+    *both("api/token/rotate", api.RotateView.as_view(), "api-pat-rotate"),
+    *both("api/token/blacklist", api.BlacklistView.as_view(), "api-pat-blacklist"),
+    *both("api/jwt/settings", api.TokenSettingsView.as_view(), "api-jwt-settings"),
+    *both("api/users", api.UsersView.as_view(), "api-users"),
+    *both("api/users/<int:pk>", api.UserDetailView.as_view(), "api-user"),
+    *both("api/organizations", api.OrganizationsView.as_view(), "api-organizations"),
+    *both("api/organizations/<int:pk>", api.OrganizationDetailView.as_view(), "api-organization"),
+    *both(
+        "api/organizations/<int:pk>/memberships", api.MembershipsView.as_view(), "api-memberships"
+    ),
+    *both(
+        "api/organizations/<int:pk>/memberships/<int:user_pk>",
+        api.MembershipDetailView.as_view(),
+        "api-membership",
+    ),
+    *both("api/invite", api.InviteView.as_view(), "api-invite"),
+    *both("api/invite/reset-token", api.InviteResetView.as_view(), "api-invite-reset"),
+    *both("api/workspaces", workspaces_api.WorkspacesView.as_view(), "api-workspaces"),
+    *both("api/workspaces/<int:pk>", workspaces_api.WorkspaceDetailView.as_view(), "api-workspace"),
+    *both("api/audit-log", audit_api.AuditLogView.as_view(), "api-audit-log"),
+    *both("api/auth/csrf", session_api.CsrfView.as_view(), "api-csrf"),
+    *both("api/auth/login", session_api.LoginView.as_view(), "api-login"),
+    *both("api/auth/logout", session_api.LogoutView.as_view(), "api-logout"),
+    *both("api/jobs/<int:pk>", jobs_api.JobView.as_view(), "api-job"),
+    *both("api/schema", SpectacularAPIView.as_view(), "api-schema"),
+    path("docs/api/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("user/login/", views.login_page, name="login"),
+    path("user/logout/", views.logout_page, name="logout"),
+    path("user/signup/", views.signup_page, name="signup"),
+    path("user/account/", views.account_page, name="account"),
+    path("setup/<str:key>/", views.setup_page, name="setup"),
+    path("", views.home_page, name="home"),
+]
+
+handler400 = "labelkeep.web.errors.bad_request"
+handler403 = "labelkeep.web.errors.permission_denied"
+handler404 = "labelkeep.web.errors.not_found"
+handler500 = "labelkeep.web.errors.server_error"

@@ -1,0 +1,17 @@
+"""Test settings: the production settings module with test-only environment values."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 60)
+os.environ.setdefault("LABELKEEP_DATA_DIR", tempfile.mkdtemp(prefix="labelkeep-test-"))
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from labelkeep.settings import *  # noqa: F403
+from labelkeep.settings import DATABASES
+
+# Argon2 stays the algorithm; cheaper parameters keep hundreds of test accounts quick.
+PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
+
+if str(DATABASES["default"]["ENGINE"]).endswith("postgresql"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "labelkeep_test")}
