@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import exceptions, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
