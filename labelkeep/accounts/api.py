@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import exceptions, status
@@ -106,6 +107,9 @@ class RefreshView(APIView):
         except tokens.TokenError as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from None
         return Response({"access": access})
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
 
 
 class RotateView(MemberAPIView):
@@ -229,7 +233,23 @@ class OrganizationDetailView(MemberAPIView):
         return Response(OrganizationSerializer(org).data)
 
 
+class _EmptyPastLastPage(Paginator[Any]):
+    """A page number past the last page is an empty page, not EmptyPage (404)."""
+
+    def validate_number(self, number: Any) -> int:
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            if int(number) < 1:  # only reached once int(number) has succeeded
+                raise
+            return int(number)
+
+
 class MembersPagination(PageNumberPagination):
+    """DRF pages. The SDK's members pager asks for page+1 after every non-empty page and,
+    unlike the projects/tasks pagers, does not stop on a 404: past the end is empty."""
+
+    django_paginator_class = _EmptyPastLastPage
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000

@@ -25,7 +25,7 @@ class TokenError(Exception):
 
 
 def _signing_key() -> bytes:
-    return salted_hmac("labelkeep.accounts.jwt", "signing-key").digest()
+    return salted_hmac("labelkeep.accounts.jwt", "signing-key", algorithm="sha256").digest()
 
 
 def _encode(claims: dict[str, Any]) -> str:

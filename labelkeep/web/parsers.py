@@ -1,0 +1,42 @@
+"""Request parsers that enforce the body size limit (DRF streams past Django's own check)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import IO, Any
+
+from django.conf import settings
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "body_too_large"
+
+
+def read_limited(stream: IO[bytes], limit: int) -> bytes:
+    """Read at most `limit` bytes; raise BodyTooLarge if the body is longer."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise BodyTooLarge(f"Request body too large: the limit is {limit} bytes.")
+    return data
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE bytes; larger ones get a 413."""
+
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"Request body too large: the limit is {limit} bytes.")
+        return super().parse(io.BytesIO(read_limited(stream, limit)), media_type, parser_context)

@@ -1,0 +1,203 @@
+"""Attacks on the API's authentication: CSRF, throttling, CORS, proxies, body limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client, override_settings
+
+from labelkeep.accounts.models import ApiToken, PersonalAccessToken
+from labelkeep.security.hashing import key_hash
+from tests.conftest import PASSWORD, HttpsClient, World
+
+
+def _session_client(email: str) -> tuple[Client, str]:
+    client = Client(enforce_csrf_checks=True, headers={"referer": "https://testserver/"})
+    csrf = client.get("/api/auth/csrf", secure=True).json()["csrf_token"]
+    response = client.post(
+        "/api/auth/login",
+        {"email": email, "password": PASSWORD},
+        content_type="application/json",
+        headers={"x-csrftoken": csrf},
+        secure=True,
+    )
+    assert response.status_code == 200, response.content
+    return client, str(client.cookies["csrftoken"].value)
+
+
+def test_cookie_authenticated_write_needs_csrf(world: World) -> None:
+    client, csrf = _session_client("admin@a.example")
+    url = f"/api/organizations/{world.org.pk}"
+    body = {"title": "Changed"}
+    refused = client.patch(url, body, content_type="application/json", secure=True)
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    accepted = client.patch(
+        url, body, content_type="application/json", headers={"x-csrftoken": csrf}, secure=True
+    )
+    assert accepted.status_code == 200
+
+
+def test_cookie_reads_need_no_csrf(world: World) -> None:
+    client, _ = _session_client("member@a.example")
+    assert client.get("/api/current-user/whoami", secure=True).status_code == 200
+
+
+def test_token_authenticated_write_needs_no_csrf(world: World) -> None:
+    client = HttpsClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {world.admin.key}")
+    response = client.patch(f"/api/organizations/{world.org.pk}", {"title": "T"}, format="json")
+    assert response.status_code == 200
+
+
+def test_api_login_requires_csrf(world: World) -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(
+        "/api/auth/login",
+        {"email": "member@a.example", "password": PASSWORD},
+        content_type="application/json",
+        secure=True,
+    )
+    assert response.status_code == 403
+
+
+def test_api_login_throttled_with_retry_after(world: World, settings: Any) -> None:
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 2
+    client = Client()
+    for _ in range(2):
+        bad = client.post(
+            "/api/auth/login",
+            {"email": "member@a.example", "password": "wrong-password"},
+            content_type="application/json",
+            secure=True,
+        )
+        assert bad.status_code == 401
+    throttled = client.post(
+        "/api/auth/login",
+        {"email": "member@a.example", "password": PASSWORD},
+        content_type="application/json",
+        secure=True,
+    )
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= settings.LOGIN_THROTTLE_WINDOW
+    assert "Too many" in throttled.json()["detail"]
+
+
+def test_login_throttled_per_address(world: World, settings: Any) -> None:
+    settings.LOGIN_FAILURES_PER_ADDRESS = 3
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for n in range(3):
+        client.post(
+            "/api/auth/login",
+            {"email": f"nobody{n}@a.example", "password": "wrong-password"},
+            content_type="application/json",
+            secure=True,
+        )
+    response = client.post(
+        "/api/auth/login",
+        {"email": "member@a.example", "password": PASSWORD},
+        content_type="application/json",
+        secure=True,
+    )
+    assert response.status_code == 429
+    elsewhere = Client(REMOTE_ADDR="198.51.100.8").post(
+        "/api/auth/login",
+        {"email": "member@a.example", "password": PASSWORD},
+        content_type="application/json",
+        secure=True,
+    )
+    assert elsewhere.status_code == 200
+
+
+def test_forwarded_for_ignored_without_trusted_proxy(world: World, settings: Any) -> None:
+    settings.LOGIN_FAILURES_PER_ADDRESS = 2
+    for n in range(2):
+        Client(headers={"x-forwarded-for": f"203.0.113.{n}"}).post(
+            "/api/auth/login",
+            {"email": f"x{n}@a.example", "password": "wrong-password"},
+            content_type="application/json",
+            secure=True,
+        )
+    # A spoofed X-Forwarded-For does not escape the per-address limit.
+    response = Client(headers={"x-forwarded-for": "203.0.113.99"}).post(
+        "/api/auth/login",
+        {"email": "member@a.example", "password": PASSWORD},
+        content_type="application/json",
+        secure=True,
+    )
+    assert response.status_code == 429
+
+
+@override_settings(TRUSTED_PROXIES=["127.0.0.1/32"])
+def test_trusted_proxy_supplies_client_address(world: World) -> None:
+    client = Client(headers={"x-forwarded-for": "203.0.113.50, 127.0.0.1"})
+    client.post(
+        "/api/auth/login",
+        {"email": "member@a.example", "password": "wrong-password"},
+        content_type="application/json",
+        secure=True,
+    )
+    from labelkeep.audit.models import AuditEvent
+
+    assert AuditEvent.objects.get(action="login.failure").ip_address == "203.0.113.50"
+
+
+def test_forwarded_proto_from_stranger_does_not_count_as_https(db: Any) -> None:
+    response = Client(headers={"x-forwarded-proto": "https"}).get("/user/login/")
+    assert response.status_code == 301
+
+
+def test_cors_closed_by_default(world: World) -> None:
+    response = world.member.client.get(
+        "/api/current-user/whoami", headers={"origin": "https://evil.example"}
+    )
+    assert "Access-Control-Allow-Origin" not in response
+    preflight = world.member.client.options(
+        "/api/current-user/whoami",
+        headers={"origin": "https://evil.example", "access-control-request-method": "GET"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=["https://labeler.example"])
+def test_cors_open_for_listed_origin_only(world: World) -> None:
+    ok = world.member.client.get(
+        "/api/current-user/whoami", headers={"origin": "https://labeler.example"}
+    )
+    assert ok["Access-Control-Allow-Origin"] == "https://labeler.example"
+    other = world.member.client.get(
+        "/api/current-user/whoami", headers={"origin": "https://evil.example"}
+    )
+    assert "Access-Control-Allow-Origin" not in other
+
+
+def test_huge_body_is_refused_clearly(world: World, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    response = world.admin.client.patch(
+        f"/api/organizations/{world.org.pk}", {"title": "x" * 5000}, format="json"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert "2048 bytes" in response.json()["detail"]
+
+
+def test_tokens_are_stored_only_as_hashes(world: World) -> None:
+    stored = ApiToken.objects.get(user=world.member.user)
+    assert stored.key_hash == key_hash(world.member.key)
+    assert world.member.key not in stored.key_hash
+    created = world.member.client.post("/api/token/").json()["token"]
+    pat = PersonalAccessToken.objects.get(user=world.member.user)
+    assert pat.token_hash == key_hash(created)
+    assert created.rsplit(".", 1)[1] not in pat.preview  # the signature is never stored
+
+
+def test_current_user_token_is_never_shown(world: World) -> None:
+    body = world.member.client.get("/api/current-user/token").json()
+    assert set(body) == {"detail"}
+    assert world.member.key not in str(body)
+
+
+def test_last_used_is_recorded(world: World) -> None:
+    ApiToken.objects.filter(user=world.member.user).update(last_used_at=None)
+    world.member.client.get("/api/current-user/whoami")
+    assert ApiToken.objects.get(user=world.member.user).last_used_at is not None
