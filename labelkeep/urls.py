@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from django.http import HttpResponseBase
 from django.urls import URLPattern, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView
 
 from labelkeep.accounts import api, audit_api, session_api, views, workspaces_api
 from labelkeep.jobs import api as jobs_api
+from labelkeep.web import views as web_views
 
 
 def both(route: str, view: Callable[..., HttpResponseBase], name: str = "") -> list[URLPattern]:
@@ -52,7 +53,7 @@ urlpatterns: list[URLPattern] = [
     *both("api/auth/logout", session_api.LogoutView.as_view(), "api-logout"),
     *both("api/jobs/<int:pk>", jobs_api.JobView.as_view(), "api-job"),
     *both("api/schema", SpectacularAPIView.as_view(), "api-schema"),
-    path("docs/api/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/api/", web_views.api_docs, name="api-docs"),
     path("user/login/", views.login_page, name="login"),
     path("user/logout/", views.logout_page, name="logout"),
     path("user/signup/", views.signup_page, name="signup"),

@@ -91,3 +91,20 @@ def test_settings_refuse_missing_secret_key(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "No SECRET_KEY" in result.stderr
+
+
+def test_api_docs_page_uses_bundled_script(world: Any) -> None:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(world.member.user)
+    response = client.get("/docs/api/", secure=True)
+    assert response.status_code == 200
+    assert b"/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in response.content
+    assert b"<script>" not in response.content  # no inline script
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self';" in csp
+    static = client.get(
+        "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js", secure=True
+    )
+    assert static.status_code == 200
