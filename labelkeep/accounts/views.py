@@ -11,8 +11,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from labelkeep.accounts import login, services, tokens
 from labelkeep.accounts.forms import LoginForm, PasswordChangeForm, SetupForm, SignupForm
-from labelkeep.accounts.models import PersonalAccessToken, User
+from labelkeep.accounts.models import Membership, PersonalAccessToken, User
 from labelkeep.accounts.permissions import membership_of
+from labelkeep.accounts.roles import Perm, has_perm
 from labelkeep.audit.services import Origin
 from labelkeep.security.redirects import safe_next
 
@@ -92,8 +93,10 @@ def signup_page(request: HttpRequest) -> HttpResponse:
 
 def _account_context(request: HttpRequest, user: User) -> dict[str, object]:
     membership = membership_of(user)
+    manages_invites = membership is not None and has_perm(membership.role, Perm.INVITES_MANAGE)
     return {
         "membership": membership,
+        "manages_invites": manages_invites,
         "pats": PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True),
         "password_form": PasswordChangeForm(),
     }
@@ -113,6 +116,13 @@ def account_page(request: HttpRequest) -> HttpResponse:
             context["new_token"] = tokens.create_pat(user, actor=user, origin=origin).token
         elif action == "change-password":
             _change_password(request, user, context)
+        elif action == "reset-invite" and context["manages_invites"]:
+            membership = context["membership"]
+            if isinstance(membership, Membership):
+                services.reset_invite(membership.organization, actor=user, origin=origin)
+                context["message"] = (
+                    "The invite link has been replaced; the old one no longer works."
+                )
     except (tokens.TokenError, services.AccountError) as exc:
         context["error"] = str(exc)
     return render(request, "accounts/account.html", context)

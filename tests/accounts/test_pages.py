@@ -245,3 +245,30 @@ def test_security_headers_on_pages(db: Any) -> None:
     assert response["Referrer-Policy"] == "same-origin"
     assert "max-age=31536000" in response["Strict-Transport-Security"]
     assert b"<script" not in response.content
+
+
+def test_admin_replaces_invite_link_from_account_page(world: World, browser: Client) -> None:
+    old = world.org.invite_token
+    _post(browser, "/user/login/", {"email": "admin@a.example", "password": PASSWORD})
+    page = browser.get("/user/account/", secure=True)
+    assert old.encode() in page.content
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(
+        "/user/account/", {"action": "reset-invite", "csrfmiddlewaretoken": token}, secure=True
+    )
+    assert b"no longer works" in response.content
+    world.org.refresh_from_db()
+    assert world.org.invite_token != old
+    assert world.org.invite_token.encode() in response.content
+
+
+def test_members_do_not_see_or_reset_invite_link(world: World, browser: Client) -> None:
+    old = world.org.invite_token
+    _post(browser, "/user/login/", {"email": "member@a.example", "password": PASSWORD})
+    assert old.encode() not in browser.get("/user/account/", secure=True).content
+    token = browser.cookies["csrftoken"].value
+    browser.post(
+        "/user/account/", {"action": "reset-invite", "csrfmiddlewaretoken": token}, secure=True
+    )
+    world.org.refresh_from_db()
+    assert world.org.invite_token == old
