@@ -42,7 +42,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     if args.cert:
         cert, key = Path(args.cert), Path(args.key)
     else:
-        cert, key, created = datadir.certificate(settings.DATA_DIR, hosts or ["localhost"])
+        # The printed address says `localhost`, so the certificate must name it too.
+        cert_hosts = [*hosts, "localhost", "127.0.0.1", "::1"]
+        cert, key, created = datadir.certificate(settings.DATA_DIR, cert_hosts)
         if created:
             print(f"Created a self-signed certificate: {cert}")
     display_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0", "::") else args.host  # noqa: S104
@@ -53,6 +55,9 @@ def cmd_start(args: argparse.Namespace) -> int:
         key_value = services.issue_setup_token()
         print(f"First start: create the owner account at {base}/setup/{key_value}/ (works once)")
     redirector = _start_redirect(args) if args.http_port else None
+    # Flush before gunicorn forks: on a pipe (systemd, docker) the setup link would otherwise
+    # wait in the buffer until shutdown, and each forked worker would print it again.
+    sys.stdout.flush()
     try:
         options = ServerOptions(
             host=args.host,
@@ -122,6 +127,13 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return create_user(args.email, password, role=args.role, org=args.org, token=args.token)
 
 
+def cmd_jobs_check(args: argparse.Namespace) -> int:
+    _django(args.data_dir)
+    from labelkeep.jobs.cli import check
+
+    return check(args.timeout)
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _django(args.data_dir)
     from django.core.management import execute_from_command_line
@@ -172,6 +184,16 @@ def parser() -> argparse.ArgumentParser:
         "--token", action="store_true", help="print a new API token on the last line"
     )
     create.set_defaults(func=cmd_user_create)
+
+    jobs = sub.add_parser("jobs", help="background jobs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    check = with_data_dir(
+        jobs_sub.add_parser("check", help="queue a self-test job and wait until a worker runs it")
+    )
+    check.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait (default: %(default)s)"
+    )
+    check.set_defaults(func=cmd_jobs_check)
 
     manage = with_data_dir(sub.add_parser("manage", help="run a Django management command"))
     manage.add_argument("rest", nargs=argparse.REMAINDER)

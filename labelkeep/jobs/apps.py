@@ -9,6 +9,9 @@ class JobsConfig(AppConfig):
     label = "jobs"
 
     def ready(self) -> None:
+        # Every process (web, worker, CLI) must know every job kind: enqueue() checks it.
+        from labelkeep.jobs import registered  # noqa: F401
+
         checks.register(check_queue_backend)
 
 

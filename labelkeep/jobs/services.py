@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -15,6 +16,8 @@ from labelkeep.jobs.models import Job, JobStatus
 from labelkeep.jobs.registry import get_kind
 
 logger = logging.getLogger(__name__)
+
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
 class JobTimedOut(Exception):
@@ -93,3 +96,28 @@ def _finish(job: Job, status: str, *, result: Any = None, error: str = "", trace
     Job.objects.filter(pk=job.pk).update(
         status=status, result=result, error=error[:5000], finished_at=timezone.now()
     )
+
+
+def wait_for(
+    job_id: int,
+    timeout: float,
+    *,
+    interval: float = 0.2,
+    on_change: Callable[[Job], None] | None = None,
+) -> Job:
+    """Poll the job until it has finished or `timeout` seconds passed; return its last state.
+
+    `on_change` sees the job each time its status, progress or message changes.
+    """
+    deadline = time.monotonic() + timeout
+    seen: tuple[object, ...] | None = None
+    while True:
+        job = Job.objects.get(pk=job_id)
+        state = (job.status, job.progress, job.total, job.message)
+        if on_change is not None and state != seen:
+            on_change(job)
+        seen = state
+        left = deadline - time.monotonic()
+        if job.status in FINISHED or left <= 0:
+            return job
+        time.sleep(min(interval, left))
