@@ -5,16 +5,30 @@ from __future__ import annotations
 from django import forms
 
 
+def _password(autocomplete: str, label: str = "Password") -> forms.CharField:
+    return forms.CharField(
+        max_length=4096,
+        strip=False,
+        label=label,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
 class LoginForm(forms.Form):
-    email = forms.CharField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
-    password = forms.CharField(max_length=4096, strip=False, widget=forms.PasswordInput)
+    email = forms.CharField(
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+    password = _password("current-password")
 
 
 class SignupForm(forms.Form):
-    email = forms.EmailField(max_length=254)
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"})
+    )
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
-    password = forms.CharField(max_length=4096, strip=False, widget=forms.PasswordInput)
+    password = _password("new-password")
 
 
 class SetupForm(SignupForm):
@@ -22,9 +36,5 @@ class SetupForm(SignupForm):
 
 
 class PasswordChangeForm(forms.Form):
-    old_password = forms.CharField(
-        strip=False, widget=forms.PasswordInput, label="Current password"
-    )
-    new_password = forms.CharField(
-        max_length=4096, strip=False, widget=forms.PasswordInput, label="New password"
-    )
+    old_password = _password("current-password", "Current password")
+    new_password = _password("new-password", "New password")
