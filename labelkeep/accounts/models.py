@@ -60,9 +60,8 @@ class User(AbstractUser):
 class OrganizationQuerySet(models.QuerySet["Organization"]):
     def visible_to(self, user: User) -> OrganizationQuerySet:
         """Organizations where the user is a member who has not been deactivated."""
-        return self.filter(memberships__user=user).exclude(
-            memberships__user=user, memberships__role=Role.DEACTIVATED
-        )
+        active = Membership.objects.filter(user=user).exclude(role=Role.DEACTIVATED)
+        return self.filter(pk__in=active.values("organization_id"))
 
 
 class Organization(models.Model):

@@ -216,3 +216,10 @@ def test_unknown_api_path_is_json_404(world: World) -> None:
     response = world.member.client.get("/api/nothing-here/")
     assert response.status_code == 404
     assert response.json()["detail"] == "Not found."
+
+
+def test_organization_stays_visible_when_someone_else_is_deactivated(world: World) -> None:
+    url = f"/api/organizations/{world.org.pk}/memberships/{world.member.user.pk}/"
+    world.admin.client.patch(url, {"role": "deactivated"}, format="json")
+    orgs = world.admin.client.get("/api/organizations/").json()
+    assert [o["id"] for o in orgs] == [world.org.pk]
