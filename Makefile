@@ -9,7 +9,7 @@ test:   ## install everything and run all gates and tests (SQLite, then PostgreS
 lint:
 	.venv/bin/ruff check labelkeep tests bench
 	.venv/bin/ruff format --check labelkeep tests bench
-	.venv/bin/mypy labelkeep tests
+	.venv/bin/mypy labelkeep tests bench
 
 format:
 	.venv/bin/ruff check --fix labelkeep tests bench
@@ -17,3 +17,7 @@ format:
 
 roles-doc:  ## regenerate the roles table in docs/roles.md
 	.venv/bin/python -m labelkeep.accounts.roles_doc > docs/roles.md
+
+bench:  ## run the benchmarks against the real server (prints and records figures)
+	scripts/bootstrap.sh dev
+	.venv/bin/python -m bench.identity

@@ -90,6 +90,9 @@ def _database() -> dict[str, object]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "labelkeep.sqlite3"),
+            # Reuse connections across requests: opening one re-runs the PRAGMAs below.
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 # WAL lets readers run beside the single writer; IMMEDIATE takes the write
                 # lock up front so concurrent writers wait (busy timeout) instead of failing.

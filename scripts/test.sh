@@ -11,7 +11,7 @@ echo "== lint"
 ruff check labelkeep tests bench
 ruff format --check labelkeep tests bench
 echo "== types"
-mypy labelkeep tests
+mypy labelkeep tests bench
 echo "== django checks"
 scripts/check-deploy.sh
 

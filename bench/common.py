@@ -1,0 +1,169 @@
+"""Shared pieces of the benchmarks: a real server process, timing, and the results log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELKEEP = Path(sys.executable).with_name("labelkeep")
+RESULTS = ROOT / "bench" / "results" / "RESULTS.md"
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    cert: Path
+    data_dir: Path
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(workers: int = 2) -> Iterator[Server]:
+    """`labelkeep start` in a fresh data directory; DATABASE_URL is honoured if set."""
+    with tempfile.TemporaryDirectory(prefix="labelkeep-bench-") as tmp:
+        data_dir = Path(tmp)
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "LABELKEEP_DATA_DIR")}
+        env["LOG_LEVEL"] = "WARNING"
+        command = [str(LABELKEEP), "start", "--data-dir", tmp, "--port", str(port)]
+        command += ["--workers", str(workers)]
+        log = (data_dir / "server.log").open("wb")
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        server = Server(f"https://localhost:{port}", data_dir / "tls-cert.pem", data_dir, env)
+        try:
+            _wait(server)
+            yield server
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+
+
+def _wait(server: Server) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if server.cert.exists():
+                httpx.get(f"{server.base_url}/api/version/", verify=str(server.cert))
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError((server.data_dir / "server.log").read_text())
+
+
+def create_user(server: Server, email: str) -> str:
+    """A user with a legacy API key, through the CLI; returns the key."""
+    result = subprocess.run(  # noqa: S603 (our own CLI)
+        [
+            str(LABELKEEP),
+            *("user", "create", "--email", email, "--password-stdin", "--token"),
+            *("--data-dir", str(server.data_dir), "--role", "owner", "--org", "Bench"),
+        ],
+        input="bench passphrase 1234\n",
+        capture_output=True,
+        text=True,
+        env=server.env,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+@dataclass(frozen=True)
+class Timing:
+    count: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    def summary(self) -> str:
+        return (
+            f"{self.count} requests, {self.rate:.0f} req/s, "
+            f"p50 {self.percentile(50) * 1000:.1f} ms, p99 {self.percentile(99) * 1000:.1f} ms, "
+            f"mean {statistics.fmean(self.latencies) * 1000:.1f} ms"
+        )
+
+
+def hammer(
+    make_call: Callable[[httpx.Client], None], server: Server, total: int, clients: int
+) -> Timing:
+    """Run `total` calls spread over `clients` concurrent keep-alive connections."""
+    per_client = total // clients
+
+    def run(_: int) -> list[float]:
+        latencies = []
+        with httpx.Client(base_url=server.base_url, verify=str(server.cert)) as client:
+            make_call(client)  # warm the connection
+            for _ in range(per_client):
+                start = time.perf_counter()
+                make_call(client)
+                latencies.append(time.perf_counter() - start)
+        return latencies
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(run, range(clients)))
+    elapsed = time.perf_counter() - start
+    flat = [lat for chunk in results for lat in chunk]
+    return Timing(len(flat), elapsed, flat)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        model = found.group(1) if found else ""
+    database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    return (
+        f"{os.cpu_count()} cores ({model or cpu}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}, database {database}"
+    )
+
+
+def record(title: str, lines: list[str]) -> None:
+    """Print the figures and append them, with date and machine, to bench/results/RESULTS.md."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = [
+        f"## {title} — {stamp}",
+        "",
+        f"Machine: {machine()}",
+        "",
+        *[f"- {line}" for line in lines],
+        "",
+    ]
+    text = "\n".join(block)
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a", encoding="utf-8") as handle:
+        handle.write(text + "\n")
