@@ -55,8 +55,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         key_value = services.issue_setup_token()
         print(f"First start: create the owner account at {base}/setup/{key_value}/ (works once)")
     redirector = _start_redirect(args) if args.http_port else None
-    # Flush before gunicorn forks: on a pipe (systemd, docker) the setup link would otherwise
-    # wait in the buffer until shutdown, and each forked worker would print it again.
+    # Flush before gunicorn forks: when stdout is not a terminal (systemd, docker), every
+    # worker would otherwise inherit these buffered lines and print them again.
     sys.stdout.flush()
     try:
         options = ServerOptions(

@@ -1,0 +1,34 @@
+"""`labelkeep start` itself: what it prints, and what a restart keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.harness import running_server
+
+pytestmark = pytest.mark.server
+
+BANNER = ("Certificate SHA-256 fingerprint:", "Serving Labelkeep at", "First start:")
+
+
+def test_start_prints_once_and_a_restart_keeps_the_certificate(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with running_server(data_dir, "--workers", "2", "--no-worker") as first:
+        for _ in range(4):  # every web worker logs a request, flushing its stdout
+            with first.client() as client:
+                assert client.get("/user/login/").status_code == 200
+    output = first.stdout()
+    for line in BANNER:
+        # Not repeated by the forked web workers, nor by the master when it exits.
+        assert output.count(line) == 1, output
+    assert "Created a self-signed certificate" in output
+
+    with running_server(data_dir, "--no-worker") as second, second.client() as client:
+        # No owner yet: a new setup link, and the first one no longer works.
+        assert client.get(httpx.URL(second.setup_url).path).status_code == 200
+        assert client.get(httpx.URL(first.setup_url).path).status_code == 404
+    assert second.fingerprint == first.fingerprint
+    assert "Created a self-signed certificate" not in second.stdout()
