@@ -12,6 +12,7 @@ from labelkeep import datadir
 
 
 def _django(data_dir: str) -> None:
+    os.umask(0o077)  # the database, keys and uploads are the server's alone
     datadir.prepare(Path(data_dir))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelkeep.settings")
     import django
@@ -30,6 +31,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     os.environ.setdefault("ALLOWED_HOSTS", ",".join([*hosts, "localhost", "127.0.0.1", "[::1]"]))
     _django(args.data_dir)
     from django.conf import settings
+    from django.db import connections
 
     from labelkeep.accounts import services
     from labelkeep.security.certs import fingerprint
@@ -55,6 +57,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         key_value = services.issue_setup_token()
         print(f"First start: create the owner account at {base}/setup/{key_value}/ (works once)")
     redirector = _start_redirect(args) if args.http_port else None
+    # Workers are forked from this process: they must not inherit its database connection.
+    connections.close_all()
     # Flush before gunicorn forks: when stdout is not a terminal (systemd, docker), every
     # worker would otherwise inherit these buffered lines and print them again.
     sys.stdout.flush()
@@ -78,17 +82,21 @@ def cmd_start(args: argparse.Namespace) -> int:
 def _start_redirect(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     from django.conf import settings
 
+    from labelkeep.redirect import bind
+
+    listening = bind(args.host, args.http_port)  # a taken port fails the start here
     command = [
         sys.executable,
         "-m",
         "labelkeep.redirect",
-        args.host,
-        str(args.http_port),
+        str(listening.fileno()),
         str(args.port),
         ",".join(settings.ALLOWED_HOSTS),
     ]
     print(f"Redirecting http://{args.host}:{args.http_port}/ to HTTPS")
-    return subprocess.Popen(command)  # noqa: S603
+    child = subprocess.Popen(command, pass_fds=[listening.fileno()])  # noqa: S603
+    listening.close()
+    return child
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

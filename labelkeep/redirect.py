@@ -1,9 +1,32 @@
-"""The plain-HTTP listener: it only redirects to HTTPS (DESIGN.md promise 1)."""
+"""The plain-HTTP listener: it only redirects to HTTPS (DESIGN.md promise 1).
+
+`labelkeep start --http-port` binds the socket itself (so a taken port stops the start)
+and hands it to this module in a child process.
+"""
 
 from __future__ import annotations
 
+import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from django.http.request import split_domain_port, validate_host
+
+
+def fallback_host(allowed_hosts: list[str]) -> str:
+    """The first allowed host that is a literal name (not a `.domain` or `*` pattern)."""
+    for host in allowed_hosts:
+        if host and not host.startswith(".") and host != "*":
+            return host
+    return "localhost"
+
+
+def target_host(header: str, allowed_hosts: list[str]) -> str:
+    """The request's host if the application serves it, otherwise the fallback host."""
+    domain, _ = split_domain_port(header or "")
+    if domain and validate_host(domain, allowed_hosts):
+        return domain  # IPv6 literals keep their brackets
+    return fallback_host(allowed_hosts)
 
 
 def make_handler(https_port: int, allowed_hosts: list[str]) -> type[BaseHTTPRequestHandler]:
@@ -12,19 +35,16 @@ def make_handler(https_port: int, allowed_hosts: list[str]) -> type[BaseHTTPRequ
         sys_version = ""
 
         def _redirect(self) -> None:
-            host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
-            if host.startswith("[") is False and host.count(":") > 1:
-                host = ""
-            if host not in allowed_hosts and "*" not in allowed_hosts:
-                # Never redirect to a host the application would not serve.
-                host = allowed_hosts[0] if allowed_hosts else "localhost"
-            path = self.path if self.path.startswith("/") else "/"
+            host = target_host(self.headers.get("Host", ""), allowed_hosts)
+            path = (
+                self.path if self.path.startswith("/") and not self.path.startswith("//") else "/"
+            )
             self.send_response(308)
             self.send_header("Location", f"https://{host}:{https_port}{path}")
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _redirect
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _redirect
 
         def log_message(self, format: str, *args: object) -> None:
             sys.stderr.write(f"http-redirect {self.address_string()} {format % args}\n")
@@ -32,10 +52,21 @@ def make_handler(https_port: int, allowed_hosts: list[str]) -> type[BaseHTTPRequ
     return RedirectHandler
 
 
-def serve(host: str, port: int, https_port: int, allowed_hosts: list[str]) -> None:
-    server = ThreadingHTTPServer((host, port), make_handler(https_port, allowed_hosts))
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket; raises OSError when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host.strip("[]"), port), family=family)
+
+
+def serve(sock: socket.socket, https_port: int, allowed_hosts: list[str]) -> None:
+    server = ThreadingHTTPServer(
+        sock.getsockname()[:2], make_handler(https_port, allowed_hosts), bind_and_activate=False
+    )
+    server.socket.close()
+    server.socket = sock
     server.serve_forever()
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(","))
+    listening = socket.socket(fileno=int(sys.argv[1]))
+    serve(listening, int(sys.argv[2]), sys.argv[3].split(","))

@@ -32,3 +32,27 @@ def test_start_prints_once_and_a_restart_keeps_the_certificate(tmp_path: Path) -
         assert client.get(httpx.URL(first.setup_url).path).status_code == 404
     assert second.fingerprint == first.fingerprint
     assert "Created a self-signed certificate" not in second.stdout()
+
+
+def test_a_taken_http_port_stops_the_start(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+
+    from tests.server.harness import LABELKEEP, free_port, server_env
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        command = [
+            str(LABELKEEP),
+            *("start", "--data-dir", str(tmp_path / "data"), "--port", str(free_port())),
+            *("--http-port", str(taken.getsockname()[1]), "--workers", "1"),
+        ]
+        result = subprocess.run(
+            command, env=server_env(), capture_output=True, text=True, timeout=60, check=False
+        )
+    assert result.returncode != 0
+    assert "Address already in use" in result.stderr
+
+
+def test_database_file_is_owner_only(tmp_path: Path) -> None:
+    with running_server(tmp_path / "data", "--no-worker") as server:
+        assert (server.database.stat().st_mode & 0o777) == 0o600
