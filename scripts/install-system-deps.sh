@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# System packages the test suite needs (PostgreSQL server binaries for the SSL test).
+# Debian packages the test suite needs: PostgreSQL server binaries (the SSL-only cluster
+# test starts its own) and Chromium (browser tests, driven by pip's playwright with
+# executable_path; no browser download).
 set -euo pipefail
 missing=()
-command -v openssl >/dev/null || missing+=(openssl)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v runuser >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
