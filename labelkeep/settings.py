@@ -208,9 +208,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Labelkeep API",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
-    # Schema completeness is tested (tests/test_schema.py) instead of being a deploy check.
+    # Schema completeness is tested (tests/web/test_schema.py) instead of being a deploy check.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
     "PREPROCESSING_HOOKS": ["labelkeep.web.schema.drop_slash_twins"],
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "labelkeep.web.schema.ROLE_CHOICES",
+        "PermissionEnum": "labelkeep.web.schema.PERMISSION_CHOICES",
+        "JobStatusEnum": "labelkeep.jobs.models.JobStatus",
+    },
 }
 
 # --- Jobs (DESIGN.md: one job interface; no silent inline fallback) ---

@@ -6,6 +6,8 @@ from typing import ClassVar
 
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -15,6 +17,7 @@ from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.roles import Perm
 from labelkeep.accounts.serializers import AuditEventSerializer
 from labelkeep.audit.models import AuditEvent
+from labelkeep.web.schema import MEMBER_ERRORS, responses
 
 
 class AuditPagination(PageNumberPagination):
@@ -51,12 +54,48 @@ def _filtered(events: QuerySet[AuditEvent], request: Request) -> QuerySet[AuditE
 
 
 class AuditLogView(MemberAPIView):
-    required_perms: ClassVar = {"GET": Perm.AUDIT_VIEW}
+    """Lists the organization's audit events, newest first, a page at a time."""
 
+    required_perms: ClassVar = {"GET": Perm.AUDIT_VIEW}
+    pagination_class = AuditPagination
+
+    @extend_schema(
+        tags=["audit-log"],
+        summary="List audit events",
+        parameters=[
+            OpenApiParameter("user", int, description="Keep events by this actor (a user id)."),
+            OpenApiParameter(
+                "action", str, description="Keep events of this action, e.g. `logout`."
+            ),
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.DATETIME,
+                description="Keep events at or after this ISO 8601 date and time.",
+            ),
+            OpenApiParameter(
+                "until",
+                OpenApiTypes.DATETIME,
+                description="Keep events before this ISO 8601 date and time.",
+            ),
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter(
+                "page_size",
+                int,
+                description=f"Events per page (default {AuditPagination.page_size}, "
+                f"at most {AuditPagination.max_page_size}).",
+            ),
+        ],
+        responses=responses(
+            {200: AuditEventSerializer(many=True)},
+            (400, "A malformed `user`, `since` or `until`."),
+            *MEMBER_ERRORS,
+            (404, "Invalid page number."),
+        ),
+    )
     def get(self, request: Request) -> Response:
         events = _filtered(
             AuditEvent.objects.filter(organization_id=self.membership.organization_id), request
         )
-        pager = AuditPagination()
+        pager = self.pagination_class()
         page = pager.paginate_queryset(events.order_by("-id"), request, view=self)
         return pager.get_paginated_response(AuditEventSerializer(page, many=True).data)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labelkeep.accounts.models import Membership, Organization, PersonalAccessToken, User, Workspace
-from labelkeep.accounts.roles import Role
+from labelkeep.accounts.roles import Perm, Role
 from labelkeep.audit.models import AuditEvent
 
 
@@ -17,7 +18,7 @@ class UserSerializer(serializers.ModelSerializer[User]):
 
     class Meta:
         model = User
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "email",
             "username",
@@ -44,6 +45,7 @@ class UserSerializer(serializers.ModelSerializer[User]):
             "last_name": {"max_length": 150},
         }
 
+    @extend_schema_field({"type": "string", "nullable": True, "description": "Always null."})
     def get_avatar(self, user: User) -> None:
         return None
 
@@ -52,12 +54,33 @@ class UserSerializer(serializers.ModelSerializer[User]):
         return letters.upper()
 
 
+class OrganizationMetaSerializer(serializers.Serializer[Any]):
+    title = serializers.CharField()
+    email = serializers.CharField(help_text="The organization's contact e-mail address.")
+
+
+class WhoAmISerializer(UserSerializer):
+    """A user plus their active organization, role and permissions (the whoami body)."""
+
+    active_organization_meta = OrganizationMetaSerializer(read_only=True)
+    role = serializers.ChoiceField(choices=[r.value for r in Role], read_only=True)
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=[p.value for p in Perm]), read_only=True
+    )
+
+    class Meta(UserSerializer.Meta):
+        fields = (*UserSerializer.Meta.fields, "active_organization_meta", "role", "permissions")
+
+
 class OrganizationSerializer(serializers.ModelSerializer[Organization]):
     class Meta:
         model = Organization
         fields = ("id", "title", "contact_info", "created_at", "default_role")
         read_only_fields = ("id", "created_at")
-        extra_kwargs: dict[str, Any] = {"title": {"min_length": 1, "max_length": 200}}
+        extra_kwargs: dict[str, Any] = {
+            "title": {"min_length": 1, "max_length": 200},
+            "default_role": {"help_text": "The role of new members; not owner or deactivated."},
+        }
 
     def validate_default_role(self, value: str) -> str:
         if value in (Role.OWNER, Role.DEACTIVATED):
@@ -88,7 +111,9 @@ class TokenSettingsSerializer(serializers.ModelSerializer[Organization]):
 
 
 class PersonalTokenSerializer(serializers.ModelSerializer[PersonalAccessToken]):
-    token = serializers.CharField(source="preview")
+    token = serializers.CharField(
+        source="preview", help_text="The token without its signature: it cannot authenticate."
+    )
 
     class Meta:
         model = PersonalAccessToken

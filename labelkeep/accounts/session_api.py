@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
-from rest_framework import exceptions, status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,6 +15,12 @@ from rest_framework.views import APIView
 
 from labelkeep.accounts import login
 from labelkeep.accounts.serializers import LoginSerializer, UserSerializer
+from labelkeep.web.schema import RETRY_AFTER, responses
+
+_CSRF_403 = (
+    403,
+    "The CSRF check failed: GET /api/auth/csrf first, then send its token as `X-CSRFToken`.",
+)
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
@@ -23,15 +30,36 @@ class CsrfView(APIView):
     authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        tags=["sessions"],
+        summary="Get a CSRF token",
+        responses={200: inline_serializer("CsrfToken", {"csrf_token": serializers.CharField()})},
+    )
     def get(self, request: Request) -> Response:
         return Response({"csrf_token": get_token(request._request)})
 
 
 @method_decorator(csrf_protect, name="dispatch")
 class LoginView(APIView):
+    """Signs in with e-mail and password and starts a session (CSRF token required)."""
+
     authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        tags=["sessions"],
+        summary="Sign in",
+        request=LoginSerializer,
+        parameters=[RETRY_AFTER],
+        responses=responses(
+            {200: UserSerializer},
+            400,
+            (401, "Wrong e-mail address or password, or a deactivated member."),
+            _CSRF_403,
+            413,
+            429,
+        ),
+    )
     def post(self, request: Request) -> Response:
         form = LoginSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -51,9 +79,17 @@ class LoginView(APIView):
 
 @method_decorator(csrf_protect, name="dispatch")
 class LogoutView(APIView):
+    """Ends the caller's session, if any (CSRF token required)."""
+
     authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        tags=["sessions"],
+        summary="Sign out",
+        request=None,
+        responses=responses({204: None}, _CSRF_403),
+    )
     def post(self, request: Request) -> Response:
         login.sign_out(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.jobs.models import Job
+from labelkeep.web.schema import MEMBER_ERRORS, responses
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):
@@ -32,6 +34,13 @@ class JobSerializer(serializers.ModelSerializer[Job]):
 
 
 class JobView(MemberAPIView):
+    """Reads the status, progress and outcome of a job in the caller's organization."""
+
+    @extend_schema(
+        tags=["jobs"],
+        summary="Read a job",
+        responses=responses({200: JobSerializer}, *MEMBER_ERRORS, 404),
+    )
     def get(self, request: Request, pk: int) -> Response:
         job = get_object_or_404(Job.objects.visible_to(self.actor), pk=pk)
         return Response(JobSerializer(job).data)
