@@ -199,9 +199,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["labelkeep.web.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["labelkeep.api.parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "labelkeep.web.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "labelkeep.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -210,10 +210,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Schema completeness is tested (tests/web/test_schema.py) instead of being a deploy check.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
-    "PREPROCESSING_HOOKS": ["labelkeep.web.schema.drop_slash_twins"],
+    "PREPROCESSING_HOOKS": ["labelkeep.api.schema.drop_slash_twins"],
     "ENUM_NAME_OVERRIDES": {
-        "RoleEnum": "labelkeep.web.schema.ROLE_CHOICES",
-        "PermissionEnum": "labelkeep.web.schema.PERMISSION_CHOICES",
+        "RoleEnum": "labelkeep.accounts.schema.ROLE_CHOICES",
+        "PermissionEnum": "labelkeep.accounts.schema.PERMISSION_CHOICES",
         "JobStatusEnum": "labelkeep.jobs.models.JobStatus",
     },
 }

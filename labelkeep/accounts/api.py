@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,7 +29,8 @@ from labelkeep.accounts.serializers import (
     UserSerializer,
     WhoAmISerializer,
 )
-from labelkeep.web.schema import MEMBER_ERRORS, responses
+from labelkeep.api.pagination import PagePagination
+from labelkeep.api.schema import MEMBER_ERRORS, responses
 
 _TOKEN_400 = (
     400,
@@ -443,33 +442,11 @@ class OrganizationDetailView(MemberAPIView):
         return Response(OrganizationSerializer(org).data)
 
 
-class _EmptyPastLastPage(Paginator[Any]):
-    """A page number past the last page is an empty page, not EmptyPage (404)."""
-
-    def validate_number(self, number: Any) -> int:
-        try:
-            return super().validate_number(number)
-        except EmptyPage:
-            if int(number) < 1:  # only reached once int(number) has succeeded
-                raise
-            return int(number)
-
-
-class MembersPagination(PageNumberPagination):
-    """DRF pages. The SDK's members pager asks for page+1 after every non-empty page and,
-    unlike the projects/tasks pagers, does not stop on a 404: past the end is empty."""
-
-    django_paginator_class = _EmptyPastLastPage
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
 class MembershipsView(MemberAPIView):
     """Lists the members of the caller's organization, a page at a time, oldest first."""
 
     required_perms: ClassVar = {"GET": Perm.MEMBERS_VIEW}
-    pagination_class = MembersPagination
+    pagination_class = PagePagination
 
     @extend_schema(
         tags=["memberships"],
@@ -492,8 +469,8 @@ class MembershipsView(MemberAPIView):
             OpenApiParameter(
                 "page_size",
                 int,
-                description=f"Members per page (default {MembersPagination.page_size}, "
-                f"at most {MembersPagination.max_page_size}).",
+                description=f"Members per page (default {PagePagination.page_size}, "
+                f"at most {PagePagination.max_page_size}).",
             ),
         ],
         responses=responses(

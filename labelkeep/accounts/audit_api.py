@@ -9,21 +9,15 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.roles import Perm
 from labelkeep.accounts.serializers import AuditEventSerializer
+from labelkeep.api.pagination import PagePagination
+from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.audit.models import AuditEvent
-from labelkeep.web.schema import MEMBER_ERRORS, responses
-
-
-class AuditPagination(PageNumberPagination):
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 def _when(request: Request, name: str) -> object | None:
@@ -57,7 +51,7 @@ class AuditLogView(MemberAPIView):
     """Lists the organization's audit events, newest first, a page at a time."""
 
     required_perms: ClassVar = {"GET": Perm.AUDIT_VIEW}
-    pagination_class = AuditPagination
+    pagination_class = PagePagination
 
     @extend_schema(
         tags=["audit-log"],
@@ -81,8 +75,8 @@ class AuditLogView(MemberAPIView):
             OpenApiParameter(
                 "page_size",
                 int,
-                description=f"Events per page (default {AuditPagination.page_size}, "
-                f"at most {AuditPagination.max_page_size}).",
+                description=f"Events per page (default {PagePagination.page_size}, "
+                f"at most {PagePagination.max_page_size}).",
             ),
         ],
         responses=responses(

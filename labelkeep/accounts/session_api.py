@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from labelkeep.accounts import login
 from labelkeep.accounts.serializers import LoginSerializer, UserSerializer
-from labelkeep.web.schema import RETRY_AFTER, responses
+from labelkeep.api.schema import RETRY_AFTER, responses
 
 _CSRF_403 = (
     403,

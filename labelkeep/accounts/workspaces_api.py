@@ -17,7 +17,7 @@ from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import Workspace
 from labelkeep.accounts.roles import Perm
 from labelkeep.accounts.serializers import WorkspaceSerializer
-from labelkeep.web.schema import MEMBER_ERRORS, responses
+from labelkeep.api.schema import MEMBER_ERRORS, responses
 
 _TITLE_400 = (400, "Invalid input, or the organization has a workspace with this title.")
 

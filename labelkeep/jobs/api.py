@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labelkeep.accounts.apibase import MemberAPIView
+from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.jobs.models import Job
-from labelkeep.web.schema import MEMBER_ERRORS, responses
 
 
 class JobSerializer(serializers.ModelSerializer[Job]):

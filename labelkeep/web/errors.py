@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from rest_framework import exceptions
-from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
-import labelkeep
-
-
-def _body(status: int, detail: Any, **extra: Any) -> dict[str, Any]:
-    return {"status_code": status, "version": labelkeep.__version__, "detail": detail, **extra}
-
-
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF errors as `{status_code, version, detail, validation_errors?}`."""
-    response = exception_handler(exc, context)
-    if response is None:
-        return None
-    if isinstance(exc, exceptions.ValidationError):
-        errors = response.data
-        if isinstance(errors, dict) and set(errors) == {"detail"}:
-            response.data = _body(response.status_code, errors["detail"])
-        else:
-            response.data = _body(
-                response.status_code, "Validation error", validation_errors=errors
-            )
-    else:
-        detail = response.data.get("detail") if isinstance(response.data, dict) else response.data
-        response.data = _body(response.status_code, detail)
-    return response
+from labelkeep.api.errors import error_body
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -42,7 +14,7 @@ def _is_api(request: HttpRequest) -> bool:
 
 def _page_or_json(request: HttpRequest, status: int, detail: str) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse(_body(status, detail), status=status)
+        return JsonResponse(error_body(status, detail), status=status)
     return render(request, "web/error.html", {"status": status, "detail": detail}, status=status)
 
 

@@ -1,0 +1,1 @@
+"""Shared REST plumbing for every domain app: errors, parsers, pages, schema helpers."""
