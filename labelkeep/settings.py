@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "labelkeep.audit",
     "labelkeep.accounts",
     "labelkeep.jobs",
+    "labelkeep.projects",
+    "labelkeep.tasks",
     "labelkeep.web",
 ]
 
@@ -182,6 +184,14 @@ CORS_ALLOW_CREDENTIALS = False
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 
+# --- Outbound requests (DESIGN.md promises 6 and 10; labelkeep.security.http, .trust) ---
+# Every server-side fetch of a user-supplied URL refuses loopback, private, link-local and
+# other non-public addresses unless they are listed here (hosts, addresses or CIDRs).
+SSRF_PROTECTION_ENABLED = env_bool("SSRF_PROTECTION_ENABLED", True)
+SSRF_ALLOWLIST = env_list("SSRF_ALLOWLIST")
+# PEM files added to the trust store of every outbound TLS client.
+CUSTOM_CA_CERTS = env_list("CUSTOM_CA_CERTS")
+
 # --- Accounts, tokens, throttling ---
 LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
@@ -217,6 +227,9 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "labelkeep.jobs.models.JobStatus",
     },
 }
+
+# --- Labeling ---
+TASK_LOCK_TTL = env_int("TASK_LOCK_TTL", 600, minimum=10)
 
 # --- Jobs (DESIGN.md: one job interface; no silent inline fallback) ---
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -10,6 +10,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 from labelkeep.accounts import api, audit_api, session_api, views, workspaces_api
 from labelkeep.jobs import api as jobs_api
+from labelkeep.projects import api as projects_api
+from labelkeep.tasks import api as tasks_api
 from labelkeep.web import views as web_views
 
 
@@ -52,6 +54,41 @@ urlpatterns: list[URLPattern] = [
     *both("api/auth/login", session_api.LoginView.as_view(), "api-login"),
     *both("api/auth/logout", session_api.LogoutView.as_view(), "api-logout"),
     *both("api/jobs/<int:pk>", jobs_api.JobView.as_view(), "api-job"),
+    *both("api/projects", projects_api.ProjectsView.as_view(), "api-projects"),
+    *both("api/projects/<int:pk>", projects_api.ProjectDetailView.as_view(), "api-project"),
+    *both(
+        "api/projects/<int:pk>/validate",
+        projects_api.ValidateConfigView.as_view(),
+        "api-project-validate",
+    ),
+    *both(
+        "api/projects/<int:pk>/members",
+        projects_api.ProjectMembersView.as_view(),
+        "api-project-members",
+    ),
+    *both("api/projects/<int:pk>/tasks", tasks_api.ProjectTasksView.as_view(), "api-project-tasks"),
+    *both("api/projects/<int:pk>/next", tasks_api.NextTaskView.as_view(), "api-project-next"),
+    *both(
+        "api/projects/<int:pk>/import/predictions",
+        tasks_api.ImportPredictionsView.as_view(),
+        "api-import-predictions",
+    ),
+    *both("api/tasks", tasks_api.TasksView.as_view(), "api-tasks"),
+    *both("api/tasks/<int:pk>", tasks_api.TaskDetailView.as_view(), "api-task"),
+    *both(
+        "api/tasks/<int:pk>/annotations",
+        tasks_api.TaskAnnotationsView.as_view(),
+        "api-task-annotations",
+    ),
+    *both("api/annotations/<int:pk>", tasks_api.AnnotationDetailView.as_view(), "api-annotation"),
+    *both(
+        "api/annotations/bulk-delete",
+        tasks_api.AnnotationsBulkDeleteView.as_view(),
+        "api-annotations-bulk-delete",
+    ),
+    *both("api/predictions", tasks_api.PredictionsView.as_view(), "api-predictions"),
+    *both("api/predictions/<int:pk>", tasks_api.PredictionDetailView.as_view(), "api-prediction"),
+    *both("api/dm/actions", tasks_api.DataManagerActionView.as_view(), "api-dm-actions"),
     *both("api/schema", SpectacularAPIView.as_view(), "api-schema"),
     path("docs/api/", web_views.api_docs, name="api-docs"),
     path("user/login/", views.login_page, name="login"),

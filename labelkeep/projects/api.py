@@ -1,0 +1,185 @@
+"""Label Studio-compatible project endpoints (`api/projects/…`)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import Q, QuerySet
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labelkeep.accounts.apibase import MemberAPIView
+from labelkeep.accounts.models import User
+from labelkeep.accounts.roles import Perm
+from labelkeep.api.pagination import PagePagination
+from labelkeep.projects import services
+from labelkeep.projects.access import get_project_for
+from labelkeep.projects.models import Project, ProjectMember
+from labelkeep.projects.serializers import (
+    LabelConfigSerializer,
+    MemberIdsSerializer,
+    ProjectSerializer,
+)
+
+ORDERING = {
+    "id",
+    "-id",
+    "title",
+    "-title",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+}
+
+
+def _refused(exc: services.ProjectError, field: str = "label_config") -> exceptions.ValidationError:
+    return exceptions.ValidationError({field: exc.messages})
+
+
+def _id_list(raw: str, name: str) -> list[int]:
+    try:
+        return [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise exceptions.ValidationError({name: "A comma-separated list of ids."}) from None
+
+
+def _filtered(projects: QuerySet[Project], request: Request) -> QuerySet[Project]:
+    params = request.query_params
+    if params.get("ids"):
+        projects = projects.filter(pk__in=_id_list(params["ids"], "ids"))
+    if params.get("workspaces"):
+        projects = projects.filter(workspace_id__in=_id_list(params["workspaces"], "workspaces"))
+    if params.get("title"):
+        projects = projects.filter(title__icontains=params["title"])
+    if params.get("search"):
+        term = params["search"]
+        projects = projects.filter(Q(title__icontains=term) | Q(description__icontains=term))
+    ordering = params.get("ordering", "-id")
+    if ordering not in ORDERING:
+        raise exceptions.ValidationError({"ordering": f"Not one of: {sorted(ORDERING)}"})
+    return projects.order_by(ordering, "-id")
+
+
+class ProjectsView(MemberAPIView):
+    """Lists the projects the caller may see; creates projects (managers and above)."""
+
+    required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
+    pagination_class = PagePagination
+
+    def get(self, request: Request) -> Response:
+        projects = _filtered(Project.objects.visible_to(self.actor, self.role), request)
+        pager = self.pagination_class()
+        page = pager.paginate_queryset(projects, request, view=self)
+        data = ProjectSerializer(page, many=True).data
+        return pager.get_paginated_response(data)
+
+    def post(self, request: Request) -> Response:
+        org = self.membership.organization
+        form = ProjectSerializer(data=request.data, context={"organization_id": org.pk})
+        form.is_valid(raise_exception=True)
+        try:
+            project = services.create_project(
+                org, form.validated_data, actor=self.actor, origin=self.origin
+            )
+        except services.ProjectError as exc:
+            raise _refused(exc) from None
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(MemberAPIView):
+    """Reads, changes or deletes one project."""
+
+    required_perms: ClassVar = {"PATCH": Perm.PROJECTS_MANAGE, "DELETE": Perm.PROJECTS_MANAGE}
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ProjectSerializer(get_project_for(self.actor, self.role, pk)).data)
+
+    def patch(self, request: Request, pk: int) -> Response:
+        project = get_project_for(self.actor, self.role, pk)
+        form = ProjectSerializer(
+            project,
+            data=request.data,
+            partial=True,
+            context={"organization_id": project.organization_id},
+        )
+        form.is_valid(raise_exception=True)
+        try:
+            services.update_project(
+                project, form.validated_data, actor=self.actor, origin=self.origin
+            )
+        except services.ProjectError as exc:
+            raise _refused(exc) from None
+        return Response(ProjectSerializer(project).data)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        project = get_project_for(self.actor, self.role, pk)
+        services.delete_project(project, actor=self.actor, origin=self.origin)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ValidateConfigView(MemberAPIView):
+    """Checks a labeling config against the language and the project's annotations."""
+
+    required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
+
+    def post(self, request: Request, pk: int) -> Response:
+        project = get_project_for(self.actor, self.role, pk)
+        form = LabelConfigSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        config = form.validated_data["label_config"]
+        try:
+            parsed = services.parsed_config(config)
+        except services.ProjectError as exc:
+            raise _refused(exc) from None
+        conflicts = services.config_conflicts(project, config)
+        if conflicts:
+            raise exceptions.ValidationError({"label_config": conflicts})
+        changed = parsed != project.parsed_label_config
+        return Response({"label_config": config, "config_essential_data_has_changed": changed})
+
+
+class ProjectMembersView(MemberAPIView):
+    """Who works in a project; managers add and remove people of the organization."""
+
+    required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE, "DELETE": Perm.PROJECTS_MANAGE}
+
+    def get(self, request: Request, pk: int) -> Response:
+        project = get_project_for(self.actor, self.role, pk)
+        members = ProjectMember.objects.filter(project=project).select_related("user")
+        return Response([_member(m) for m in members.order_by("id")])
+
+    def post(self, request: Request, pk: int) -> Response:
+        project = get_project_for(self.actor, self.role, pk)
+        users = self._users(request, project)
+        services.add_members(project, users, actor=self.actor, origin=self.origin)
+        return self.get(request, pk)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        project = get_project_for(self.actor, self.role, pk)
+        for user in self._users(request, project):
+            services.remove_member(project, user, actor=self.actor, origin=self.origin)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _users(self, request: Request, project: Project) -> list[User]:
+        form = MemberIdsSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        wanted = set(form.validated_data["users"])
+        found = list(
+            User.objects.filter(pk__in=wanted, memberships__organization_id=project.organization_id)
+        )
+        missing = wanted - {u.pk for u in found}
+        if missing:
+            raise exceptions.ValidationError(
+                {"users": f"Not in this organization: {sorted(missing)}"}
+            )
+        return found
+
+
+def _member(member: ProjectMember) -> dict[str, Any]:
+    user = member.user
+    return {
+        "user": {"id": user.pk, "email": user.email, "username": user.username},
+        "created_at": member.created_at,
+    }

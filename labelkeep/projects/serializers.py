@@ -1,0 +1,78 @@
+"""Project fields the API reads and writes (named explicitly, Label Studio's names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from labelkeep.accounts.models import Workspace
+from labelkeep.projects.models import Project, Sampling
+
+COUNTERS = (
+    "task_number",
+    "num_tasks_with_annotations",
+    "total_annotations_number",
+    "total_predictions_number",
+)
+
+
+class WorkspaceField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    """A workspace id, looked up only within the caller's organization."""
+
+    def get_queryset(self) -> Any:
+        organization_id = self.context["organization_id"]
+        return Workspace.objects.filter(organization_id=organization_id)
+
+
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    workspace = WorkspaceField(required=False, allow_null=True)
+    sampling = serializers.ChoiceField(choices=Sampling.choices, required=False)
+    maximum_annotations = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    color = serializers.RegexField(r"^#[0-9A-Fa-f]{3,8}$", required=False)
+
+    class Meta:
+        model = Project
+        fields = (
+            "id",
+            "title",
+            "description",
+            "label_config",
+            "parsed_label_config",
+            "expert_instruction",
+            "show_instruction",
+            "show_skip_button",
+            "maximum_annotations",
+            "sampling",
+            "color",
+            "model_version",
+            "workspace",
+            "organization",
+            "created_by",
+            "created_at",
+            "updated_at",
+            *COUNTERS,
+        )
+        read_only_fields = (
+            "id",
+            "parsed_label_config",
+            "organization",
+            "created_by",
+            "created_at",
+            "updated_at",
+            *COUNTERS,
+        )
+        extra_kwargs: dict[str, Any] = {
+            "title": {"min_length": 1, "max_length": 200},
+            "label_config": {"max_length": 1_000_000, "trim_whitespace": False},
+            "description": {"max_length": 100_000},
+            "expert_instruction": {"max_length": 100_000},
+        }
+
+
+class LabelConfigSerializer(serializers.Serializer[Any]):
+    label_config = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
+
+
+class MemberIdsSerializer(serializers.Serializer[Any]):
+    users = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=1000)

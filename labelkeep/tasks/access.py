@@ -1,0 +1,60 @@
+"""Finding tasks, annotations and predictions for a caller (missing and forbidden: 404)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from labelkeep.accounts.models import User
+from labelkeep.accounts.roles import Perm, Role, has_perm
+from labelkeep.projects.models import Project
+from labelkeep.tasks.models import Annotation, Prediction, Task
+
+
+def visible_tasks(user: User, role: Role) -> QuerySet[Task]:
+    return Task.objects.filter(project__in=Project.objects.visible_to(user, role).values("pk"))
+
+
+def get_task_for(user: User, role: Role, task_id: int) -> Task:
+    task = visible_tasks(user, role).select_related("project").filter(pk=task_id).first()
+    if task is None:
+        raise Http404("Task not found.")
+    return task
+
+
+def visible_annotations(user: User, role: Role) -> QuerySet[Annotation]:
+    """Reviewers and above read every annotation of their projects; annotators their own."""
+    annotations = Annotation.objects.filter(
+        project__in=Project.objects.visible_to(user, role).values("pk")
+    )
+    if not has_perm(role, Perm.ANNOTATIONS_REVIEW):
+        annotations = annotations.filter(completed_by=user)
+    return annotations
+
+
+def get_annotation_for(user: User, role: Role, annotation_id: int) -> Annotation:
+    found = visible_annotations(user, role).select_related("task", "project")
+    annotation = found.filter(pk=annotation_id).first()
+    if annotation is None:
+        raise Http404("Annotation not found.")
+    return annotation
+
+
+def may_change_annotation(user: User, role: Role, annotation: Annotation) -> bool:
+    """Authors change their own; managers and above change any in their projects."""
+    return annotation.completed_by_id == user.pk or has_perm(role, Perm.PROJECTS_MANAGE)
+
+
+def visible_predictions(user: User, role: Role) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(
+        project__in=Project.objects.visible_to(user, role).values("pk")
+    )
+
+
+def get_prediction_for(user: User, role: Role, prediction_id: int) -> Prediction:
+    prediction = (
+        visible_predictions(user, role).select_related("task").filter(pk=prediction_id).first()
+    )
+    if prediction is None:
+        raise Http404("Prediction not found.")
+    return prediction

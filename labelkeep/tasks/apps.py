@@ -1,0 +1,23 @@
+from typing import Any
+
+from django.apps import AppConfig
+
+
+class TasksConfig(AppConfig):
+    name = "labelkeep.tasks"
+    label = "tasks"
+
+    def ready(self) -> None:
+        from labelkeep.projects.signals import project_settings_changed
+        from labelkeep.projects.usage import register_label_usage
+        from labelkeep.tasks.usage import labels_used
+
+        register_label_usage(labels_used)
+        project_settings_changed.connect(_settings_changed, dispatch_uid="tasks-overlap")
+
+
+def _settings_changed(sender: Any, project: Any, fields: set[str], **kwargs: Any) -> None:
+    if "maximum_annotations" in fields:
+        from labelkeep.tasks.counters import apply_overlap
+
+        apply_overlap(project)

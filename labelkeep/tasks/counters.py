@@ -1,0 +1,76 @@
+"""Keeping the task and project counters right, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from django.db.models import Case, Count, F, Q, Value, When
+
+from labelkeep.projects.models import Project
+from labelkeep.tasks.models import Annotation, Prediction, Task
+
+
+def shift_annotations(task: Task, *, done: int = 0, cancelled: int = 0) -> None:
+    """Add `done` finished and `cancelled` skipped annotations to a task's counters."""
+    locked = (
+        Task.objects.select_for_update()
+        .only("id", "project_id", "overlap", "total_annotations", "cancelled_annotations")
+        .get(pk=task.pk)
+    )
+    before = locked.total_annotations
+    after = before + done
+    Task.objects.filter(pk=task.pk).update(
+        total_annotations=after,
+        cancelled_annotations=locked.cancelled_annotations + cancelled,
+        is_labeled=after >= locked.overlap,
+    )
+    with_annotations = int(after > 0) - int(before > 0)
+    if done or with_annotations:
+        Project.objects.filter(pk=locked.project_id).update(
+            total_annotations_number=F("total_annotations_number") + done,
+            num_tasks_with_annotations=F("num_tasks_with_annotations") + with_annotations,
+        )
+
+
+def shift_predictions(task: Task, delta: int) -> None:
+    Task.objects.filter(pk=task.pk).update(total_predictions=F("total_predictions") + delta)
+    Project.objects.filter(pk=task.project_id).update(
+        total_predictions_number=F("total_predictions_number") + delta
+    )
+
+
+def recount_tasks(task_ids: list[int]) -> None:
+    """Recompute the counters of these tasks from their annotations and predictions."""
+    for task in Task.objects.filter(pk__in=task_ids).annotate(
+        done=Count("annotations", filter=Q(annotations__was_cancelled=False), distinct=True),
+        skipped=Count("annotations", filter=Q(annotations__was_cancelled=True), distinct=True),
+        predicted=Count("predictions", distinct=True),
+    ):
+        Task.objects.filter(pk=task.pk).update(
+            total_annotations=task.done,
+            cancelled_annotations=task.skipped,
+            total_predictions=task.predicted,
+            is_labeled=task.done >= task.overlap,
+        )
+
+
+def recount_project(project_id: int) -> None:
+    """Recompute a project's counters from its tasks (after bulk changes)."""
+    tasks = Task.objects.filter(project_id=project_id)
+    Project.objects.filter(pk=project_id).update(
+        task_number=tasks.count(),
+        num_tasks_with_annotations=tasks.filter(total_annotations__gt=0).count(),
+        total_annotations_number=Annotation.objects.filter(
+            project_id=project_id, was_cancelled=False
+        ).count(),
+        total_predictions_number=Prediction.objects.filter(project_id=project_id).count(),
+    )
+
+
+def apply_overlap(project: Project) -> None:
+    """Give every task of the project the project's overlap, and relabel `is_labeled`."""
+    overlap = project.maximum_annotations
+    Task.objects.filter(project=project).update(
+        overlap=overlap,
+        is_labeled=Case(
+            When(total_annotations__gte=overlap, then=Value(True)), default=Value(False)
+        ),
+    )

@@ -1,0 +1,98 @@
+"""Tasks, their annotations and predictions, and short locks for the label stream."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from labelkeep.accounts.models import User
+from labelkeep.projects.models import Project
+
+
+class Task(models.Model):
+    """One item to label: `data` holds the values the labeling config's `$keys` name."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    data = models.JSONField()
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept by the services: how many annotations the task has and whether it is done.
+    is_labeled = models.BooleanField(default=False)
+    overlap = models.PositiveIntegerField(default=1)
+    total_annotations = models.PositiveIntegerField(default=0)
+    cancelled_annotations = models.PositiveIntegerField(default=0)
+    total_predictions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            models.Index(fields=("project", "id"), name="task_project_id"),
+            models.Index(fields=("project", "is_labeled", "id"), name="task_project_labeled"),
+        )
+
+    def __str__(self) -> str:
+        return f"task {self.pk}"
+
+
+class Annotation(models.Model):
+    """One person's labels for one task (`was_cancelled` marks a skip)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    completed_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="annotations"
+    )
+    result = models.JSONField(default=list)
+    was_cancelled = models.BooleanField(default=False)
+    ground_truth = models.BooleanField(default=False)
+    lead_time = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = (
+            models.Index(fields=("task", "id"), name="annotation_task"),
+            models.Index(fields=("project", "completed_by", "task"), name="annotation_author"),
+        )
+
+    def __str__(self) -> str:
+        return f"annotation {self.pk} of task {self.task_id}"
+
+
+class Prediction(models.Model):
+    """A model's suggested result for a task."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="predictions")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    result = models.JSONField(default=list)
+    score = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = (models.Index(fields=("task", "id"), name="prediction_task"),)
+
+    def __str__(self) -> str:
+        return f"prediction {self.pk} of task {self.task_id}"
+
+
+class TaskLock(models.Model):
+    """While it lasts, the label stream gives this task to no one else."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = (models.Index(fields=("project", "expires_at"), name="lock_project"),)
+        constraints = (models.UniqueConstraint(fields=("task", "user"), name="one_lock_per_user"),)
+
+    def __str__(self) -> str:
+        return f"lock on task {self.task_id} for {self.user_id}"

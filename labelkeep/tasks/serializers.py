@@ -1,0 +1,112 @@
+"""Task, annotation and prediction fields, named as Label Studio names them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from labelkeep.tasks.models import Annotation, Prediction, Task
+
+TASK_FIELDS = (
+    "id",
+    "project",
+    "data",
+    "meta",
+    "created_at",
+    "updated_at",
+    "updated_by",
+    "is_labeled",
+    "overlap",
+    "total_annotations",
+    "cancelled_annotations",
+    "total_predictions",
+)
+
+
+class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
+    result = serializers.JSONField(required=False)
+    lead_time = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    completed_by = serializers.IntegerField(source="completed_by_id", required=False, min_value=1)
+
+    class Meta:
+        model = Annotation
+        fields = (
+            "id",
+            "task",
+            "project",
+            "result",
+            "completed_by",
+            "was_cancelled",
+            "ground_truth",
+            "lead_time",
+            "created_at",
+            "updated_at",
+            "updated_by",
+        )
+        read_only_fields = ("id", "task", "project", "created_at", "updated_at", "updated_by")
+
+
+class PredictionSerializer(serializers.ModelSerializer[Prediction]):
+    # A plain id: the view looks the task up within what the caller may see (404 otherwise),
+    # so ids of other organizations' tasks are not told apart from missing ones.
+    task = serializers.IntegerField(source="task_id", min_value=1)
+    result = serializers.JSONField()
+    score = serializers.FloatField(required=False, allow_null=True)
+
+    class Meta:
+        model = Prediction
+        fields = (
+            "id",
+            "task",
+            "project",
+            "result",
+            "score",
+            "model_version",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "project", "created_at", "updated_at")
+        extra_kwargs: dict[str, Any] = {"model_version": {"max_length": 200}}
+
+
+class TaskSerializer(serializers.ModelSerializer[Task]):
+    """A task; with `full`, its annotations and predictions as objects."""
+
+    class Meta:
+        model = Task
+        fields = TASK_FIELDS
+        read_only_fields = TASK_FIELDS
+
+
+def task_json(
+    task: Task, *, full: bool, annotations: list[Annotation] | None = None
+) -> dict[str, Any]:
+    data = dict(TaskSerializer(task).data)
+    if full:
+        data["annotations"] = AnnotationSerializer(
+            task.annotations.all() if annotations is None else annotations, many=True
+        ).data
+        data["predictions"] = PredictionSerializer(task.predictions.all(), many=True).data
+        data["drafts"] = []
+    return data
+
+
+class TaskWriteSerializer(serializers.Serializer[Any]):
+    # DRF's metaclass moves declared fields off the class, so `data` the field does not
+    # replace `.data` the property; only the type checker sees a clash.
+    data = serializers.DictField(required=False)  # type: ignore[assignment]
+    meta = serializers.DictField(required=False)
+    project = serializers.IntegerField(required=False, min_value=1)
+    overlap = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+
+
+class SelectedItemsSerializer(serializers.Serializer[Any]):
+    all = serializers.BooleanField(default=False)
+    included = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    excluded = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+
+
+class IdListSerializer(serializers.Serializer[Any]):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100_000)
+    project = serializers.IntegerField(required=False, min_value=1)

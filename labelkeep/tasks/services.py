@@ -1,0 +1,287 @@
+"""Every write to tasks, annotations and predictions: counters, audit, validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from labelkeep.accounts.models import User
+from labelkeep.audit.services import Origin, record
+from labelkeep.projects import labelconfig
+from labelkeep.projects.models import Project
+from labelkeep.projects.services import label_config_of
+from labelkeep.tasks import counters
+from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.stream import release
+
+ANNOTATION_FIELDS = ("result", "was_cancelled", "ground_truth", "lead_time")
+PREDICTION_FIELDS = ("result", "score", "model_version")
+
+
+class TaskError(Exception):
+    """A refused change, with messages fit to show the user."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+@dataclass
+class NewTask:
+    """A task to create, optionally with finished annotations and predictions."""
+
+    data: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Created:
+    task_ids: list[int]
+    annotation_count: int
+    prediction_count: int
+
+
+def _audit(
+    action: str, project: Project, actor: User | None, origin: Origin, **details: Any
+) -> None:
+    record(
+        action,
+        actor=actor,
+        origin=origin,
+        organization_id=project.organization_id,
+        target=project,
+        **details,
+    )
+
+
+# --- Tasks ------------------------------------------------------------------------------
+
+
+def _new_task(project: Project, item: NewTask) -> Task:
+    done = sum(1 for a in item.annotations if not a.get("was_cancelled"))
+    overlap = project.maximum_annotations
+    return Task(
+        project=project,
+        data=item.data,
+        meta=item.meta,
+        overlap=overlap,
+        total_annotations=done,
+        cancelled_annotations=len(item.annotations) - done,
+        total_predictions=len(item.predictions),
+        is_labeled=done >= overlap,
+    )
+
+
+def create_tasks(
+    project: Project, items: Sequence[NewTask], *, actor: User | None, origin: Origin
+) -> Created:
+    """Create tasks (with their annotations and predictions) in one transaction.
+
+    Counters are computed from the input, so a large import never recounts the project."""
+    with transaction.atomic():
+        tasks = Task.objects.bulk_create([_new_task(project, i) for i in items], batch_size=2000)
+        annotations = _bulk_annotations(project, tasks, items, actor)
+        predictions = _bulk_predictions(project, tasks, items)
+        done = sum(t.total_annotations for t in tasks)
+        Project.objects.filter(pk=project.pk).update(
+            task_number=F("task_number") + len(tasks),
+            num_tasks_with_annotations=F("num_tasks_with_annotations")
+            + sum(1 for t in tasks if t.total_annotations),
+            total_annotations_number=F("total_annotations_number") + done,
+            total_predictions_number=F("total_predictions_number") + predictions,
+        )
+        _audit(
+            "tasks.create",
+            project,
+            actor,
+            origin,
+            count=len(tasks),
+            annotations=annotations,
+            predictions=predictions,
+        )
+    return Created([t.pk for t in tasks], annotations, predictions)
+
+
+def _bulk_annotations(
+    project: Project, tasks: list[Task], items: Sequence[NewTask], actor: User | None
+) -> int:
+    rows = [
+        Annotation(
+            task=task,
+            project=project,
+            completed_by=actor,
+            **{k: v for k, v in given.items() if k in ANNOTATION_FIELDS},
+        )
+        for task, item in zip(tasks, items, strict=True)
+        for given in item.annotations
+    ]
+    Annotation.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def _bulk_predictions(project: Project, tasks: list[Task], items: Sequence[NewTask]) -> int:
+    rows = [
+        Prediction(
+            task=task,
+            project=project,
+            **{k: v for k, v in given.items() if k in PREDICTION_FIELDS},
+        )
+        for task, item in zip(tasks, items, strict=True)
+        for given in item.predictions
+    ]
+    Prediction.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: Origin) -> Task:
+    """Change a task's data, meta or overlap."""
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(task, name, value)
+        task.updated_by = actor
+        task.save(update_fields=[*fields, "updated_by", "updated_at"])
+        if "overlap" in fields:
+            counters.recount_tasks([task.pk])
+        _audit("task.update", task.project, actor, origin, task=task.pk, fields=sorted(fields))
+    return task
+
+
+def delete_tasks(
+    project: Project, task_ids: Iterable[int] | None, *, actor: User, origin: Origin
+) -> int:
+    """Delete some (or, with None, all) tasks of a project; returns how many."""
+    with transaction.atomic():
+        tasks = Task.objects.filter(project=project)
+        if task_ids is not None:
+            tasks = tasks.filter(pk__in=list(task_ids))
+        ids = list(tasks.values_list("pk", flat=True))
+        Task.objects.filter(pk__in=ids).delete()
+        counters.recount_project(project.pk)
+        _audit("tasks.delete", project, actor, origin, count=len(ids), all=task_ids is None)
+    return len(ids)
+
+
+# --- Annotations ------------------------------------------------------------------------
+
+
+def _checked_result(project: Project, result: Any) -> list[Any]:
+    if not isinstance(result, list):
+        raise TaskError(["result must be a list of regions."])
+    problems = labelconfig.validate_result(label_config_of(project.label_config), result)
+    if problems:
+        raise TaskError(problems)
+    return result
+
+
+def create_annotation(
+    task: Task, fields: Mapping[str, Any], *, actor: User, completed_by: User, origin: Origin
+) -> Annotation:
+    """A finished (or, with was_cancelled, skipped) annotation of a task."""
+    values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
+    values["result"] = _checked_result(task.project, values.get("result", []))
+    with transaction.atomic():
+        annotation = Annotation.objects.create(
+            task=task, project=task.project, completed_by=completed_by, updated_by=actor, **values
+        )
+        cancelled = annotation.was_cancelled
+        counters.shift_annotations(task, done=0 if cancelled else 1, cancelled=int(cancelled))
+        release(task, completed_by)
+        _audit(
+            "annotation.create", task.project, actor, origin, annotation=annotation.pk, task=task.pk
+        )
+    return annotation
+
+
+def update_annotation(
+    annotation: Annotation, fields: Mapping[str, Any], *, actor: User, origin: Origin
+) -> Annotation:
+    """Change an annotation's result or flags, moving counters when a skip becomes work."""
+    values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
+    if "result" in values:
+        values["result"] = _checked_result(annotation.project, values["result"])
+    with transaction.atomic():
+        was = annotation.was_cancelled
+        for name, value in values.items():
+            setattr(annotation, name, value)
+        annotation.updated_by = actor
+        annotation.save(update_fields=[*values, "updated_by", "updated_at"])
+        if annotation.was_cancelled != was:
+            flip = 1 if was else -1  # a skip became work (+1) or work became a skip (-1)
+            counters.shift_annotations(annotation.task, done=flip, cancelled=-flip)
+        _audit(
+            "annotation.update",
+            annotation.project,
+            actor,
+            origin,
+            annotation=annotation.pk,
+            fields=sorted(values),
+        )
+    return annotation
+
+
+def delete_annotations(annotations: Iterable[Annotation], *, actor: User, origin: Origin) -> int:
+    """Delete annotations and take them off their tasks' counters."""
+    count = 0
+    with transaction.atomic():
+        for annotation in annotations:
+            cancelled = annotation.was_cancelled
+            task, project = annotation.task, annotation.project
+            pk = annotation.pk
+            annotation.delete()
+            counters.shift_annotations(task, done=0 if cancelled else -1, cancelled=-int(cancelled))
+            _audit("annotation.delete", project, actor, origin, annotation=pk, task=task.pk)
+            count += 1
+    return count
+
+
+# --- Predictions ------------------------------------------------------------------------
+
+
+def create_predictions(
+    project: Project, rows: Sequence[tuple[Task, Mapping[str, Any]]], *, actor: User, origin: Origin
+) -> list[Prediction]:
+    """Predictions for tasks of one project."""
+    made = [
+        Prediction(
+            task=task,
+            project=project,
+            **{k: v for k, v in given.items() if k in PREDICTION_FIELDS},
+        )
+        for task, given in rows
+    ]
+    for prediction in made:
+        prediction.result = _checked_result(project, prediction.result)
+    with transaction.atomic():
+        Prediction.objects.bulk_create(made, batch_size=2000)
+        counters.recount_tasks(sorted({task.pk for task, _ in rows}))
+        counters.recount_project(project.pk)
+        _audit("predictions.create", project, actor, origin, count=len(made))
+    return made
+
+
+def update_prediction(
+    prediction: Prediction, fields: Mapping[str, Any], *, actor: User, origin: Origin
+) -> Prediction:
+    values = {k: v for k, v in fields.items() if k in PREDICTION_FIELDS}
+    if "result" in values:
+        values["result"] = _checked_result(prediction.project, values["result"])
+    with transaction.atomic():
+        for name, value in values.items():
+            setattr(prediction, name, value)
+        prediction.save(update_fields=[*values, "updated_at"])
+        _audit("prediction.update", prediction.project, actor, origin, prediction=prediction.pk)
+    return prediction
+
+
+def delete_prediction(prediction: Prediction, *, actor: User, origin: Origin) -> None:
+    with transaction.atomic():
+        project, task, pk = prediction.project, prediction.task, prediction.pk
+        prediction.delete()
+        counters.shift_predictions(task, -1)
+        _audit("prediction.delete", project, actor, origin, prediction=pk)

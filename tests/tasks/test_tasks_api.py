@@ -1,0 +1,264 @@
+"""Tasks, annotations and predictions through the API, with every role and outsiders."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from labelkeep.tasks.models import Annotation, Task
+from tests.conftest import World
+from tests.tasks.conftest import choice
+
+
+def test_task_list_envelope(world: World, project, task_ids) -> None:
+    response = world.member.client.get(f"/api/tasks/?project={project.pk}&fields=all")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"tasks", "total", "total_annotations", "total_predictions"}
+    assert body["total"] == 5
+    assert [t["id"] for t in body["tasks"]] == task_ids
+    first = body["tasks"][0]
+    assert first["data"] == {"text": "review 0"}
+    assert first["annotations"] == [] and first["predictions"] == []
+
+
+def test_task_list_pages(world: World, project, task_ids) -> None:
+    page2 = world.member.client.get(f"/api/tasks/?project={project.pk}&page=2&page_size=2").json()
+    assert [t["id"] for t in page2["tasks"]] == task_ids[2:4]
+    past = world.member.client.get(f"/api/tasks/?project={project.pk}&page=9&page_size=2").json()
+    assert past["tasks"] == []
+    newest = world.member.client.get(f"/api/tasks/?project={project.pk}&ordering=-id").json()
+    assert newest["tasks"][0]["id"] == task_ids[-1]
+
+
+def test_task_list_refuses_unknown_ordering(world: World, project, task_ids) -> None:
+    for bad in ("updated_by__password", "data", "project__organization"):
+        response = world.member.client.get(f"/api/tasks/?project={project.pk}&ordering={bad}")
+        assert response.status_code == 400, bad
+
+
+def test_task_list_query_count_is_flat(world: World, project, task_ids) -> None:
+    for task_id in task_ids:
+        world.member.client.post(
+            f"/api/tasks/{task_id}/annotations/", {"result": choice("Positive")}, format="json"
+        )
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert (
+                world.admin.client.get(f"/api/tasks/?project={project.pk}&fields=all").status_code
+                == 200
+            )
+        return len(queries)
+
+    count()  # the first call also records the key's last use
+    before = count()
+    world.admin.client.post(
+        "/api/tasks/", {"project": project.pk, "data": {"text": "more"}}, format="json"
+    )
+    assert count() == before
+    assert before <= 9
+
+
+def test_task_list_needs_a_visible_project(world: World, project, task_ids) -> None:
+    assert world.outsider.client.get(f"/api/tasks/?project={project.pk}").status_code == 404
+    assert world.member.client.get("/api/tasks/").status_code == 400
+
+
+def test_task_detail_and_outsider(world: World, project, task_ids) -> None:
+    body = world.member.client.get(f"/api/tasks/{task_ids[0]}/").json()
+    assert body["project"] == project.pk
+    for method in ("get", "patch", "delete"):
+        response = getattr(world.outsider.client, method)(f"/api/tasks/{task_ids[0]}/")
+        assert response.status_code == 404
+
+
+def test_create_update_delete_task(world: World, project) -> None:
+    created = world.admin.client.post(
+        "/api/tasks/", {"project": project.pk, "data": {"text": "hello"}}, format="json"
+    )
+    assert created.status_code == 201
+    pk = created.json()["id"]
+    changed = world.admin.client.patch(
+        f"/api/tasks/{pk}/", {"data": {"text": "bye"}}, format="json"
+    )
+    assert changed.json()["data"] == {"text": "bye"}
+    assert (
+        world.member.client.patch(f"/api/tasks/{pk}/", {"data": {}}, format="json").status_code
+        == 403
+    )
+    assert (
+        world.member.client.post(
+            "/api/tasks/", {"project": project.pk, "data": {}}, format="json"
+        ).status_code
+        == 403
+    )
+    assert world.admin.client.delete(f"/api/tasks/{pk}/").status_code == 204
+    assert not Task.objects.filter(pk=pk).exists()
+    assert world.admin.client.get(f"/api/projects/{project.pk}/").json()["task_number"] == 0
+
+
+def test_create_task_in_foreign_project_is_404(world: World, project) -> None:
+    response = world.outsider.client.post(
+        "/api/tasks/", {"project": project.pk, "data": {"text": "x"}}, format="json"
+    )
+    assert response.status_code == 404
+
+
+def test_delete_all_and_bulk(world: World, project, task_ids) -> None:
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+    response = world.admin.client.post(
+        url, {"selectedItems": {"all": False, "included": task_ids[:2]}}, format="json"
+    )
+    assert response.status_code == 200
+    assert Task.objects.filter(project=project).count() == 3
+    assert world.member.client.delete(f"/api/projects/{project.pk}/tasks/").status_code == 403
+    assert world.admin.client.delete(f"/api/projects/{project.pk}/tasks/").status_code == 204
+    assert Task.objects.filter(project=project).count() == 0
+    assert world.admin.client.get(f"/api/projects/{project.pk}/").json()["task_number"] == 0
+
+
+def test_annotation_lifecycle(world: World, project, task_ids) -> None:
+    url = f"/api/tasks/{task_ids[0]}/annotations/"
+    created = world.member.client.post(
+        url, {"result": choice("Positive"), "lead_time": 3.5}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["completed_by"] == world.member.user.pk
+    assert body["task"] == task_ids[0]
+    assert body["result"][0]["value"]["choices"] == ["Positive"]
+    pk = body["id"]
+    assert [a["id"] for a in world.member.client.get(url).json()] == [pk]
+    changed = world.member.client.patch(
+        f"/api/annotations/{pk}/", {"result": choice("Negative")}, format="json"
+    )
+    assert changed.json()["result"][0]["value"]["choices"] == ["Negative"]
+    task = Task.objects.get(pk=task_ids[0])
+    assert task.is_labeled and task.total_annotations == 1
+    assert world.member.client.delete(f"/api/annotations/{pk}/").status_code == 204
+    task.refresh_from_db()
+    assert not task.is_labeled and task.total_annotations == 0
+
+
+def test_annotation_result_is_validated(world: World, project, task_ids) -> None:
+    url = f"/api/tasks/{task_ids[0]}/annotations/"
+    wrong_label = world.member.client.post(url, {"result": choice("Ecstatic")}, format="json")
+    assert wrong_label.status_code == 400
+    assert "Ecstatic" in str(wrong_label.json())
+    not_a_list = world.member.client.post(url, {"result": {"a": 1}}, format="json")
+    assert not_a_list.status_code == 400
+    assert not Annotation.objects.exists()
+
+
+def test_annotators_see_and_change_only_their_own(world: World, project, task_ids) -> None:
+    url = f"/api/tasks/{task_ids[0]}/annotations/"
+    theirs = world.admin.client.post(url, {"result": choice("Positive")}, format="json").json()[
+        "id"
+    ]
+    assert world.member.client.get(url).json() == []
+    assert world.member.client.get(f"/api/annotations/{theirs}/").status_code == 404
+    assert (
+        world.member.client.patch(
+            f"/api/annotations/{theirs}/", {"result": []}, format="json"
+        ).status_code
+        == 404
+    )
+    task = world.member.client.get(f"/api/tasks/{task_ids[0]}/").json()
+    assert task["annotations"] == []
+
+
+def test_outsider_cannot_touch_annotations(world: World, project, task_ids) -> None:
+    pk = world.member.client.post(
+        f"/api/tasks/{task_ids[0]}/annotations/", {"result": choice("Positive")}, format="json"
+    ).json()["id"]
+    for method in ("get", "patch", "delete"):
+        assert getattr(world.outsider.client, method)(f"/api/annotations/{pk}/").status_code == 404
+    assert (
+        world.outsider.client.post(
+            f"/api/tasks/{task_ids[0]}/annotations/", {"result": []}, format="json"
+        ).status_code
+        == 404
+    )
+    bulk = world.outsider.client.post("/api/annotations/bulk-delete/", {"ids": [pk]}, format="json")
+    assert bulk.status_code == 404
+    assert Annotation.objects.filter(pk=pk).exists()
+
+
+def test_completed_by_someone_else_needs_a_manager(world: World, project, task_ids) -> None:
+    url = f"/api/tasks/{task_ids[0]}/annotations/"
+    refused = world.member.client.post(
+        url, {"result": [], "completed_by": world.admin.user.pk}, format="json"
+    )
+    assert refused.status_code == 403
+    ok = world.admin.client.post(
+        url, {"result": [], "completed_by": world.member.user.pk}, format="json"
+    )
+    assert ok.json()["completed_by"] == world.member.user.pk
+    outsider = world.admin.client.post(
+        url, {"result": [], "completed_by": world.outsider.user.pk}, format="json"
+    )
+    assert outsider.status_code == 400
+
+
+def test_predictions(world: World, project, task_ids) -> None:
+    created = world.admin.client.post(
+        "/api/predictions/",
+        {"task": task_ids[0], "result": choice("Neutral"), "score": 0.7, "model_version": "v1"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    pk = created.json()["id"]
+    assert created.json()["task"] == task_ids[0]
+    listed = world.member.client.get(f"/api/predictions/?task={task_ids[0]}").json()
+    assert [p["id"] for p in listed] == [pk]
+    assert (
+        world.member.client.post(
+            "/api/predictions/", {"task": task_ids[0], "result": []}, format="json"
+        ).status_code
+        == 403
+    )
+    assert world.outsider.client.get(f"/api/predictions/{pk}/").status_code == 404
+    assert (
+        world.outsider.client.post(
+            "/api/predictions/", {"task": task_ids[0], "result": []}, format="json"
+        ).status_code
+        == 404
+    )
+    imported = world.admin.client.post(
+        f"/api/projects/{project.pk}/import/predictions",
+        [{"task": t, "result": choice("Positive"), "score": 0.5} for t in task_ids],
+        format="json",
+    )
+    assert imported.json() == {"created": 5}
+    assert (
+        world.admin.client.get(f"/api/projects/{project.pk}/").json()["total_predictions_number"]
+        == 6
+    )
+    assert world.admin.client.delete(f"/api/predictions/{pk}/").status_code == 204
+
+
+def test_next_task_sequential_and_locked(world: World, project, task_ids) -> None:
+    first = world.member.client.get(f"/api/projects/{project.pk}/next").json()
+    assert first["id"] == task_ids[0]
+    # The admin (also on the project) gets another task while the member holds the first.
+    second = world.admin.client.get(f"/api/projects/{project.pk}/next").json()
+    assert second["id"] == task_ids[1]
+    # Asking again returns the task already held.
+    assert world.member.client.get(f"/api/projects/{project.pk}/next").json()["id"] == task_ids[0]
+    world.member.client.post(
+        f"/api/tasks/{task_ids[0]}/annotations/", {"result": choice("Positive")}, format="json"
+    )
+    assert world.member.client.get(f"/api/projects/{project.pk}/next").json()["id"] == task_ids[2]
+
+
+def test_next_task_skips_skipped_and_finishes(world: World, project, task_ids) -> None:
+    for task_id in task_ids:
+        world.member.client.post(
+            f"/api/tasks/{task_id}/annotations/",
+            {"result": [], "was_cancelled": True},
+            format="json",
+        )
+    response = world.member.client.get(f"/api/projects/{project.pk}/next")
+    assert response.status_code == 404
+    assert world.outsider.client.get(f"/api/projects/{project.pk}/next").status_code == 404
