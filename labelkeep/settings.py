@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "labelkeep.jobs",
     "labelkeep.projects",
     "labelkeep.tasks",
+    "labelkeep.dataio",
     "labelkeep.web",
 ]
 
