@@ -9,6 +9,7 @@ from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularAPIView
 
 from labelkeep.accounts import api, audit_api, session_api, views, workspaces_api
+from labelkeep.dataio import export_urls, import_urls
 from labelkeep.jobs import api as jobs_api
 from labelkeep.projects import api as projects_api
 from labelkeep.tasks import api as tasks_api
@@ -89,6 +90,8 @@ urlpatterns: list[URLPattern] = [
     *both("api/predictions", tasks_api.PredictionsView.as_view(), "api-predictions"),
     *both("api/predictions/<int:pk>", tasks_api.PredictionDetailView.as_view(), "api-prediction"),
     *both("api/dm/actions", tasks_api.DataManagerActionView.as_view(), "api-dm-actions"),
+    *import_urls.urlpatterns,
+    *export_urls.urlpatterns,
     *both("api/schema", SpectacularAPIView.as_view(), "api-schema"),
     path("docs/api/", web_views.api_docs, name="api-docs"),
     path("user/login/", views.login_page, name="login"),
