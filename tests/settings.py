@@ -8,10 +8,14 @@ os.environ.setdefault("LABELKEEP_DATA_DIR", tempfile.mkdtemp(prefix="labelkeep-t
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from labelkeep.settings import *  # noqa: F403
-from labelkeep.settings import DATABASES
+from labelkeep.settings import DATA_DIR, DATABASES
 
 # Argon2 stays the algorithm; cheaper parameters keep hundreds of test accounts quick.
 PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
 
-if str(DATABASES["default"]["ENGINE"]).endswith("postgresql"):
+if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
+    # A file, as in production (WAL, busy timeout), not shared-cache memory, whose table
+    # locks fail at once: tests with real concurrent writers need the real behaviour.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+elif str(DATABASES["default"]["ENGINE"]).endswith("postgresql"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "labelkeep_test")}
