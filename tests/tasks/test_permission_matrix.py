@@ -149,8 +149,11 @@ def _call(client: Any, endpoint: Endpoint, ids: Ids) -> Any:
     return method(path) if body is None else method(path, body, format="json")
 
 
+ZERO: Ids = {"project": 0, "task": 0, "annotation": 0, "prediction": 0}
+
+
 def _name(endpoint: Endpoint) -> str:
-    return f"{endpoint.method}-{endpoint.path({'project': 0, 'task': 0, 'annotation': 0, 'prediction': 0})}"
+    return f"{endpoint.method}-{endpoint.path(ZERO)}"
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_name)
