@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -28,6 +29,7 @@ from defusedxml.ElementTree import (  # type: ignore[import-untyped]
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_DEPTH = 100  # real configs nest about ten deep; the limit keeps the tree walk recursive
+MAX_MESSAGES = 50  # a page of problems is enough to act on
 
 OBJECT_TAGS = frozenset(
     {"audio", "audioplus", "chat", "dialog", "hypertext", "image", "list", "paragraphs", "pdf"}
@@ -54,7 +56,7 @@ _OPTION_OWNERS: dict[str, tuple[frozenset[str], str]] = {
     "label": (LABELED_TAGS - {"choices", "taxonomy"}, "a labels control such as <Labels>"),
     "relation": (frozenset({"relations"}), "<Relations>"),
 }
-_SELF_TARGETED = frozenset({"pairwise", "reactcode", "chatmessage"})  # to_name == from_name
+_SELF_TARGETED = frozenset({"pairwise", "reactcode"})  # results may set to_name = from_name
 _NO_TO_NAME = frozenset({"reactcode"})
 _NO_VALUE = frozenset({"chat"})
 _CONDITIONS = (("whenTagName", "tag"), ("whenLabelValue", "label"), ("whenChoiceValue", "choice"))
@@ -64,7 +66,9 @@ _LS_DYNAMIC = re.compile(r"\$[A-Za-z_]+")  # what Label Studio flags as dynamic_
 _EVENT_ATTRIBUTE = re.compile(r"on[a-z]+", re.IGNORECASE)
 _SAFE_ON_ATTRIBUTES = frozenset({"only"})  # DateTime only="date"
 _SCRIPT_URL = re.compile(r"(?:java|vb)script:", re.IGNORECASE)
-_SCRIPT_MARKUP = re.compile(r"<\s*script|<[^>]*\son[a-z]+\s*=", re.IGNORECASE)
+# Both run in linear time on hostile input; they are only tried on values containing "<".
+_SCRIPT_TAG = re.compile(r"<\s*script", re.IGNORECASE)
+_EVENT_HANDLER = re.compile(r"[\s/\"'`]on[a-z]+\s*=", re.IGNORECASE)
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")  # browsers ignore these inside a URL scheme
 
 NO_LABEL = ""
@@ -137,16 +141,16 @@ class _Node:
     attrs: dict[str, str]
     line: int
     children: list[_Node] = field(default_factory=list)
+    kind: str = ""  # the tag in lower case, as Label Studio matches tags
 
-    @property
-    def kind(self) -> str:
-        return self.tag.lower()
+    def __post_init__(self) -> None:
+        self.kind = self.tag.lower()
 
     def opening(self) -> str:
         for key in ("name", "value"):
             if self.attrs.get(key):
-                return f'<{self.tag} {key}="{self.attrs[key]}">'
-        return f"<{self.tag}>"
+                return f'<{self.tag} {key}="{_short(self.attrs[key])}">'
+        return f"<{_short(self.tag)}>"
 
     def describe(self) -> str:
         return f"Line {self.line}: {self.opening()}"
@@ -195,12 +199,16 @@ class _Builder:
             self.errors.append(f"Line {line}: text content contains {reason}")
 
 
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _unsafe(value: str) -> str | None:
     """What makes a value run script in a browser, if anything does."""
     if "<" not in value and ":" not in value and "&" not in value:
         return None  # the common case, kept cheap
     decoded = html.unescape(value)
-    if _SCRIPT_MARKUP.search(decoded):
+    if "<" in decoded and (_SCRIPT_TAG.search(decoded) or _EVENT_HANDLER.search(decoded)):
         return "a <script> or an event handler, which is not allowed"
     if _SCRIPT_URL.search(_INVISIBLE.sub("", decoded)):
         return "a javascript: URL, which is not allowed"
@@ -355,7 +363,8 @@ class _Collector:
         seen = path in owner.paths if owner.node.kind == "taxonomy" else key in owner.labels
         if seen:
             control = owner.node.opening()
-            self.errors.append(f'{node.describe()}: "{key}" is already an option of {control}')
+            quoted = _short(key)
+            self.errors.append(f'{node.describe()}: "{quoted}" is already an option of {control}')
         owner.paths.add(path)
         owner.labels[key] = dict(node.attrs)
         return path
@@ -373,12 +382,18 @@ class _Collector:
             return
         for target in draft.to_name:
             if target not in self.objects:
-                known = ", ".join(sorted(self.objects)) or "none"
                 self.errors.append(
-                    f'{node.describe()}: toName "{target}" is not an object tag (objects: {known})'
+                    f'{node.describe()}: toName "{_short(target)}" is not an object tag '
+                    f"(objects: {self._object_names})"
                 )
         if node.kind == "pairwise" and len(draft.to_name) != 2:
             self.errors.append(f'{node.describe()}: toName must name two objects, "left,right"')
+
+    @cached_property
+    def _object_names(self) -> str:  # for messages; read only once the walk is done
+        names = sorted(self.objects)
+        shown = ", ".join(_short(name) for name in names[:10])
+        return (shown + (", …" if len(names) > 10 else "")) or "none"
 
     def _check_options(self, draft: _Draft) -> None:
         node = draft.node
@@ -399,6 +414,9 @@ def parse(config: str) -> LabelConfig:
     collector = _Collector(errors)
     collector.visit(root, None, ())
     collector.finish(root)
+    if len(errors) > MAX_MESSAGES:
+        more = len(errors) - MAX_MESSAGES + 1
+        raise ConfigError([*errors[: MAX_MESSAGES - 1], f"…and {more} more problems"])
     if errors:
         raise ConfigError(errors)
     return _build(collector)
@@ -510,7 +528,7 @@ def labels_in_result(result: Any) -> set[Usage]:
 
     A result without labels (TextArea, Rating, a bare Rectangle) yields `label=NO_LABEL`, so
     that removing its control is still noticed; a relation yields one `Usage` per relation
-    label, with from_name "". Malformed items are skipped.
+    label, with from_name "". Items without a from_name are skipped.
     """
     usage: set[Usage] = set()
     for item in result if isinstance(result, list) else ():
@@ -555,7 +573,7 @@ def _conflict(config: LabelConfig, usage: Usage) -> str | None:
     control = config.controls.get(from_name)
     if control is None:
         return f"Control '{from_name}' is used by existing annotations"
-    if not _fits(config, control, result_type):
+    if not _fits(control, result_type):
         return (
             f"Control '{from_name}' has '{result_type}' results in existing annotations, "
             f"which a {control.type} control does not make"
@@ -571,22 +589,16 @@ def _targets(control: ControlTag, to_name: str, result_type: str) -> bool:
     return to_name == control.name and result_type in _SELF_TARGETED
 
 
-def _fits(config: LabelConfig, control: ControlTag, result_type: str) -> bool:
+def _fits(control: ControlTag, result_type: str) -> bool:
     """Whether `control` makes results of `result_type`.
 
-    Besides its own type, a geometry tool with a separate <Labels> makes a labeled region
-    ("rectanglelabels") from either control.
+    Besides its own type, a tool used with a separate <Labels> makes labeled regions
+    ("rectanglelabels") under either control's name.
     """
     own = control.type.lower()
     if result_type in (own, own + "labels"):
         return True
-    if own != "labels" or not result_type.endswith("labels"):
-        return False
-    tool = result_type.removesuffix("labels")
-    return any(
-        other.type.lower() == tool and set(other.to_name) & set(control.to_name)
-        for other in config.controls.values()
-    )
+    return own == "labels" and result_type.endswith("labels")
 
 
 def _allows(config: LabelConfig, control: ControlTag, label: str) -> bool:
@@ -624,7 +636,7 @@ def from_parsed(parsed: Mapping[str, Any]) -> LabelConfig:
 
 def _aliased_values(labels_attrs: Mapping[str, Any]) -> set[str]:
     """The `value` of labels whose results store an alias instead."""
-    values = (attrs.get("value") for attrs in labels_attrs.values() if isinstance(attrs, Mapping))
+    values = (attrs.get("value") for attrs in labels_attrs.values() if isinstance(attrs, dict))
     return {value for value in values if isinstance(value, str) and value} - set(labels_attrs)
 
 
@@ -638,11 +650,16 @@ def validate_result(config: LabelConfig | Mapping[str, Any], result: Any) -> lis
         config = from_parsed(config)
     if not isinstance(result, list):
         return ["The result must be a list"]
-    ids = {item.get("id") for item in result if isinstance(item, dict)} - {None}
+    ids = {_region_id(item) for item in result} - {None}
     problems: list[str] = []
     for index, item in enumerate(result):
         problems.extend(f"Result {index}: {p}" for p in _item_problems(config, item, ids))
     return problems
+
+
+def _region_id(item: Any) -> str | int | None:
+    region_id = item.get("id") if isinstance(item, dict) else None
+    return region_id if isinstance(region_id, str | int) else None
 
 
 def _item_problems(config: LabelConfig, item: Any, ids: set[Any]) -> list[str]:
@@ -658,7 +675,7 @@ def _item_problems(config: LabelConfig, item: Any, ids: set[Any]) -> list[str]:
         return ["from_name, to_name and type must be strings"]
     control = config.controls.get(from_name)
     if control is None:
-        return [f"from_name '{from_name}' is not a control in the labeling config"]
+        return [f"from_name '{_short(from_name)}' is not a control in the labeling config"]
     return _region_problems(config, control, item)
 
 
@@ -666,16 +683,17 @@ def _region_problems(config: LabelConfig, control: ControlTag, item: dict[str, A
     to_name, result_type, value = item["to_name"], item["type"].lower(), item["value"]
     problems = []
     if not _targets(control, to_name, result_type):
-        problems.append(f"to_name '{to_name}' is not an object of control '{control.name}'")
-    if not _fits(config, control, result_type):
-        problems.append(f"type '{result_type}' is not made by {control.type} '{control.name}'")
+        problems.append(f"to_name '{_short(to_name)}' is not an object of control '{control.name}'")
+    if not _fits(control, result_type):
+        shown = _short(result_type)
+        problems.append(f"type '{shown}' is not made by {control.type} '{control.name}'")
     if not isinstance(value, dict):
         return [*problems, "value must be an object"]
     labels = _labels_in_value(result_type, value)
     if labels is None:
         return [*problems, f"value.{_label_key(result_type)} must be a list of labels"]
     return problems + [
-        f"label '{label}' is not an option of control '{control.name}'"
+        f"label '{_short(label)}' is not an option of control '{control.name}'"
         for label in labels
         if not _allows(config, control, label)
     ]
@@ -683,15 +701,15 @@ def _region_problems(config: LabelConfig, control: ControlTag, item: dict[str, A
 
 def _relation_problems(config: LabelConfig, item: dict[str, Any], ids: set[Any]) -> list[str]:
     problems = [
-        f"relation {key} '{item.get(key)}' is not the id of a region in this result"
+        f"relation {key} '{_short(str(item.get(key)))}' is not the id of a region in this result"
         for key in ("from_id", "to_id")
-        if item.get(key) not in ids
+        if not isinstance(item.get(key), str | int) or item[key] not in ids
     ]
     labels, known = item.get("labels", []), config.relation_labels
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         return [*problems, "relation labels must be a list of strings"]
     return problems + [
-        f"relation label '{label}' is not in the labeling config"
+        f"relation label '{_short(label)}' is not in the labeling config"
         for label in labels
         if known is not None and label not in known
     ]

@@ -62,7 +62,9 @@ def create_project(
 def _removes_something(old: dict[str, Any], new: dict[str, Any]) -> bool:
     for name, control in old.items():
         kept = new.get(name)
-        if kept is None or set(control.get("labels", [])) - set(kept.get("labels", [])):
+        if kept is None or kept.get("type") != control.get("type"):
+            return True
+        if set(control.get("labels", [])) - set(kept.get("labels", [])):
             return True
     return False
 
