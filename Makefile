@@ -21,3 +21,4 @@ roles-doc:  ## regenerate the roles table in docs/roles.md
 bench:  ## run the benchmarks against the real server (prints and records figures)
 	scripts/bootstrap.sh dev
 	.venv/bin/python -m bench.identity
+	.venv/bin/python -m bench.labeling

@@ -121,7 +121,7 @@ def hammer(
 
     def run(_: int) -> list[float]:
         latencies = []
-        with httpx.Client(base_url=server.base_url, verify=str(server.cert)) as client:
+        with httpx.Client(base_url=server.base_url, verify=str(server.cert), timeout=120) as client:
             make_call(client)  # warm the connection
             for _ in range(per_client):
                 start = time.perf_counter()
