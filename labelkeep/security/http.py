@@ -73,15 +73,15 @@ class BlockedURL(FetchError):
 
 # What `ipaddress`'s properties miss, or get differently across Python versions.
 _ALSO_REFUSED = tuple(
-    ipaddress.ip_network(net)
-    for net in (
-        "0.0.0.0/8",  # "this network"
-        "100.64.0.0/10",  # CGNAT: never is_private, and is_global only from 3.11.? on
-        "192.0.0.0/24",  # IETF protocol assignments: 3.11 calls most of it global
-        "192.88.99.0/24",  # 6to4 relay anycast
-        "198.18.0.0/15",  # benchmarking
-        "64:ff9b:1::/48",  # local-use NAT64
-        "fec0::/10",  # deprecated site-local: is_global on 3.11
+    (ipaddress.ip_network(net), label)
+    for net, label in (
+        ("0.0.0.0/8", "reserved"),  # "this network"
+        ("100.64.0.0/10", "carrier-grade NAT"),  # not is_private on any Python version
+        ("192.0.0.0/24", "reserved"),  # IETF protocol assignments: 3.11 calls most global
+        ("192.88.99.0/24", "reserved"),  # 6to4 relay anycast
+        ("198.18.0.0/15", "reserved"),  # benchmarking
+        ("64:ff9b:1::/48", "private"),  # local-use NAT64
+        ("fec0::/10", "site-local"),  # deprecated site-local: is_global on 3.11
     )
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -115,8 +115,9 @@ def refusal_reason(ip: IPAddress) -> str | None:
     for name, label in _PROPERTIES:
         if getattr(ip, name):
             return label
-    if any(ip in net for net in _ALSO_REFUSED):
-        return "reserved"
+    for net, label in _ALSO_REFUSED:
+        if ip in net:
+            return label
     return None if ip.is_global else "non-public"
 
 
@@ -235,22 +236,13 @@ class _Allowlist:
 def _allowlist(entries: tuple[str, ...]) -> _Allowlist:
     hosts, networks = set(), []
     for entry in entries:
-        bare = entry.strip("[]")
-        if "/" in bare or _literal_strict(bare) is not None:
-            try:
-                networks.append(ipaddress.ip_network(bare, strict=False))
-            except ValueError:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            if "/" in entry:
                 raise ImproperlyConfigured(f"SSRF_ALLOWLIST: {entry!r} is not a network") from None
-        else:
             hosts.add(_normal_host(entry.lower().removesuffix(".")))
     return _Allowlist(frozenset(hosts), tuple(networks))
-
-
-def _literal_strict(text: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
 
 
 def _check(target: _Target, addresses: Sequence[IPAddress]) -> None:
@@ -300,13 +292,18 @@ class _Watchdog:
     def __init__(self, conn: HTTPConnection, deadline: float) -> None:
         self.fired = False
         self._conn = conn
+        self._sock: socket.socket | None = None
         self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._cut)
         self._timer.daemon = True
         self._timer.start()
 
+    def hold(self, sock: socket.socket | None) -> None:
+        """Keep the connected socket: http.client drops `conn.sock` while the body is read."""
+        self._sock = sock
+
     def _cut(self) -> None:
         self.fired = True
-        sock = self._conn.sock
+        sock = self._sock or self._conn.sock  # during connect, urllib3 sets conn.sock early
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 # The plain socket's shutdown: SSLSocket.shutdown would also drop the TLS
@@ -379,6 +376,7 @@ def _connect(
         try:
             with _translated(target, watchdog):
                 conn.connect()
+            watchdog.hold(conn.sock)
             return conn, watchdog
         except FetchError as exc:
             watchdog.cancel()
@@ -571,8 +569,8 @@ def open_stream(
     included. Raises BlockedURL for a refused hop, FetchError for the rest (HTTP statuses
     of 400 and above too, unless `raise_for_status` is false).
     """
-    if max_bytes < 0 or timeout <= 0 or connect_timeout <= 0:
-        raise ValueError("max_bytes, timeout and connect_timeout must be positive")
+    if min(max_bytes, max_redirects) < 0 or min(timeout, connect_timeout) <= 0:
+        raise ValueError("negative limit, or a timeout that is not positive")
     deadline = time.monotonic() + timeout
     request = _Request(method.upper(), dict(headers or {}), body)
     options = _Options(max_redirects, connect_timeout, resolver)
