@@ -69,7 +69,8 @@ class ProjectsView(MemberAPIView):
     pagination_class = PagePagination
 
     def get(self, request: Request) -> Response:
-        projects = _filtered(Project.objects.visible_to(self.actor, self.role), request)
+        visible = Project.objects.visible_to(self.actor, self.role).select_related("created_by")
+        projects = _filtered(visible, request)
         pager = self.pagination_class()
         page = pager.paginate_queryset(projects, request, view=self)
         data = ProjectSerializer(page, many=True).data
@@ -151,19 +152,24 @@ class ProjectMembersView(MemberAPIView):
         return Response([_member(m) for m in members.order_by("id")])
 
     def post(self, request: Request, pk: int) -> Response:
+        """`{users: [ids]}` → the member list; the SDK's `{user: id}` → 201 `{user}`."""
         project = get_project_for(self.actor, self.role, pk)
-        users = self._users(request, project)
+        users = self._users(request.data, project)
         services.add_members(project, users, actor=self.actor, origin=self.origin)
+        if "users" not in request.data:
+            return Response({"user": users[0].pk}, status=status.HTTP_201_CREATED)
         return self.get(request, pk)
 
     def delete(self, request: Request, pk: int) -> Response:
+        """Body `{users: [ids]}` or `{user: id}`, or the SDK's query `?user=<id>`."""
         project = get_project_for(self.actor, self.role, pk)
-        for user in self._users(request, project):
+        given = request.data or {"user": request.query_params.get("user")}
+        for user in self._users(given, project):
             services.remove_member(project, user, actor=self.actor, origin=self.origin)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def _users(self, request: Request, project: Project) -> list[User]:
-        form = MemberIdsSerializer(data=request.data)
+    def _users(self, given: Any, project: Project) -> list[User]:
+        form = MemberIdsSerializer(data=given)
         form.is_valid(raise_exception=True)
         wanted = set(form.validated_data["users"])
         found = list(

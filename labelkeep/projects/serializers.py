@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labelkeep.accounts.models import Workspace
+from labelkeep.accounts.models import User, Workspace
 from labelkeep.projects.models import Project, Sampling
 
 COUNTERS = (
@@ -25,7 +26,23 @@ class WorkspaceField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-a
         return Workspace.objects.filter(organization_id=organization_id)
 
 
+class CreatedBySerializer(serializers.ModelSerializer[User]):
+    """Label Studio's `UserSimple`: the SDK parses `created_by` as this object, not an id."""
+
+    avatar = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "first_name", "last_name", "avatar")
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True, "description": "Always null."})
+    def get_avatar(self, user: User) -> None:
+        return None
+
+
 class ProjectSerializer(serializers.ModelSerializer[Project]):
+    created_by = CreatedBySerializer(read_only=True, allow_null=True)
     workspace = WorkspaceField(required=False, allow_null=True)
     sampling = serializers.ChoiceField(choices=Sampling.choices, required=False)
     maximum_annotations = serializers.IntegerField(min_value=1, max_value=1000, required=False)
@@ -75,4 +92,14 @@ class LabelConfigSerializer(serializers.Serializer[Any]):
 
 
 class MemberIdsSerializer(serializers.Serializer[Any]):
-    users = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=1000)
+    """`{users: [ids]}`, or one `{user: id}` as the SDK's `projects.members` sends it."""
+
+    users = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=1000, required=False
+    )
+    user = serializers.IntegerField(min_value=1, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("users" in attrs) == ("user" in attrs):
+            raise serializers.ValidationError("Give either `users` (a list of ids) or `user`.")
+        return {"users": attrs["users"] if "users" in attrs else [attrs["user"]]}

@@ -224,23 +224,24 @@ class AnnotationDetailView(TaskScopedView):
 
 
 class AnnotationsBulkDeleteView(TaskScopedView):
-    """`POST api/annotations/bulk-delete/ {ids}`: deletes annotations the caller may change."""
+    """`POST api/annotations/bulk-delete/ {ids, project?}` → `{deleted_count}` (the SDK's
+    `annotations.delete_bulk`): deletes annotations the caller may change, all or none;
+    with `project`, every id must belong to that project."""
 
     def post(self, request: Request) -> Response:
         form = IdListSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         wanted = set(form.validated_data["ids"])
-        found = list(
-            access.visible_annotations(self.actor, self.role)
-            .filter(pk__in=wanted)
-            .select_related("task", "project")
-        )
+        annotations = access.visible_annotations(self.actor, self.role).filter(pk__in=wanted)
+        if "project" in form.validated_data:
+            annotations = annotations.filter(project_id=form.validated_data["project"])
+        found = list(annotations.select_related("task", "project"))
         if len(found) != len(wanted):
             raise exceptions.NotFound("Some annotations were not found.")
         if not all(access.may_change_annotation(self.actor, self.role, a) for a in found):
             raise exceptions.PermissionDenied("Only the author or a manager deletes an annotation.")
         count = services.delete_annotations(found, actor=self.actor, origin=self.origin)
-        return Response({"deleted": count})
+        return Response({"deleted_count": count})
 
 
 def _prediction_filters(view: TaskScopedView, request: Request) -> QuerySet[Prediction]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labelkeep.tasks.models import Annotation, Prediction, Task
@@ -73,10 +74,24 @@ class PredictionSerializer(serializers.ModelSerializer[Prediction]):
 class TaskSerializer(serializers.ModelSerializer[Task]):
     """A task; with `full`, its annotations and predictions as objects."""
 
+    updated_by = serializers.SerializerMethodField()
+
     class Meta:
         model = Task
         fields = TASK_FIELDS
         read_only_fields = TASK_FIELDS
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {"type": "object", "properties": {"user_id": {"type": "integer"}}},
+            "description": "Who last changed the task: `[{user_id}]`, or `[]`.",
+        }
+    )
+    def get_updated_by(self, task: Task) -> list[dict[str, int]]:
+        """Label Studio's shape, which the SDK's `LseTask` declares (a bare id there makes
+        the SDK fall back to another task model)."""
+        return [{"user_id": task.updated_by_id}] if task.updated_by_id else []
 
 
 def task_json(
