@@ -30,6 +30,12 @@ class Task(models.Model):
         indexes = (
             models.Index(fields=("project", "id"), name="task_project_id"),
             models.Index(fields=("project", "is_labeled", "id"), name="task_project_labeled"),
+            # The task list's orderings and range filters (labelkeep/tasks/filters.py).
+            models.Index(fields=("project", "created_at", "id"), name="task_project_created"),
+            models.Index(fields=("project", "updated_at", "id"), name="task_project_updated"),
+            models.Index(
+                fields=("project", "total_annotations", "id"), name="task_project_annotated"
+            ),
         )
 
     def __str__(self) -> str:

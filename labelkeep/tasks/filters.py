@@ -1,0 +1,343 @@
+"""Task list filters and ordering: Label Studio's data-manager JSON, mapped to an allowlist.
+
+No name a caller sends reaches the ORM as a path. Filter and ordering names are looked up
+in fixed tables; `data.<key>` keys must be `[A-Za-z0-9_]+` segments joined by dots, with
+no `__` anywhere, and every lookup built from them ends in an explicit lookup name. All
+else is a 400 naming the field (THREATS.md: ORM leak through filters and ordering)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django.db.models import OrderBy, Q
+from django.db.models.fields.json import KeyTransform
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import exceptions
+
+from labelkeep.accounts.models import User
+from labelkeep.projects.models import Project
+from labelkeep.tasks.models import Annotation
+
+MAX_ITEMS = 50
+MAX_LIST = 10_000
+MAX_TEXT = 1000
+MAX_KEY_DEPTH = 5
+MAX_INT = 2**63 - 1
+COLUMNS = ("id", "created_at", "updated_at", "is_labeled")
+COUNTERS = ("total_annotations", "cancelled_annotations", "total_predictions")
+ORDERABLE = (*COLUMNS, *COUNTERS)
+_SEGMENT = re.compile(r"[A-Za-z0-9_]{1,100}")
+_COMPARE = {
+    "equal": "exact",
+    "greater": "gt",
+    "greater_or_equal": "gte",
+    "less": "lt",
+    "less_or_equal": "lte",
+}
+_TEXT = {"contains": "icontains", "starts_with": "istartswith", "ends_with": "iendswith"}
+_QUERY_KEYS = ("filters", "ordering", "selectedItems")
+
+
+def refuse(field: str, message: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({field: [message]})
+
+
+def shown(name: str) -> str:
+    """A caller's name as quoted back in an error: short, whatever they sent."""
+    return name if len(name) <= 80 else name[:80] + "…"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking, for the filters that depend on it (annotators)."""
+
+    project: Project
+    user: User
+    own_only: bool
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def _whole(value: Any, where: str) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INT:
+        raise refuse("query", f"{where}: give a whole number.")
+    return int(value)
+
+
+def _moment(value: Any, where: str) -> datetime:
+    parsed = None
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            parsed = parse_datetime(value)
+            if parsed is None and (day := parse_date(value)) is not None:
+                parsed = datetime.combine(day, time.min)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        raise refuse("query", f"{where}: give an ISO 8601 date and time.")
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise refuse("query", f"{where}: give true or false.")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise refuse("query", f"{where}: give a string of at most {MAX_TEXT} characters.")
+    return value
+
+
+def _scalar(value: Any, where: str) -> str | int | float:
+    if isinstance(value, str):
+        return _text(value, where)
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return _whole(value, where)
+
+
+def _items(value: Any, parse: Callable[[Any, str], Any], where: str) -> list[Any]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_LIST:
+        raise refuse("query", f"{where}: give a list of 1 to {MAX_LIST} values.")
+    return [parse(v, where) for v in value]
+
+
+def _bounds(value: Any, parse: Callable[[Any, str], Any], where: str) -> tuple[Any, Any]:
+    if not isinstance(value, dict) or set(value) != {"min", "max"}:
+        raise refuse("query", f'{where}: give {{"min": …, "max": …}}.')
+    return parse(value["min"], where), parse(value["max"], where)
+
+
+# --- one filter item --------------------------------------------------------------------
+
+
+def _compare(column: str, operator: str, value: Any, parse: Callable[[Any, str], Any]) -> Q:
+    """Comparisons, ranges (`in` / `not_in`) and, for ids, lists on a plain column."""
+    where = f"filter:tasks:{column} {operator}"
+    if operator in _COMPARE:
+        return Q(**{f"{column}__{_COMPARE[operator]}": parse(value, where)})
+    if operator == "not_equal":
+        return ~Q(**{column: parse(value, where)})
+    if operator in ("in", "not_in"):
+        low, high = _bounds(value, parse, where)
+        between = Q(**{f"{column}__gte": low, f"{column}__lte": high})
+        return between if operator == "in" else ~between
+    if column == "id" and operator in ("in_list", "not_in_list"):
+        listed = Q(id__in=_items(value, parse, where))
+        return listed if operator == "in_list" else ~listed
+    raise refuse("query", f"filter:tasks:{column}: operator `{operator}` is not supported.")
+
+
+def _boolean(column: str, operator: str, value: Any) -> Q:
+    if operator not in ("equal", "not_equal"):
+        raise refuse("query", f"filter:tasks:{column}: use equal or not_equal.")
+    wanted = _flag(value, f"filter:tasks:{column}")
+    return Q(**{column: wanted if operator == "equal" else not wanted})
+
+
+def _annotators(operator: str, value: Any, scope: Scope) -> Q:
+    """Tasks with an annotation by one of the users, as a semi-join: no row repeats.
+
+    `id IN (SELECT task_id …)` rather than a correlated EXISTS: PostgreSQL plans both as
+    the same semi-join, and SQLite counts five times faster driven from the annotations."""
+    where = f"filter:tasks:annotators {operator}"
+    annotations = Annotation.objects.filter(project_id=scope.project.pk)
+    if operator == "empty":
+        anyone = Q(id__in=annotations.values("task_id"))
+        return ~anyone if _flag(value, where) else anyone
+    if operator not in ("contains", "not_contains", "in_list", "not_in_list"):
+        raise refuse("query", "filter:tasks:annotators: use contains, not_contains or empty.")
+    ids = _items(value, _whole, where) if isinstance(value, list) else [_whole(value, where)]
+    if scope.own_only and set(ids) != {scope.user.pk}:
+        raise refuse("query", "filter:tasks:annotators: annotators filter by their own id only.")
+    found = Q(id__in=annotations.filter(completed_by_id__in=ids).values("task_id"))
+    return found if operator in ("contains", "in_list") else ~found
+
+
+def data_path(key: str, where: str) -> list[str]:
+    """The segments of `data.<key>`: `[A-Za-z0-9_]+` each, no `__`, at most five."""
+    parts = key.split(".")
+    if "__" in key or len(parts) > MAX_KEY_DEPTH or not all(_SEGMENT.fullmatch(p) for p in parts):
+        raise refuse(
+            where,
+            f"`data.{key}`: data keys are letters, digits and `_` joined by dots "
+            f"(at most {MAX_KEY_DEPTH}), without `__`.",
+        )
+    return parts
+
+
+def _data(key: str, operator: str, kind: str, value: Any) -> Q:
+    where = f"filter:tasks:data.{key} {operator}"
+    # Validated segments only, and always an explicit lookup at the end: a key named
+    # like a lookup (`contains`, `isnull`) stays a key.
+    path = "data__" + "__".join(data_path(key, "query"))
+    missing = Q(**{f"{path}__isnull": True})
+    if operator == "empty":
+        blank = missing | Q(**{f"{path}__exact": None}) | Q(**{f"{path}__exact": ""})
+        return blank if _flag(value, where) else ~blank
+    base = operator.removeprefix("not_")
+    if base == "equal":
+        parse = {"Number": _scalar, "Boolean": _flag}.get(kind, _text)
+        found = Q(**{f"{path}__exact": parse(value, where)})
+    elif base in _TEXT and kind in ("String", "Unknown"):
+        found = Q(**{f"{path}__{_TEXT[base]}": _text(value, where)})
+    elif base in ("in", "in_list") and kind != "Boolean":
+        found = Q(**{f"{path}__in": _items(value, _scalar, where)})
+    else:
+        raise refuse("query", f"filter:tasks:data.{key}: operator `{operator}` is not supported.")
+    # A task without the key is "not equal", "not in" and "not contains" too.
+    return ~found | missing if operator.startswith("not_") else found
+
+
+_TYPES = {
+    **dict.fromkeys(("id", *COUNTERS), ("Number",)),
+    "created_at": ("Datetime",),
+    "updated_at": ("Datetime",),
+    "is_labeled": ("Boolean",),
+    "annotators": ("List", "Number"),
+}
+
+
+def _item(raw: Any, scope: Scope) -> Q:
+    if not isinstance(raw, dict) or not {"filter", "operator", "type", "value"} <= set(raw):
+        raise refuse("query", "Each filter item needs filter, operator, type and value.")
+    name, operator, kind = raw["filter"], raw["operator"], raw["type"]
+    if not all(isinstance(v, str) for v in (name, operator, kind)):
+        raise refuse("query", "filter, operator and type are strings.")
+    name = shown(name)
+    if "__" in name:
+        raise refuse("query", f"`{name}`: relation paths (`__`) are not allowed in filters.")
+    column = name.removeprefix("filter:tasks:")
+    if column == name:
+        raise refuse("query", f"`{name}`: filter names start with `filter:tasks:`.")
+    if column.startswith("data."):
+        if kind not in ("String", "Unknown", "Number", "Boolean"):
+            raise refuse("query", f"`{name}`: type `{kind}` is not supported for data fields.")
+        condition = _data(column[5:], operator, kind, raw["value"])
+    elif column in _TYPES:
+        if kind not in _TYPES[column]:
+            raise refuse("query", f"`{name}`: the type is {' or '.join(_TYPES[column])}.")
+        condition = _column(column, operator, raw["value"], scope)
+    else:
+        raise refuse(
+            "query", f"`{name}`: unknown filter. Known: {', '.join(sorted(_TYPES))}, data.<key>."
+        )
+    return condition & _children(raw, scope)
+
+
+def _column(column: str, operator: str, value: Any, scope: Scope) -> Q:
+    if column == "annotators":
+        return _annotators(operator, value, scope)
+    if column == "is_labeled":
+        return _boolean(column, operator, value)
+    parse = _moment if column in ("created_at", "updated_at") else _whole
+    return _compare(column, operator, value, parse)
+
+
+def _children(raw: dict[str, Any], scope: Scope) -> Q:
+    """Label Studio's child filters, AND-ed with their parent; they do not nest."""
+    given = raw.get("child_filters") or ([raw["child_filter"]] if raw.get("child_filter") else [])
+    if not isinstance(given, list) or len(given) > MAX_ITEMS:
+        raise refuse("query", "child_filters: give a list of filter items.")
+    condition = Q()
+    for child in given:
+        if isinstance(child, dict) and (child.get("child_filters") or child.get("child_filter")):
+            raise refuse("query", "child filters do not nest.")
+        condition &= _item(child, scope)
+    return condition
+
+
+# --- the whole query --------------------------------------------------------------------
+
+
+def parse_query(raw: str | None) -> dict[str, Any]:
+    """The `query` parameter: a JSON object with filters, ordering and selectedItems."""
+    if not raw:
+        return {}
+    try:
+        query = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise refuse("query", "Not valid JSON.") from None
+    if not isinstance(query, dict):
+        raise refuse("query", "Give a JSON object: {filters, ordering, selectedItems}.")
+    unknown = sorted(set(query) - set(_QUERY_KEYS))
+    if unknown:
+        raise refuse("query", f"Unknown keys {unknown}; use {', '.join(_QUERY_KEYS)}.")
+    return query
+
+
+def conditions(spec: Any, scope: Scope) -> Q | None:
+    """The `filters` object as one condition; None when it filters nothing."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise refuse("query", 'filters: give {"conjunction": "and"|"or", "items": [...]}.')
+    conjunction, items = spec.get("conjunction", "and"), spec.get("items", [])
+    if conjunction not in ("and", "or"):
+        raise refuse("query", "filters.conjunction: use and or or.")
+    if not isinstance(items, list) or len(items) > MAX_ITEMS:
+        raise refuse("query", f"filters.items: give a list of at most {MAX_ITEMS} items.")
+    if not items:
+        return None
+    combined = _item(items[0], scope)
+    for item in items[1:]:
+        condition = _item(item, scope)
+        combined = combined & condition if conjunction == "and" else combined | condition
+    return combined
+
+
+def selected(spec: Any, field: str = "query") -> Q | None:
+    """`selectedItems`: `{"all": false, "included": [ids]}`, `{"all": true, "excluded": [ids]}`."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("all"), bool):
+        raise refuse(
+            field, 'selectedItems: give {"all": true|false, "included"|"excluded": [ids]}.'
+        )
+    key = "excluded" if spec["all"] else "included"
+    ids = spec.get(key, [])
+    if not isinstance(ids, list) or len(ids) > MAX_LIST:
+        raise refuse(field, f"selectedItems.{key}: give a list of at most {MAX_LIST} task ids.")
+    chosen = [_whole(i, f"selectedItems.{key}") for i in ids]
+    if spec["all"]:
+        return ~Q(id__in=chosen) if chosen else None
+    return Q(id__in=chosen)
+
+
+def ordering(names: Any, field: str) -> list[str | OrderBy]:
+    """An allowlisted ordering (`tasks:` prefix optional, `-` reverses) with id to break ties."""
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or len(names) > 1 or not all(isinstance(n, str) for n in names):
+        raise refuse(field, "Order by one field, e.g. `tasks:id` or `-tasks:created_at`.")
+    if not names:
+        return ["id"]
+    name = shown(names[0])
+    if "__" in name:
+        raise refuse(field, f"`{name}`: relation paths (`__`) are not allowed in ordering.")
+    descending = name.startswith("-")
+    column = name.removeprefix("-").removeprefix("tasks:")
+    tiebreak = "-id" if descending else "id"
+    if column == "id":
+        return [tiebreak]
+    if column in ORDERABLE:
+        return [f"-{column}" if descending else column, tiebreak]
+    if column.startswith("data."):
+        expression: Any = "data"
+        for part in data_path(column[5:], field):
+            expression = KeyTransform(part, expression)
+        by = expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+        return [by, tiebreak]
+    raise refuse(field, f"`{name}`: not orderable. Use {', '.join(ORDERABLE)} or data.<key>.")
