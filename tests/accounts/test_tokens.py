@@ -236,3 +236,20 @@ def test_service_refuses_create_when_disabled(world: World) -> None:
     org.save()
     with pytest.raises(tokens.TokenError):
         tokens.create_pat(world.member.user, actor=world.member.user, origin=TEST_ORIGIN)
+
+
+@pytest.mark.parametrize("kind", ["legacy", "pat"])
+def test_token_request_costs_one_query(world: World, kind: str) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if kind == "legacy":
+        client = world.member.client
+    else:
+        _, body = _refresh(_pat(world))
+        client = _bearer(body["access"])
+    client.get("/api/current-user/whoami")  # records last use, once a minute at most
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/current-user/whoami").status_code == 200
+    # Token, user, organization and membership come back in one query.
+    assert len(queries) == 1, [q["sql"] for q in queries]
