@@ -262,3 +262,11 @@ def test_next_task_skips_skipped_and_finishes(world: World, project, task_ids) -
     response = world.member.client.get(f"/api/projects/{project.pk}/next")
     assert response.status_code == 404
     assert world.outsider.client.get(f"/api/projects/{project.pk}/next").status_code == 404
+
+
+def test_task_ids_are_never_reused(world: World, project, task_ids) -> None:
+    world.admin.client.delete(f"/api/projects/{project.pk}/tasks/")
+    created = world.admin.client.post(
+        "/api/tasks/", {"project": project.pk, "data": {"text": "again"}}, format="json"
+    )
+    assert created.json()["id"] > max(task_ids)
