@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import Q, QuerySet
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,6 +14,7 @@ from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm
 from labelkeep.api.pagination import PagePagination
+from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.projects import services
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project, ProjectMember
@@ -62,12 +64,66 @@ def _filtered(projects: QuerySet[Project], request: Request) -> QuerySet[Project
     return projects.order_by(ordering, "-id")
 
 
+_NO_PROJECT = (404, "No such project, or the caller may not see it.")
+_CONFIG_400 = (
+    400,
+    "Invalid input, an invalid labeling config, or a config change that would orphan "
+    "existing annotations (see `validation_errors`).",
+)
+
+
 class ProjectsView(MemberAPIView):
     """Lists the projects the caller may see; creates projects (managers and above)."""
 
     required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
     pagination_class = PagePagination
 
+    @extend_schema(
+        tags=["projects"],
+        summary="List projects",
+        parameters=[
+            OpenApiParameter(
+                "ids", str, description="Keep these projects: comma-separated ids, e.g. `1,2`."
+            ),
+            OpenApiParameter(
+                "workspaces",
+                str,
+                description="Keep projects in these workspaces: comma-separated workspace ids.",
+            ),
+            OpenApiParameter(
+                "title", str, description="Keep projects whose title contains this (any case)."
+            ),
+            OpenApiParameter(
+                "search",
+                str,
+                description="Keep projects whose title or description contains this (any case).",
+            ),
+            OpenApiParameter(
+                "ordering",
+                str,
+                enum=sorted(ORDERING),
+                default="-id",
+                description="Sort key; a leading `-` sorts descending. Ties: newest first.",
+            ),
+            OpenApiParameter(
+                "page",
+                int,
+                description="Page number, from 1; pages past the last one are empty.",
+            ),
+            OpenApiParameter(
+                "page_size",
+                int,
+                description=f"Projects per page (default {PagePagination.page_size}, "
+                f"at most {PagePagination.max_page_size}).",
+            ),
+        ],
+        responses=responses(
+            {200: ProjectSerializer(many=True)},
+            (400, "A malformed `ids` or `workspaces`, or an unknown `ordering`."),
+            *MEMBER_ERRORS,
+            (404, "Invalid page number."),
+        ),
+    )
     def get(self, request: Request) -> Response:
         visible = Project.objects.visible_to(self.actor, self.role).select_related("created_by")
         projects = _filtered(visible, request)
@@ -76,6 +132,21 @@ class ProjectsView(MemberAPIView):
         data = ProjectSerializer(page, many=True).data
         return pager.get_paginated_response(data)
 
+    @extend_schema(
+        tags=["projects"],
+        summary="Create a project",
+        request=ProjectSerializer,
+        responses=responses(
+            {201: ProjectSerializer},
+            (
+                400,
+                "Invalid input, an invalid labeling config, or a workspace outside the "
+                "caller's organization.",
+            ),
+            *MEMBER_ERRORS,
+            413,
+        ),
+    )
     def post(self, request: Request) -> Response:
         org = self.membership.organization
         form = ProjectSerializer(data=request.data, context={"organization_id": org.pk})
@@ -94,9 +165,22 @@ class ProjectDetailView(MemberAPIView):
 
     required_perms: ClassVar = {"PATCH": Perm.PROJECTS_MANAGE, "DELETE": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["projects"],
+        summary="Read a project",
+        responses=responses({200: ProjectSerializer}, *MEMBER_ERRORS, _NO_PROJECT),
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(ProjectSerializer(get_project_for(self.actor, self.role, pk)).data)
 
+    @extend_schema(
+        tags=["projects"],
+        summary="Change a project",
+        request=ProjectSerializer(partial=True),
+        responses=responses(
+            {200: ProjectSerializer}, _CONFIG_400, *MEMBER_ERRORS, _NO_PROJECT, 413
+        ),
+    )
     def patch(self, request: Request, pk: int) -> Response:
         project = get_project_for(self.actor, self.role, pk)
         form = ProjectSerializer(
@@ -114,6 +198,11 @@ class ProjectDetailView(MemberAPIView):
             raise _refused(exc) from None
         return Response(ProjectSerializer(project).data)
 
+    @extend_schema(
+        tags=["projects"],
+        summary="Delete a project with its tasks, annotations and predictions",
+        responses=responses({204: None}, *MEMBER_ERRORS, _NO_PROJECT),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         project = get_project_for(self.actor, self.role, pk)
         services.delete_project(project, actor=self.actor, origin=self.origin)
@@ -125,6 +214,29 @@ class ValidateConfigView(MemberAPIView):
 
     required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["projects"],
+        summary="Validate a labeling config",
+        request=LabelConfigSerializer,
+        responses=responses(
+            {
+                200: inline_serializer(
+                    "ValidatedLabelConfig",
+                    {
+                        "label_config": serializers.CharField(help_text="The config, as sent."),
+                        "config_essential_data_has_changed": serializers.BooleanField(
+                            help_text="Whether the parsed config differs from the project's "
+                            "current one."
+                        ),
+                    },
+                )
+            },
+            _CONFIG_400,
+            *MEMBER_ERRORS,
+            _NO_PROJECT,
+            413,
+        ),
+    )
     def post(self, request: Request, pk: int) -> Response:
         project = get_project_for(self.actor, self.role, pk)
         form = LabelConfigSerializer(data=request.data)
@@ -141,16 +253,54 @@ class ValidateConfigView(MemberAPIView):
         return Response({"label_config": config, "config_essential_data_has_changed": changed})
 
 
+_MEMBERS = inline_serializer(
+    "ProjectMember",
+    {
+        "user": inline_serializer(
+            "ProjectMemberUser",
+            {
+                "id": serializers.IntegerField(),
+                "email": serializers.EmailField(),
+                "username": serializers.CharField(),
+            },
+        ),
+        "created_at": serializers.DateTimeField(help_text="When they joined the project."),
+    },
+    many=True,
+)
+_MEMBERS_400 = (400, "Neither or both of `users` and `user`, or users outside the organization.")
+
+
 class ProjectMembersView(MemberAPIView):
     """Who works in a project; managers add and remove people of the organization."""
 
     required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE, "DELETE": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["projects"],
+        summary="List project members",
+        responses=responses({200: _MEMBERS}, *MEMBER_ERRORS, _NO_PROJECT),
+    )
     def get(self, request: Request, pk: int) -> Response:
         project = get_project_for(self.actor, self.role, pk)
         members = ProjectMember.objects.filter(project=project).select_related("user")
         return Response([_member(m) for m in members.order_by("id")])
 
+    @extend_schema(
+        tags=["projects"],
+        summary="Add project members",
+        request=MemberIdsSerializer,
+        responses=responses(
+            {
+                200: _MEMBERS,
+                201: inline_serializer("AddedProjectMember", {"user": serializers.IntegerField()}),
+            },
+            _MEMBERS_400,
+            *MEMBER_ERRORS,
+            _NO_PROJECT,
+            413,
+        ),
+    )
     def post(self, request: Request, pk: int) -> Response:
         """`{users: [ids]}` → the member list; the SDK's `{user: id}` → 201 `{user}`."""
         project = get_project_for(self.actor, self.role, pk)
@@ -160,6 +310,16 @@ class ProjectMembersView(MemberAPIView):
             return Response({"user": users[0].pk}, status=status.HTTP_201_CREATED)
         return self.get(request, pk)
 
+    @extend_schema(
+        tags=["projects"],
+        summary="Remove project members",
+        parameters=[
+            OpenApiParameter(
+                "user", int, description="The user to remove, when the body names nobody."
+            )
+        ],
+        responses=responses({204: None}, _MEMBERS_400, *MEMBER_ERRORS, _NO_PROJECT, 413),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         """Body `{users: [ids]}` or `{user: id}`, or the SDK's query `?user=<id>`."""
         project = get_project_for(self.actor, self.role, pk)

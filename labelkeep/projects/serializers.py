@@ -42,6 +42,8 @@ class CreatedBySerializer(serializers.ModelSerializer[User]):
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):
+    """A project: its settings, labeling config and counters, with Label Studio's names."""
+
     created_by = CreatedBySerializer(read_only=True, allow_null=True)
     workspace = WorkspaceField(required=False, allow_null=True)
     sampling = serializers.ChoiceField(choices=Sampling.choices, required=False)
@@ -88,6 +90,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
 
 
 class LabelConfigSerializer(serializers.Serializer[Any]):
+    """A labeling config (XML) to check."""
+
     label_config = serializers.CharField(max_length=1_000_000, trim_whitespace=False)
 
 

@@ -5,23 +5,28 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm, has_perm
+from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
 from labelkeep.tasks import access, services
-from labelkeep.tasks.listing import task_page
+from labelkeep.tasks.filters import ORDERABLE
+from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
     AnnotationSerializer,
     IdListSerializer,
+    ListedTaskSerializer,
     PredictionSerializer,
     SelectedItemsSerializer,
+    TaskDetailSerializer,
     TaskWriteSerializer,
     task_json,
 )
@@ -51,11 +56,115 @@ class TaskScopedView(MemberAPIView):
         return task_json(task, full=True, annotations=list(annotations))
 
 
+_NO_PROJECT = (404, "No such project, or the caller may not see it.")
+_NO_TASK = (404, "No such task, or the caller may not see it.")
+_NO_ANNOTATION = (404, "No such annotation, or the caller may not see it.")
+_NO_PREDICTION = (404, "No such prediction, or the caller may not see it.")
+_RESULT_400 = (
+    400,
+    "Invalid input, or a `result` that is not a list of regions the project's labeling "
+    "config allows.",
+)
+
+_TASK_PAGE = inline_serializer(
+    "TaskPage",
+    {
+        "tasks": ListedTaskSerializer(many=True),
+        "total": serializers.IntegerField(
+            help_text="Tasks matching the filters (without filters: the project's tasks)."
+        ),
+        "total_annotations": serializers.IntegerField(
+            help_text="The project's annotations (not only the matching tasks')."
+        ),
+        "total_predictions": serializers.IntegerField(
+            help_text="The project's predictions (not only the matching tasks')."
+        ),
+    },
+)
+_TASK_LIST_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number, from 1; pages past the end are empty."),
+    OpenApiParameter(
+        "page_size",
+        int,
+        description=f"Tasks per page (default 100; larger values count as {MAX_PAGE_SIZE}).",
+    ),
+    OpenApiParameter(
+        "fields",
+        str,
+        enum=["task_only", "all"],
+        default="task_only",
+        description="`all` adds each task's annotations (annotators: their own), "
+        "predictions and drafts.",
+    ),
+    OpenApiParameter(
+        "include",
+        str,
+        description="Return only these task fields (comma-separated; `id` always); with "
+        "`fields=all` also `annotations`, `predictions`, `drafts`.",
+    ),
+    OpenApiParameter(
+        "query",
+        str,
+        description="Label Studio's data-manager query, as JSON: `{filters, ordering, "
+        'selectedItems}`, e.g. `{"filters": {"conjunction": "and", "items": [{"filter": '
+        '"filter:tasks:data.lang", "operator": "equal", "type": "String", "value": "en"}]}}`. '
+        "Filters: `filter:tasks:` + id, created_at, updated_at, is_labeled, annotators, "
+        "total_annotations, cancelled_annotations, total_predictions or data.<key> "
+        "(docs/api-compatibility.md).",
+    ),
+    OpenApiParameter(
+        "ordering",
+        str,
+        default="id",
+        description=f"One sort field: {', '.join(ORDERABLE)} or data.<key>, optionally "
+        "prefixed `tasks:`; a leading `-` sorts descending; ties by id. "
+        "`ordering` in `query` takes precedence.",
+    ),
+    OpenApiParameter(
+        "only_annotated", bool, description="`true`: only tasks with a finished annotation."
+    ),
+    OpenApiParameter("is_labeled", bool, description="Keep tasks that are (or are not) labeled."),
+    OpenApiParameter(
+        "selectedItems",
+        str,
+        description='JSON: `{"all": false, "included": [ids]}` or '
+        '`{"all": true, "excluded": [ids]}`.',
+    ),
+    OpenApiParameter("resolve_uri", bool, description="Accepted; task data is returned as stored."),
+]
+_TASK_LIST_400 = (
+    400,
+    "A malformed or unknown parameter, filter, operator or ordering, or `view` "
+    "(saved views are not kept; send their filters in `query`).",
+)
+
+
 class TasksView(TaskScopedView):
     """Lists a project's tasks (`{tasks, total, …}`); creates one task."""
 
     required_perms: ClassVar = {"POST": Perm.TASKS_IMPORT_EXPORT}
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="List a project's tasks",
+        operation_id="tasks_list",
+        parameters=[
+            OpenApiParameter(
+                "project", int, required=True, description="The project whose tasks to list."
+            ),
+            *_TASK_LIST_PARAMETERS,
+        ],
+        responses=responses(
+            {200: _TASK_PAGE},
+            (
+                400,
+                "No `project`, a malformed or unknown parameter, filter, operator or "
+                "ordering, or `view` (saved views are not kept; send their filters in `query`).",
+            ),
+            *MEMBER_ERRORS,
+            _NO_PROJECT,
+        ),
+    )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("project", "")
         if not raw.isdigit():
@@ -65,6 +174,21 @@ class TasksView(TaskScopedView):
             task_page(project, request, own_only=self.own_annotations_only(), user=self.actor)
         )
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="Create a task",
+        request=inline_serializer(
+            "TaskCreate",
+            {
+                "project": serializers.IntegerField(min_value=1),
+                "data": serializers.DictField(
+                    help_text="What to label: values for the config's `$variables`."
+                ),
+                "meta": serializers.DictField(required=False),
+            },
+        ),
+        responses=responses({201: TaskDetailSerializer}, 400, *MEMBER_ERRORS, _NO_PROJECT, 413),
+    )
     def post(self, request: Request) -> Response:
         form = TaskWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -87,9 +211,32 @@ class TaskDetailView(TaskScopedView):
 
     required_perms: ClassVar = {"PATCH": Perm.PROJECTS_MANAGE, "DELETE": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="Read a task",
+        responses=responses({200: TaskDetailSerializer}, *MEMBER_ERRORS, _NO_TASK),
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(self.task_body(self.task(pk)))
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="Change a task",
+        request=inline_serializer(
+            "TaskChange",
+            {
+                "data": serializers.DictField(required=False),
+                "meta": serializers.DictField(required=False),
+                "overlap": serializers.IntegerField(
+                    required=False,
+                    min_value=1,
+                    max_value=1000,
+                    help_text="How many annotations the task needs.",
+                ),
+            },
+        ),
+        responses=responses({200: TaskDetailSerializer}, 400, *MEMBER_ERRORS, _NO_TASK, 413),
+    )
     def patch(self, request: Request, pk: int) -> Response:
         task = self.task(pk)
         form = TaskWriteSerializer(data=request.data, partial=True)
@@ -98,6 +245,11 @@ class TaskDetailView(TaskScopedView):
         services.update_task(task, values, actor=self.actor, origin=self.origin)
         return Response(self.task_body(task))
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="Delete a task with its annotations and predictions",
+        responses=responses({204: None}, *MEMBER_ERRORS, _NO_TASK),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         task = self.task(pk)
         services.delete_tasks(task.project, [task.pk], actor=self.actor, origin=self.origin)
@@ -109,22 +261,71 @@ class ProjectTasksView(TaskScopedView):
 
     required_perms: ClassVar = {"DELETE": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="List a project's tasks (by path)",
+        operation_id="projects_tasks_list",
+        parameters=_TASK_LIST_PARAMETERS,
+        responses=responses({200: _TASK_PAGE}, _TASK_LIST_400, *MEMBER_ERRORS, _NO_PROJECT),
+    )
     def get(self, request: Request, pk: int) -> Response:
         project = self.project(pk)
         return Response(
             task_page(project, request, own_only=self.own_annotations_only(), user=self.actor)
         )
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="Delete all of a project's tasks",
+        responses=responses({204: None}, *MEMBER_ERRORS, _NO_PROJECT),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         services.delete_tasks(self.project(pk), None, actor=self.actor, origin=self.origin)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class DataManagerActionView(TaskScopedView):
-    """`POST api/dm/actions?id=delete_tasks&project=<id>`: bulk task deletion."""
+    """Runs a data-manager action on selected tasks of a project; only `delete_tasks`."""
 
     required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="Run a data-manager action (delete tasks)",
+        parameters=[
+            OpenApiParameter(
+                "id", str, required=True, enum=["delete_tasks"], description="The action."
+            ),
+            OpenApiParameter(
+                "project", int, required=True, description="The project whose tasks to act on."
+            ),
+        ],
+        request=inline_serializer(
+            "DataManagerAction",
+            {
+                "selectedItems": SelectedItemsSerializer(
+                    help_text="The tasks to act on (also accepted as the whole body)."
+                )
+            },
+        ),
+        responses=responses(
+            {
+                200: inline_serializer(
+                    "DataManagerActionResult",
+                    {
+                        "detail": serializers.CharField(),
+                        "processed_items": serializers.IntegerField(
+                            help_text="How many tasks were deleted."
+                        ),
+                    },
+                )
+            },
+            (400, "An unsupported action, no `project`, or an invalid selection."),
+            *MEMBER_ERRORS,
+            _NO_PROJECT,
+            413,
+        ),
+    )
     def post(self, request: Request) -> Response:
         action, raw = request.query_params.get("id"), request.query_params.get("project", "")
         if action != "delete_tasks":
@@ -166,19 +367,62 @@ def _completed_by(view: TaskScopedView, given: int | None, project: Project) -> 
     return user
 
 
+_ANNOTATION_ORDERINGS = ("id", "-id", "created_at", "-created_at", "updated_at", "-updated_at")
+
+
 class TaskAnnotationsView(TaskScopedView):
     """Lists a task's annotations (annotators: their own); creates one."""
 
     required_perms: ClassVar = {"POST": Perm.ANNOTATIONS_CREATE}
 
+    @extend_schema(
+        tags=["annotations"],
+        summary="List a task's annotations",
+        parameters=[
+            OpenApiParameter(
+                "ordering",
+                str,
+                enum=list(_ANNOTATION_ORDERINGS),
+                default="id",
+                description="Sort key; a leading `-` sorts descending.",
+            )
+        ],
+        responses=responses(
+            {200: AnnotationSerializer(many=True)},
+            (400, "Unknown `ordering`."),
+            *MEMBER_ERRORS,
+            _NO_TASK,
+        ),
+    )
     def get(self, request: Request, pk: int) -> Response:
         task = self.task(pk)
         annotations = access.visible_annotations(self.actor, self.role).filter(task=task)
         ordering = request.query_params.get("ordering", "id")
-        if ordering not in ("id", "-id", "created_at", "-created_at", "updated_at", "-updated_at"):
+        if ordering not in _ANNOTATION_ORDERINGS:
             raise exceptions.ValidationError({"ordering": "Use id, created_at or updated_at."})
         return Response(AnnotationSerializer(annotations.order_by(ordering), many=True).data)
 
+    @extend_schema(
+        tags=["annotations"],
+        summary="Create an annotation",
+        request=AnnotationSerializer,
+        responses=responses(
+            {201: AnnotationSerializer},
+            (
+                400,
+                "Invalid input, a `result` the project's labeling config does not allow, or "
+                "a `completed_by` outside the organization.",
+            ),
+            (
+                403,
+                "The caller is not an active member, lacks the permission, or (below manager) "
+                "sets `completed_by` to someone else.",
+            ),
+            401,
+            _NO_TASK,
+            413,
+        ),
+    )
     def post(self, request: Request, pk: int) -> Response:
         task = self.task(pk)
         form = AnnotationSerializer(data=request.data)
@@ -194,6 +438,12 @@ class TaskAnnotationsView(TaskScopedView):
         return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
 
 
+_NOT_AUTHOR = (
+    403,
+    "The caller is not an active member, or neither the annotation's author nor a manager.",
+)
+
+
 class AnnotationDetailView(TaskScopedView):
     """Reads, changes or deletes one annotation (authors and managers change it)."""
 
@@ -203,9 +453,27 @@ class AnnotationDetailView(TaskScopedView):
             raise exceptions.PermissionDenied("Only the author or a manager changes an annotation.")
         return annotation
 
+    @extend_schema(
+        tags=["annotations"],
+        summary="Read an annotation",
+        responses=responses({200: AnnotationSerializer}, *MEMBER_ERRORS, _NO_ANNOTATION),
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(AnnotationSerializer(self._annotation(pk, changing=False)).data)
 
+    @extend_schema(
+        tags=["annotations"],
+        summary="Change an annotation (`completed_by` is ignored)",
+        request=AnnotationSerializer(partial=True),
+        responses=responses(
+            {200: AnnotationSerializer},
+            _RESULT_400,
+            401,
+            _NOT_AUTHOR,
+            _NO_ANNOTATION,
+            413,
+        ),
+    )
     def patch(self, request: Request, pk: int) -> Response:
         annotation = self._annotation(pk, changing=True)
         form = AnnotationSerializer(annotation, data=request.data, partial=True)
@@ -217,6 +485,11 @@ class AnnotationDetailView(TaskScopedView):
             raise _refused(exc) from None
         return Response(AnnotationSerializer(annotation).data)
 
+    @extend_schema(
+        tags=["annotations"],
+        summary="Delete an annotation",
+        responses=responses({204: None}, 401, _NOT_AUTHOR, _NO_ANNOTATION),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         annotation = self._annotation(pk, changing=True)
         services.delete_annotations([annotation], actor=self.actor, origin=self.origin)
@@ -224,10 +497,29 @@ class AnnotationDetailView(TaskScopedView):
 
 
 class AnnotationsBulkDeleteView(TaskScopedView):
-    """`POST api/annotations/bulk-delete/ {ids, project?}` → `{deleted_count}` (the SDK's
-    `annotations.delete_bulk`): deletes annotations the caller may change, all or none;
-    with `project`, every id must belong to that project."""
+    """Deletes several annotations the caller may change, all or none (`delete_bulk`)."""
 
+    @extend_schema(
+        tags=["annotations"],
+        summary="Delete annotations in bulk",
+        request=IdListSerializer,
+        responses=responses(
+            {
+                200: inline_serializer(
+                    "DeletedAnnotations", {"deleted_count": serializers.IntegerField()}
+                )
+            },
+            400,
+            401,
+            (
+                403,
+                "The caller is not an active member, or neither the author nor a manager "
+                "of one of the annotations.",
+            ),
+            (404, "Some ids are not visible annotations (of `project`, when given)."),
+            413,
+        ),
+    )
     def post(self, request: Request) -> Response:
         form = IdListSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -265,9 +557,31 @@ class PredictionsView(TaskScopedView):
 
     required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["predictions"],
+        summary="List predictions",
+        parameters=[
+            OpenApiParameter("task", int, description="Keep the predictions of this task."),
+            OpenApiParameter("project", int, description="Keep the predictions of this project."),
+            OpenApiParameter("task__project", int, description="The same as `project`."),
+        ],
+        responses=responses(
+            {200: PredictionSerializer(many=True)},
+            (400, "A `task` or `project` that is not an id."),
+            *MEMBER_ERRORS,
+        ),
+    )
     def get(self, request: Request) -> Response:
         return Response(PredictionSerializer(_prediction_filters(self, request), many=True).data)
 
+    @extend_schema(
+        tags=["predictions"],
+        summary="Create a prediction",
+        request=PredictionSerializer,
+        responses=responses(
+            {201: PredictionSerializer}, _RESULT_400, *MEMBER_ERRORS, _NO_TASK, 413
+        ),
+    )
     def post(self, request: Request) -> Response:
         form = PredictionSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
@@ -287,11 +601,24 @@ class PredictionDetailView(TaskScopedView):
 
     required_perms: ClassVar = {"PATCH": Perm.PROJECTS_MANAGE, "DELETE": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["predictions"],
+        summary="Read a prediction",
+        responses=responses({200: PredictionSerializer}, *MEMBER_ERRORS, _NO_PREDICTION),
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(
             PredictionSerializer(access.get_prediction_for(self.actor, self.role, pk)).data
         )
 
+    @extend_schema(
+        tags=["predictions"],
+        summary="Change a prediction (`task` is ignored)",
+        request=PredictionSerializer(partial=True),
+        responses=responses(
+            {200: PredictionSerializer}, _RESULT_400, *MEMBER_ERRORS, _NO_PREDICTION, 413
+        ),
+    )
     def patch(self, request: Request, pk: int) -> Response:
         prediction = access.get_prediction_for(self.actor, self.role, pk)
         form = PredictionSerializer(prediction, data=request.data, partial=True)
@@ -303,6 +630,11 @@ class PredictionDetailView(TaskScopedView):
             raise _refused(exc) from None
         return Response(PredictionSerializer(prediction).data)
 
+    @extend_schema(
+        tags=["predictions"],
+        summary="Delete a prediction",
+        responses=responses({204: None}, *MEMBER_ERRORS, _NO_PREDICTION),
+    )
     def delete(self, request: Request, pk: int) -> Response:
         prediction = access.get_prediction_for(self.actor, self.role, pk)
         services.delete_prediction(prediction, actor=self.actor, origin=self.origin)
@@ -310,10 +642,30 @@ class PredictionDetailView(TaskScopedView):
 
 
 class ImportPredictionsView(TaskScopedView):
-    """`POST api/projects/{id}/import/predictions`: `[{task, result, score, model_version}]`."""
+    """Adds predictions to tasks of a project from a JSON array, all or none."""
 
     required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
 
+    @extend_schema(
+        tags=["predictions"],
+        summary="Import predictions",
+        request=PredictionSerializer(many=True),
+        responses=responses(
+            {
+                201: inline_serializer(
+                    "ImportedPredictions", {"created": serializers.IntegerField()}
+                )
+            },
+            (
+                400,
+                "Not an array, invalid predictions, tasks outside the project, or a `result` "
+                "the project's labeling config does not allow.",
+            ),
+            *MEMBER_ERRORS,
+            _NO_PROJECT,
+            413,
+        ),
+    )
     def post(self, request: Request, pk: int) -> Response:
         project = self.project(pk)
         if not isinstance(request.data, list):
@@ -334,10 +686,19 @@ class ImportPredictionsView(TaskScopedView):
 
 
 class NextTaskView(TaskScopedView):
-    """`GET api/projects/{id}/next`: the caller's next task, locked for them for a while."""
+    """The caller's next task to label in a project, locked for them for a while."""
 
     required_perms: ClassVar = {"GET": Perm.ANNOTATIONS_CREATE}
 
+    @extend_schema(
+        tags=["tasks"],
+        summary="Next task to label",
+        responses=responses(
+            {200: TaskDetailSerializer},
+            *MEMBER_ERRORS,
+            (404, "No such project visible to the caller, or no task left for them to label."),
+        ),
+    )
     def get(self, request: Request, pk: int) -> Response:
         task = next_task(self.project(pk), self.actor)
         if task is None:

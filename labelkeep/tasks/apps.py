@@ -10,6 +10,7 @@ class TasksConfig(AppConfig):
     def ready(self) -> None:
         from labelkeep.projects.signals import project_settings_changed
         from labelkeep.projects.usage import register_label_usage
+        from labelkeep.tasks import schema  # noqa: F401  (registers the list's task schema)
         from labelkeep.tasks.usage import labels_used
 
         register_label_usage(labels_used)

@@ -26,6 +26,8 @@ TASK_FIELDS = (
 
 
 class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
+    """An annotation: one person's result for a task (or, with `was_cancelled`, a skip)."""
+
     result = serializers.JSONField(required=False)
     lead_time = serializers.FloatField(min_value=0, required=False, allow_null=True)
     completed_by = serializers.IntegerField(source="completed_by_id", required=False, min_value=1)
@@ -49,6 +51,8 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
 
 
 class PredictionSerializer(serializers.ModelSerializer[Prediction]):
+    """A model's suggested result for a task."""
+
     # A plain id: the view looks the task up within what the caller may see (404 otherwise),
     # so ids of other organizations' tasks are not told apart from missing ones.
     task = serializers.IntegerField(source="task_id", min_value=1)
@@ -94,6 +98,29 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         return [{"user_id": task.updated_by_id}] if task.updated_by_id else []
 
 
+class TaskDetailSerializer(TaskSerializer):
+    """A task with its annotations (annotators: only their own), predictions and drafts
+    (documentation: the body `task_json(full=True)` builds)."""
+
+    annotations = AnnotationSerializer(many=True, read_only=True)
+    predictions = PredictionSerializer(many=True, read_only=True)
+    drafts = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        help_text="Always empty: Labelkeep keeps no drafts.",
+    )
+
+    class Meta:
+        model = Task
+        fields = (*TASK_FIELDS, "annotations", "predictions", "drafts")
+        read_only_fields = fields
+
+
+class ListedTaskSerializer(TaskDetailSerializer):
+    """A task in the task list: `annotations`, `predictions` and `drafts` only with
+    `fields=all`; with `include`, only the fields it names and `id` (documentation only)."""
+
+
 def task_json(
     task: Task, *, full: bool, annotations: list[Annotation] | None = None
 ) -> dict[str, Any]:
@@ -108,6 +135,8 @@ def task_json(
 
 
 class TaskWriteSerializer(serializers.Serializer[Any]):
+    """Task fields a caller sends (which ones each endpoint needs, it checks itself)."""
+
     # DRF's metaclass moves declared fields off the class, so `data` the field does not
     # replace `.data` the property; only the type checker sees a clash.
     data = serializers.DictField(required=False)  # type: ignore[assignment]
@@ -117,11 +146,26 @@ class TaskWriteSerializer(serializers.Serializer[Any]):
 
 
 class SelectedItemsSerializer(serializers.Serializer[Any]):
-    all = serializers.BooleanField(default=False)
-    included = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
-    excluded = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    """Label Studio's task selection: `{all: false, included: [ids]}` or
+    `{all: true, excluded: [ids]}`."""
+
+    all = serializers.BooleanField(default=False, help_text="Every task of the project.")
+    included = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Without `all`: the chosen task ids.",
+    )
+    excluded = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="With `all`: task ids to leave out.",
+    )
 
 
 class IdListSerializer(serializers.Serializer[Any]):
+    """Annotation ids, optionally with the project they must all belong to."""
+
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100_000)
-    project = serializers.IntegerField(required=False, min_value=1)
+    project = serializers.IntegerField(
+        required=False, min_value=1, help_text="If given, every id must be in this project."
+    )

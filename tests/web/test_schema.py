@@ -10,9 +10,14 @@ import pytest
 from django.core.management import call_command
 
 from labelkeep.accounts.apibase import MemberAPIView
+from tests.tasks.conftest import CONFIG, choice
 
 # Operation ids are what generated clients call; changing one is a breaking change.
 OPERATION_IDS = {
+    ("/api/annotations/{id}", "get"): "annotations_retrieve",
+    ("/api/annotations/{id}", "patch"): "annotations_partial_update",
+    ("/api/annotations/{id}", "delete"): "annotations_destroy",
+    ("/api/annotations/bulk-delete", "post"): "annotations_bulk_delete_create",
     ("/api/audit-log", "get"): "audit_log_list",
     ("/api/auth/csrf", "get"): "auth_csrf_retrieve",
     ("/api/auth/login", "post"): "auth_login_create",
@@ -21,6 +26,7 @@ OPERATION_IDS = {
     ("/api/current-user/reset-token", "post"): "current_user_reset_token_create",
     ("/api/current-user/token", "get"): "current_user_token_retrieve",
     ("/api/current-user/whoami", "get"): "current_user_whoami_retrieve",
+    ("/api/dm/actions", "post"): "dm_actions_create",
     ("/api/invite", "get"): "invite_retrieve",
     ("/api/invite/reset-token", "post"): "invite_reset_token_create",
     ("/api/jobs/{id}", "get"): "jobs_retrieve",
@@ -39,7 +45,32 @@ OPERATION_IDS = {
         "/api/organizations/{id}/memberships/{user_pk}",
         "delete",
     ): "organizations_memberships_destroy",
+    ("/api/predictions", "get"): "predictions_list",
+    ("/api/predictions", "post"): "predictions_create",
+    ("/api/predictions/{id}", "get"): "predictions_retrieve",
+    ("/api/predictions/{id}", "patch"): "predictions_partial_update",
+    ("/api/predictions/{id}", "delete"): "predictions_destroy",
+    ("/api/projects", "get"): "projects_list",
+    ("/api/projects", "post"): "projects_create",
+    ("/api/projects/{id}", "get"): "projects_retrieve",
+    ("/api/projects/{id}", "patch"): "projects_partial_update",
+    ("/api/projects/{id}", "delete"): "projects_destroy",
+    ("/api/projects/{id}/import/predictions", "post"): "projects_import_predictions_create",
+    ("/api/projects/{id}/members", "get"): "projects_members_list",
+    ("/api/projects/{id}/members", "post"): "projects_members_create",
+    ("/api/projects/{id}/members", "delete"): "projects_members_destroy",
+    ("/api/projects/{id}/next", "get"): "projects_next_retrieve",
+    ("/api/projects/{id}/tasks", "get"): "projects_tasks_list",
+    ("/api/projects/{id}/tasks", "delete"): "projects_tasks_destroy",
+    ("/api/projects/{id}/validate", "post"): "projects_validate_create",
     ("/api/schema", "get"): "schema_retrieve",
+    ("/api/tasks", "get"): "tasks_list",
+    ("/api/tasks", "post"): "tasks_create",
+    ("/api/tasks/{id}", "get"): "tasks_retrieve",
+    ("/api/tasks/{id}", "patch"): "tasks_partial_update",
+    ("/api/tasks/{id}", "delete"): "tasks_destroy",
+    ("/api/tasks/{id}/annotations", "get"): "tasks_annotations_list",
+    ("/api/tasks/{id}/annotations", "post"): "tasks_annotations_create",
     ("/api/token", "get"): "token_list",
     ("/api/token", "post"): "token_create",
     ("/api/token/blacklist", "post"): "token_blacklist_create",
@@ -88,6 +119,14 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def body(schema: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
     return resolve(schema, part["content"]["application/json"]["schema"])
+
+
+def fields(schema: dict[str, Any], path: str, method: str, code: int) -> set[str]:
+    """The properties of a documented response body (of its items, for an array)."""
+    found = body(schema, schema["paths"][path][method]["responses"][str(code)])
+    if found.get("type") == "array":
+        found = resolve(schema, found["items"])
+    return set(found["properties"])
 
 
 def test_operation_ids_are_unique_and_stable(schema: dict[str, Any]) -> None:
@@ -187,3 +226,140 @@ def test_documented_bodies_match_real_responses(world: Any, schema: dict[str, An
     error = schema["components"]["schemas"]["ApiError"]
     assert set(refused.json()) <= set(error["properties"])
     assert set(error["required"]) <= set(refused.json())
+
+
+def test_task_list_documents_envelope_and_query(schema: dict[str, Any]) -> None:
+    op = schema["paths"]["/api/tasks"]["get"]
+    page = body(schema, op["responses"]["200"])
+    assert set(page["properties"]) == {"tasks", "total", "total_annotations", "total_predictions"}
+    task = resolve(schema, page["properties"]["tasks"]["items"])
+    assert {"id", "data", "annotations", "predictions", "drafts"} <= set(task["properties"])
+    assert task["required"] == ["id"]  # `fields` and `include` choose the rest
+    query = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+    assert set(query) == {
+        "project",
+        "page",
+        "page_size",
+        "fields",
+        "include",
+        "query",
+        "ordering",
+        "only_annotated",
+        "is_labeled",
+        "selectedItems",
+        "resolve_uri",
+    }
+    assert query["project"]["required"] is True
+    assert query["fields"]["schema"]["enum"] == ["all", "task_only"]
+    assert "filter:tasks:" in query["query"]["description"]
+    assert {"400", "404"} <= set(op["responses"])
+    by_path = schema["paths"]["/api/projects/{id}/tasks"]["get"]
+    assert by_path["responses"]["200"] == op["responses"]["200"]
+    assert {p["name"] for p in by_path["parameters"] if p["in"] == "query"} == set(query) - {
+        "project"
+    }
+
+
+def test_projects_are_paginated_and_filterable(schema: dict[str, Any]) -> None:
+    op = schema["paths"]["/api/projects"]["get"]
+    page = body(schema, op["responses"]["200"])
+    assert set(page["properties"]) == {"count", "next", "previous", "results"}
+    query = {p["name"]: p["schema"] for p in op["parameters"] if p["in"] == "query"}
+    assert set(query) == {"ids", "workspaces", "title", "search", "ordering", "page", "page_size"}
+    assert "-created_at" in query["ordering"]["enum"]
+
+
+def test_labeling_bodies_and_status_codes(schema: dict[str, Any]) -> None:
+    paths = schema["paths"]
+    annotate = paths["/api/tasks/{id}/annotations"]["post"]
+    assert {"result", "was_cancelled", "lead_time", "completed_by"} <= set(
+        body(schema, annotate["requestBody"])["properties"]
+    )
+    assert {"201", "400", "403", "404", "413"} <= set(annotate["responses"])
+    assert "result" in fields(schema, "/api/tasks/{id}/annotations", "post", 201)
+    validate = paths["/api/projects/{id}/validate"]["post"]
+    assert body(schema, validate["requestBody"])["required"] == ["label_config"]
+    assert fields(schema, "/api/projects/{id}/validate", "post", 200) == {
+        "label_config",
+        "config_essential_data_has_changed",
+    }
+    assert fields(schema, "/api/annotations/bulk-delete", "post", 200) == {"deleted_count"}
+    assert fields(schema, "/api/dm/actions", "post", 200) == {"detail", "processed_items"}
+    action = {p["name"]: p for p in paths["/api/dm/actions"]["post"]["parameters"]}
+    assert action["id"]["schema"]["enum"] == ["delete_tasks"] and action["id"]["required"]
+    imported = paths["/api/projects/{id}/import/predictions"]["post"]
+    assert imported["requestBody"]["content"]["application/json"]["schema"]["type"] == "array"
+    assert fields(schema, "/api/projects/{id}/import/predictions", "post", 201) == {"created"}
+    assert fields(schema, "/api/projects/{id}/members", "post", 201) == {"user"}
+    assert fields(schema, "/api/projects/{id}/members", "post", 200) == {"user", "created_at"}
+    assert "annotations" in fields(schema, "/api/projects/{id}/next", "get", 200)
+    for path in ("/api/projects/{id}", "/api/tasks/{id}", "/api/annotations/{id}"):
+        assert "204" in paths[path]["delete"]["responses"], path
+    assert "201" in paths["/api/tasks"]["post"]["responses"]
+    assert "201" in paths["/api/predictions"]["post"]["responses"]
+
+
+def test_labeling_bodies_match_real_responses(world: Any, schema: dict[str, Any]) -> None:
+    """Projects, tasks, annotations and predictions answer with exactly the documented fields."""
+    client = world.admin.client
+
+    def check(response: Any, path: str, method: str, code: int) -> Any:
+        assert response.status_code == code, (path, response.content)
+        got = response.json()
+        assert set(got[0] if isinstance(got, list) else got) == fields(schema, path, method, code)
+        return got
+
+    project = check(
+        client.post("/api/projects/", {"title": "Schema", "label_config": CONFIG}, format="json"),
+        "/api/projects",
+        "post",
+        201,
+    )["id"]
+    check(client.get("/api/projects/"), "/api/projects", "get", 200)
+    check(client.get(f"/api/projects/{project}"), "/api/projects/{id}", "get", 200)
+    check(
+        client.post(f"/api/projects/{project}/validate", {"label_config": CONFIG}, format="json"),
+        "/api/projects/{id}/validate",
+        "post",
+        200,
+    )
+    client.post(
+        f"/api/projects/{project}/members", {"users": [world.member.user.pk]}, format="json"
+    )
+    check(client.get(f"/api/projects/{project}/members"), "/api/projects/{id}/members", "get", 200)
+    task = check(
+        client.post("/api/tasks/", {"project": project, "data": {"text": "hi"}}, format="json"),
+        "/api/tasks",
+        "post",
+        201,
+    )["id"]
+    listed = check(client.get(f"/api/tasks/?project={project}"), "/api/tasks", "get", 200)
+    full = client.get(f"/api/tasks/?project={project}&fields=all").json()["tasks"][0]
+    listed_task = body(schema, schema["paths"]["/api/tasks"]["get"]["responses"]["200"])
+    documented = set(resolve(schema, listed_task["properties"]["tasks"]["items"])["properties"])
+    assert set(full) == documented
+    assert set(listed["tasks"][0]) == documented - {"annotations", "predictions", "drafts"}
+    check(client.get(f"/api/tasks/{task}"), "/api/tasks/{id}", "get", 200)
+    check(client.get(f"/api/projects/{project}/next"), "/api/projects/{id}/next", "get", 200)
+    annotation = check(
+        client.post(
+            f"/api/tasks/{task}/annotations", {"result": choice("Positive")}, format="json"
+        ),
+        "/api/tasks/{id}/annotations",
+        "post",
+        201,
+    )["id"]
+    check(
+        client.post(
+            "/api/predictions", {"task": task, "result": choice("Negative")}, format="json"
+        ),
+        "/api/predictions",
+        "post",
+        201,
+    )
+    check(
+        client.post("/api/annotations/bulk-delete", {"ids": [annotation]}, format="json"),
+        "/api/annotations/bulk-delete",
+        "post",
+        200,
+    )
