@@ -30,7 +30,7 @@ from labelkeep.accounts.serializers import (
     WhoAmISerializer,
 )
 from labelkeep.api.pagination import PagePagination
-from labelkeep.api.schema import MEMBER_ERRORS, responses
+from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 
 _TOKEN_400 = (
     400,
@@ -461,17 +461,7 @@ class MembershipsView(MemberAPIView):
             OpenApiParameter(
                 "role", str, enum=[r.value for r in Role], description="Keep members in this role."
             ),
-            OpenApiParameter(
-                "page",
-                int,
-                description="Page number, from 1; pages past the last one are empty.",
-            ),
-            OpenApiParameter(
-                "page_size",
-                int,
-                description=f"Members per page (default {PagePagination.page_size}, "
-                f"at most {PagePagination.max_page_size}).",
-            ),
+            *page_parameters("members"),
         ],
         responses=responses(
             {200: MembershipSerializer(many=True)},

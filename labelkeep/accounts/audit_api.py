@@ -16,7 +16,7 @@ from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.roles import Perm
 from labelkeep.accounts.serializers import AuditEventSerializer
 from labelkeep.api.pagination import PagePagination
-from labelkeep.api.schema import MEMBER_ERRORS, responses
+from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.audit.models import AuditEvent
 
 
@@ -71,13 +71,7 @@ class AuditLogView(MemberAPIView):
                 OpenApiTypes.DATETIME,
                 description="Keep events before this ISO 8601 date and time.",
             ),
-            OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter(
-                "page_size",
-                int,
-                description=f"Events per page (default {PagePagination.page_size}, "
-                f"at most {PagePagination.max_page_size}).",
-            ),
+            *page_parameters("events"),
         ],
         responses=responses(
             {200: AuditEventSerializer(many=True)},

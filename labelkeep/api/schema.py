@@ -7,6 +7,8 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
+from labelkeep.api.pagination import PagePagination
+
 
 def drop_slash_twins(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[Any]:
     """Each API route is served with and without a trailing slash; document it once."""
@@ -63,3 +65,18 @@ RETRY_AFTER = OpenApiParameter(
     response=[429],
     description="Seconds to wait before trying again.",
 )
+
+
+def page_parameters(noun: str) -> list[OpenApiParameter]:
+    """`page` and `page_size` of a PagePagination list of `noun`."""
+    return [
+        OpenApiParameter(
+            "page", int, description="Page number, from 1; pages past the last one are empty."
+        ),
+        OpenApiParameter(
+            "page_size",
+            int,
+            description=f"{noun.capitalize()} per page (default {PagePagination.page_size}, "
+            f"at most {PagePagination.max_page_size}).",
+        ),
+    ]

@@ -14,7 +14,7 @@ from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm
 from labelkeep.api.pagination import PagePagination
-from labelkeep.api.schema import MEMBER_ERRORS, responses
+from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.projects import services
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project, ProjectMember
@@ -105,17 +105,7 @@ class ProjectsView(MemberAPIView):
                 default="-id",
                 description="Sort key; a leading `-` sorts descending. Ties: newest first.",
             ),
-            OpenApiParameter(
-                "page",
-                int,
-                description="Page number, from 1; pages past the last one are empty.",
-            ),
-            OpenApiParameter(
-                "page_size",
-                int,
-                description=f"Projects per page (default {PagePagination.page_size}, "
-                f"at most {PagePagination.max_page_size}).",
-            ),
+            *page_parameters("projects"),
         ],
         responses=responses(
             {200: ProjectSerializer(many=True)},
