@@ -22,3 +22,5 @@ bench:  ## run the benchmarks against the real server (prints and records figure
 	scripts/bootstrap.sh dev
 	.venv/bin/python -m bench.identity
 	.venv/bin/python -m bench.labeling
+	.venv/bin/python -m bench.export
+	.venv/bin/python -m bench.imports

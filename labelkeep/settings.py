@@ -226,11 +226,26 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "labelkeep.accounts.schema.ROLE_CHOICES",
         "PermissionEnum": "labelkeep.accounts.schema.PERMISSION_CHOICES",
         "JobStatusEnum": "labelkeep.jobs.models.JobStatus",
+        "RunStatusEnum": "labelkeep.dataio.models.RunStatus",
     },
 }
 
 # --- Labeling ---
 TASK_LOCK_TTL = env_int("TASK_LOCK_TTL", 600, minimum=10)
+
+# --- Data import and export (docs/export.md) ---
+# Files users uploaded into projects; task data refers to them as /data/upload/<path>.
+UPLOADS_ROOT = DATA_DIR / "uploads"
+# Export snapshots and their converted files (never served except through the export API).
+EXPORTS_ROOT = DATA_DIR / "exports"
+# Tasks read per database round trip while exporting; memory grows with this, not the project.
+EXPORT_CHUNK_SIZE = env_int("EXPORT_CHUNK_SIZE", 1000, minimum=10)
+# Imports (docs/import.md): uploaded files of one request together, and a URL's download.
+IMPORT_MAX_FILE_SIZE = env_int("IMPORT_MAX_FILE_SIZE", 100 * 1024 * 1024, minimum=1024)
+IMPORT_MAX_TASKS = env_int("IMPORT_MAX_TASKS", 250_000, minimum=1)
+# Larger imports (and every import from a URL) run as a job instead of in the request.
+IMPORT_SYNC_MAX_TASKS = env_int("IMPORT_SYNC_MAX_TASKS", 50_000, minimum=0)
+IMPORT_URL_TIMEOUT = env_int("IMPORT_URL_TIMEOUT", 60, minimum=1)
 
 # --- Jobs (DESIGN.md: one job interface; no silent inline fallback) ---
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class DataioConfig(AppConfig):
     name = "labelkeep.dataio"
     label = "dataio"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from labelkeep.dataio.models import FileUpload
+        from labelkeep.dataio.uploads import forget_file
+
+        post_delete.connect(forget_file, sender=FileUpload, dispatch_uid="dataio.forget_file")

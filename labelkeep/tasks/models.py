@@ -11,7 +11,8 @@ from labelkeep.projects.models import Project
 class Task(models.Model):
     """One item to label: `data` holds the values the labeling config's `$keys` name."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the (project, …) indexes below; a single-column index would only slow inserts.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     data = models.JSONField()
     meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -45,8 +46,10 @@ class Task(models.Model):
 class Annotation(models.Model):
     """One person's labels for one task (`was_cancelled` marks a skip)."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     completed_by = models.ForeignKey(
         User, null=True, on_delete=models.SET_NULL, related_name="annotations"
     )
@@ -73,7 +76,9 @@ class Annotation(models.Model):
 class Prediction(models.Model):
     """A model's suggested result for a task."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="predictions")
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="predictions", db_index=False
+    )
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     result = models.JSONField(default=list)
     score = models.FloatField(null=True, blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,8 @@ from labelkeep.audit.services import Origin, record
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import label_config_of
-from labelkeep.tasks import counters
+from labelkeep.tasks import bulk, counters
+from labelkeep.tasks.bulk import TaskRows
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.stream import release
 
@@ -63,80 +65,73 @@ def _audit(
 # --- Tasks ------------------------------------------------------------------------------
 
 
-def _new_task(project: Project, item: NewTask) -> Task:
-    done = sum(1 for a in item.annotations if not a.get("was_cancelled"))
-    overlap = project.maximum_annotations
-    return Task(
-        project=project,
-        data=item.data,
-        meta=item.meta,
-        overlap=overlap,
-        total_annotations=done,
-        cancelled_annotations=len(item.annotations) - done,
-        total_predictions=len(item.predictions),
-        is_labeled=done >= overlap,
-    )
+def _as_rows(items: Sequence[NewTask], overlap: int, actor: User | None) -> TaskRows:
+    rows = TaskRows()
+    author = actor.pk if actor is not None else None
+    for index, item in enumerate(items):
+        done = sum(1 for a in item.annotations if not a.get("was_cancelled"))
+        rows.tasks.append(
+            (
+                json.dumps(item.data),
+                json.dumps(item.meta),
+                done >= overlap,
+                done,
+                len(item.annotations) - done,
+                len(item.predictions),
+            )
+        )
+        rows.annotations.extend(
+            (
+                index,
+                json.dumps(a.get("result", [])),
+                author,
+                bool(a.get("was_cancelled", False)),
+                bool(a.get("ground_truth", False)),
+                a.get("lead_time"),
+            )
+            for a in item.annotations
+        )
+        rows.predictions.extend(
+            (index, json.dumps(p.get("result", [])), p.get("score"), p.get("model_version", ""))
+            for p in item.predictions
+        )
+    return rows
 
 
 def create_tasks(
     project: Project, items: Sequence[NewTask], *, actor: User | None, origin: Origin
 ) -> Created:
-    """Create tasks (with their annotations and predictions) in one transaction.
+    """Create tasks (with their annotations and predictions) in one transaction."""
+    return write_task_rows(
+        project, _as_rows(items, project.maximum_annotations, actor), actor=actor, origin=origin
+    )
 
-    Counters are computed from the input, so a large import never recounts the project."""
+
+def write_task_rows(
+    project: Project, rows: TaskRows, *, actor: User | None, origin: Origin
+) -> Created:
+    """The one way tasks are created: insert the rows, move the project's counters by the
+    input's own numbers (never a recount), and record one audit entry."""
     with transaction.atomic():
-        tasks = Task.objects.bulk_create([_new_task(project, i) for i in items], batch_size=2000)
-        annotations = _bulk_annotations(project, tasks, items, actor)
-        predictions = _bulk_predictions(project, tasks, items)
-        done = sum(t.total_annotations for t in tasks)
+        ids = bulk.insert(project.pk, project.maximum_annotations, rows)
+        done = sum(row[3] for row in rows.tasks)
         Project.objects.filter(pk=project.pk).update(
-            task_number=F("task_number") + len(tasks),
+            task_number=F("task_number") + len(ids),
             num_tasks_with_annotations=F("num_tasks_with_annotations")
-            + sum(1 for t in tasks if t.total_annotations),
+            + sum(1 for row in rows.tasks if row[3]),
             total_annotations_number=F("total_annotations_number") + done,
-            total_predictions_number=F("total_predictions_number") + predictions,
+            total_predictions_number=F("total_predictions_number") + rows.prediction_count,
         )
         _audit(
             "tasks.create",
             project,
             actor,
             origin,
-            count=len(tasks),
-            annotations=annotations,
-            predictions=predictions,
+            count=len(ids),
+            annotations=rows.annotation_count,
+            predictions=rows.prediction_count,
         )
-    return Created([t.pk for t in tasks], annotations, predictions)
-
-
-def _bulk_annotations(
-    project: Project, tasks: list[Task], items: Sequence[NewTask], actor: User | None
-) -> int:
-    rows = [
-        Annotation(
-            task=task,
-            project=project,
-            completed_by=actor,
-            **{k: v for k, v in given.items() if k in ANNOTATION_FIELDS},
-        )
-        for task, item in zip(tasks, items, strict=True)
-        for given in item.annotations
-    ]
-    Annotation.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
-
-
-def _bulk_predictions(project: Project, tasks: list[Task], items: Sequence[NewTask]) -> int:
-    rows = [
-        Prediction(
-            task=task,
-            project=project,
-            **{k: v for k, v in given.items() if k in PREDICTION_FIELDS},
-        )
-        for task, item in zip(tasks, items, strict=True)
-        for given in item.predictions
-    ]
-    Prediction.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
+    return Created(ids, rows.annotation_count, rows.prediction_count)
 
 
 def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: Origin) -> Task:

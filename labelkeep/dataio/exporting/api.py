@@ -1,0 +1,212 @@
+"""Export endpoints: sync download, formats, and snapshots (Label Studio's paths and shapes)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labelkeep.accounts.apibase import MemberAPIView
+from labelkeep.accounts.roles import Perm
+from labelkeep.api.schema import MEMBER_ERRORS, responses
+from labelkeep.dataio.exporting import params, services
+from labelkeep.dataio.exporting.formats import FORMATS, get_format, listed
+from labelkeep.dataio.exporting.serializers import (
+    ConvertedSerializer,
+    ConvertSerializer,
+    ExportFormatSerializer,
+    SnapshotCreateSerializer,
+    SnapshotSerializer,
+)
+from labelkeep.dataio.models import ExportSnapshot
+from labelkeep.projects.access import get_project_for
+from labelkeep.projects.models import Project
+from labelkeep.projects.services import label_config_of
+
+_EXPORT = Perm.TASKS_IMPORT_EXPORT
+_FILE = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
+_TAGS = ["export"]
+
+
+class ExportAPIView(MemberAPIView):
+    """Base of the export endpoints: every method needs the import/export permission."""
+
+    # HEAD runs the GET handler, so it needs the same permission.
+    required_perms: ClassVar = {m: _EXPORT for m in ("GET", "HEAD", "POST", "DELETE")}
+
+    def project(self, pk: int) -> Project:
+        return get_project_for(self.actor, self.role, pk)
+
+    def snapshot(self, pk: int, export_pk: int) -> ExportSnapshot:
+        found = (
+            ExportSnapshot.objects.filter(project=self.project(pk), pk=export_pk)
+            .select_related("project", "created_by")
+            .first()
+        )
+        if found is None:
+            raise Http404("Export not found.")
+        return found
+
+
+def _refused(exc: services.ExportError) -> exceptions.APIException:
+    if isinstance(exc, services.NotReady):
+        return exceptions.NotFound(str(exc))
+    return exceptions.ValidationError({"detail": str(exc)})
+
+
+class ExportView(ExportAPIView):
+    """Streams the project's tasks in one format (only annotated ones unless asked)."""
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="Export tasks and annotations",
+        parameters=[
+            OpenApiParameter("export_type", str, description="Format name, e.g. JSON, CSV, COCO."),
+            OpenApiParameter("exportType", str, description="Same as export_type."),
+            OpenApiParameter(
+                "download_all_tasks", bool, description="Also tasks without annotations."
+            ),
+            OpenApiParameter("download_resources", bool, description="Bundle uploaded images."),
+            OpenApiParameter("ids", int, many=True, description="Only these task ids."),
+        ],
+        responses=responses({200: _FILE}, *MEMBER_ERRORS, 400, 404),
+    )
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        project = self.project(pk)
+        options = params.export_options(request.query_params)
+        try:
+            export = services.start_export(project, options, actor=self.actor, origin=self.origin)
+        except services.ExportError as exc:
+            raise _refused(exc) from None
+        response = StreamingHttpResponse(export.stream, content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ExportFormatsView(ExportAPIView):
+    """Lists every export format; those that do not fit the labeling config are `disabled`."""
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="List export formats",
+        responses=responses({200: ExportFormatSerializer(many=True)}, *MEMBER_ERRORS, 404),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        project = self.project(pk)
+        return Response(listed(label_config_of(project.label_config)))
+
+
+class SnapshotsView(ExportAPIView):
+    """Lists a project's export snapshots, newest first; creates one (written by a job)."""
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="List export snapshots",
+        responses=responses({200: SnapshotSerializer(many=True)}, *MEMBER_ERRORS, 404),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        project = self.project(pk)
+        snapshots = ExportSnapshot.objects.filter(project=project).select_related("created_by")
+        return Response(SnapshotSerializer(snapshots.order_by("-id"), many=True).data)
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="Create an export snapshot",
+        request=SnapshotCreateSerializer,
+        responses=responses({201: SnapshotSerializer}, *MEMBER_ERRORS, 400, 404),
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        project = self.project(pk)
+        form = SnapshotCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        snapshot = services.create_snapshot(
+            project, form.validated_data, actor=self.actor, origin=self.origin
+        )
+        return Response(SnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
+
+
+class SnapshotDetailView(ExportAPIView):
+    """Reads or deletes one export snapshot (its files go with it)."""
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="Read an export snapshot",
+        responses=responses({200: SnapshotSerializer}, *MEMBER_ERRORS, 404),
+    )
+    def get(self, request: Request, pk: int, export_pk: int) -> Response:
+        return Response(SnapshotSerializer(self.snapshot(pk, export_pk)).data)
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="Delete an export snapshot",
+        responses=responses({204: None}, *MEMBER_ERRORS, 404),
+    )
+    def delete(self, request: Request, pk: int, export_pk: int) -> Response:
+        snapshot = self.snapshot(pk, export_pk)
+        services.delete_snapshot(snapshot, actor=self.actor, origin=self.origin)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SnapshotConvertView(ExportAPIView):
+    """Queues a conversion of a completed snapshot into another format."""
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="Convert an export snapshot",
+        request=ConvertSerializer,
+        responses=responses({200: ConvertedSerializer}, *MEMBER_ERRORS, 400, 404),
+    )
+    def post(self, request: Request, pk: int, export_pk: int) -> Response:
+        snapshot = self.snapshot(pk, export_pk)
+        form = ConvertSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        export_format = get_format(form.validated_data["export_type"])
+        if export_format is None or export_format.name == "JSON":
+            known = ", ".join(name for name in FORMATS if name != "JSON")
+            raise exceptions.ValidationError({"export_type": f"Convert to one of {known}."})
+        try:
+            entry = services.convert_snapshot(
+                snapshot,
+                export_format,
+                download_resources=form.validated_data["download_resources"],
+                actor=self.actor,
+                origin=self.origin,
+            )
+        except services.ExportError as exc:
+            raise _refused(exc) from None
+        return Response({"converted_format": entry["id"], "export_type": entry["export_type"]})
+
+
+class SnapshotDownloadView(ExportAPIView):
+    """Downloads a completed snapshot (`exportType=JSON`) or one of its converted files."""
+
+    @extend_schema(
+        tags=_TAGS,
+        summary="Download an export snapshot",
+        parameters=[
+            OpenApiParameter("exportType", str, description="JSON (default) or a converted format.")
+        ],
+        responses=responses({200: _FILE}, *MEMBER_ERRORS, 404),
+    )
+    def get(self, request: Request, pk: int, export_pk: int) -> FileResponse:
+        snapshot = self.snapshot(pk, export_pk)
+        wanted = request.query_params.get("exportType") or request.query_params.get("export_type")
+        try:
+            path, name = services.snapshot_file(
+                snapshot, wanted or "JSON", actor=self.actor, origin=self.origin
+            )
+        except services.ExportError as exc:
+            raise _refused(exc) from None
+        export_format = get_format(wanted or "JSON")
+        content_type: Any = export_format.content_type if export_format else "application/json"
+        response = FileResponse(
+            path.open("rb"), as_attachment=True, filename=name, content_type=content_type
+        )
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,75 @@
+"""Snapshot files under the exports root: written atomically, removed with their record."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from labelkeep.dataio.models import ExportSnapshot
+
+
+def root() -> Path:
+    return Path(settings.EXPORTS_ROOT).resolve()
+
+
+def absolute(relative: str) -> Path:
+    """The file a stored relative path names; never anything outside the exports root."""
+    base = root()
+    path = (base / relative).resolve()
+    if not relative or not path.is_relative_to(base) or path == base:
+        raise ValueError(f"not a path inside the exports root: {relative!r}")
+    return path
+
+
+def write(
+    relative: str, blocks: Iterable[bytes], on_block: Callable[[], None] = lambda: None
+) -> str:
+    """Write the blocks to the file, replacing it only once complete; returns the MD5."""
+    target = absolute(relative)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    digest = hashlib.md5(usedforsecurity=False)
+    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False)  # noqa: SIM115
+    try:
+        with handle:
+            for block in blocks:
+                handle.write(block)
+                digest.update(block)
+                on_block()
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(handle.name).replace(target)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest()
+
+
+def remove(relative: str) -> None:
+    if relative:
+        absolute(relative).unlink(missing_ok=True)
+
+
+def stored_paths(snapshot: ExportSnapshot) -> list[str]:
+    converted = [c.get("path", "") for c in snapshot.converted_formats if isinstance(c, dict)]
+    return [p for p in (snapshot.path, *converted) if p]
+
+
+@receiver(post_delete, sender=ExportSnapshot)
+def _remove_files(sender: Any, instance: ExportSnapshot, **kwargs: Any) -> None:
+    """A deleted snapshot (alone or with its project) takes its files along, once committed."""
+    paths = stored_paths(instance)
+
+    def remove_all() -> None:
+        for relative in paths:
+            remove(relative)
+
+    transaction.on_commit(remove_all)

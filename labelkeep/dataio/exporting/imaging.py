@@ -1,0 +1,219 @@
+"""What COCO, YOLO and VOC share: the chosen annotation's regions, categories, image names."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from labelkeep.projects.labelconfig import LabelConfig
+
+LABEL_KEYS = ("rectanglelabels", "polygonlabels", "keypointlabels", "labels")
+GEOMETRY_CONTROLS = frozenset(
+    {"rectanglelabels", "polygonlabels", "keypointlabels", "labels"}
+    | {"rectangle", "polygon", "keypoint"}
+)
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+@dataclass(frozen=True)
+class Region:
+    """One labeled shape; coordinates in percent of the image, as results store them."""
+
+    shape: str  # "rectangle", "polygon" or "keypoint"
+    labels: list[str]
+    value: dict[str, Any]
+    width: float | None  # original image size in pixels, when the result carries it
+    height: float | None
+    region_id: Any = None
+    parent_id: Any = None
+
+
+def chosen_annotation(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The annotation an image format uses: the newest ground truth, else the newest one."""
+    kept = [a for a in task.get("annotations") or () if not a.get("was_cancelled")]
+    kept.sort(key=lambda a: (bool(a.get("ground_truth")), str(a.get("created_at") or "")))
+    return kept[-1] if kept else None
+
+
+def points_of(value: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """A polygon's points in percent; empty unless all are [x, y] numbers and there are 3+."""
+    raw = value.get("points")
+    if not isinstance(raw, list) or len(raw) < 3:
+        return []
+    found = []
+    for point in raw:
+        if not isinstance(point, list) or len(point) < 2:
+            return []
+        x, y = point[0], point[1]
+        if not isinstance(x, int | float) or not isinstance(y, int | float):
+            return []
+        found.append((float(x), float(y)))
+    return found
+
+
+def _shape(value: Mapping[str, Any]) -> str | None:
+    if isinstance(value.get("points"), list):
+        return "polygon"
+    if all(isinstance(value.get(k), int | float) for k in ("x", "y", "width", "height")):
+        return "rectangle"
+    if all(isinstance(value.get(k), int | float) for k in ("x", "y")):
+        return "keypoint"
+    return None
+
+
+def _labels(value: Mapping[str, Any]) -> list[str]:
+    for key in LABEL_KEYS:
+        found = value.get(key)
+        if isinstance(found, list) and found:
+            return [str(label) for label in found]
+    return []
+
+
+def regions(annotation: Mapping[str, Any] | None, config: LabelConfig) -> list[Region]:
+    """The annotation's shapes made by the config's geometry controls."""
+    geometry = {n for n, c in config.controls.items() if c.type.lower() in GEOMETRY_CONTROLS}
+    found = []
+    for result in (annotation or {}).get("result") or ():
+        value = result.get("value") if isinstance(result, dict) else None
+        if result.get("from_name") not in geometry or not isinstance(value, dict):
+            continue
+        shape = _shape(value)
+        if shape:
+            found.append(
+                Region(
+                    shape,
+                    _labels(value),
+                    value,
+                    _number(result.get("original_width")),
+                    _number(result.get("original_height")),
+                    result.get("id"),
+                    result.get("parentID"),
+                )
+            )
+    return found
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def image_size(found: list[Region]) -> tuple[float | None, float | None]:
+    for region in found:
+        if region.width and region.height:
+            return region.width, region.height
+    return None, None
+
+
+@dataclass
+class Categories:
+    """Label → category id: config labels sorted by name (or their `category`), then new ones."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, config: LabelConfig, kinds: frozenset[str] = GEOMETRY_CONTROLS) -> Categories:
+        explicit: dict[str, int] = {}
+        names: set[str] = set()
+        for name, entry in config.parsed.items():
+            if config.controls[name].type.lower() not in kinds:
+                continue
+            for label, attrs in entry.get("labels_attrs", {}).items():
+                names.add(label)
+                if str(attrs.get("category", "")).isdigit():
+                    explicit.setdefault(label, int(attrs["category"]))
+        categories = cls(dict(explicit))
+        for label in sorted(names - set(explicit)):
+            categories.id_of(label)
+        return categories
+
+    def id_of(self, label: str) -> int:
+        if label not in self.ids:
+            used = set(self.ids.values())
+            self.ids[label] = next(n for n in range(len(used) + 1) if n not in used)
+        return self.ids[label]
+
+    def listed(self) -> list[dict[str, Any]]:
+        return [{"id": i, "name": n} for n, i in sorted(self.ids.items(), key=lambda p: p[1])]
+
+
+def keypoint_order(config: LabelConfig) -> list[str]:
+    """KeyPoint labels by their `model_index` (config order for labels without one)."""
+    labels: dict[str, Mapping[str, Any]] = {}
+    for name, entry in config.parsed.items():
+        if config.controls[name].type.lower() == "keypointlabels":
+            labels.update(entry.get("labels_attrs", {}))
+    indexed = sorted(
+        (int(a["model_index"]), n)
+        for n, a in labels.items()
+        if str(a.get("model_index", "")).isdigit()
+    )
+    ordered = list(dict.fromkeys(n for _, n in indexed))
+    return ordered + [n for n in labels if n not in ordered]
+
+
+def has_keypoints(config: LabelConfig) -> bool:
+    return any(c.type.lower() == "keypointlabels" for c in config.controls.values())
+
+
+def image_key(config: LabelConfig) -> str | None:
+    for tag in config.objects.values():
+        if tag.type.lower() == "image" and tag.data_keys:
+            return tag.data_keys[0]
+    return config.data_keys[0] if config.data_keys else None
+
+
+def reference_of(task: Mapping[str, Any], key: str | None) -> Any:
+    data = task.get("data")
+    value = data.get(key) if isinstance(data, dict) and key else None
+    if isinstance(value, list) and value:
+        return value[0]
+    return value
+
+
+def file_name(reference: Any) -> str:
+    """The last path segment a reference names (its `?d=` path for local-files URIs)."""
+    if not isinstance(reference, str):
+        return ""
+    parts = urlsplit(reference)
+    path = parse_qs(parts.query).get("d", [""])[0] if "d=" in parts.query else unquote(parts.path)
+    return PurePosixPath(path).name
+
+
+def safe_name(name: str, fallback: str) -> tuple[str, str]:
+    """(stem, suffix) fit for an archive member: no separators, no leading dots."""
+    clean = _UNSAFE.sub("_", name).lstrip(". ")[:180]
+    path = PurePosixPath(clean or fallback)
+    suffix = path.suffix if len(path.suffix) <= 10 else ""
+    return (path.stem if suffix else path.name) or fallback, suffix
+
+
+class UniqueNames:
+    """Archive names already used, in fixed memory: a Bloom filter.
+
+    A false positive only renames a file that did not need it (`<stem>_<task id>`);
+    memory stays 8 MiB however many tasks an export holds.
+    """
+
+    BITS = 1 << 26
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self.BITS // 8)
+
+    def _slots(self, name: str) -> Iterator[int]:
+        digest = hashlib.blake2b(name.encode(), digest_size=12).digest()
+        for start in (0, 4, 8):
+            yield int.from_bytes(digest[start : start + 4], "little") % self.BITS
+
+    def claim(self, stem: str, task_id: int) -> str:
+        candidate, attempt = stem, 0
+        while all(self._bits[s >> 3] & (1 << (s & 7)) for s in self._slots(candidate)):
+            attempt += 1
+            candidate = f"{stem}_{task_id}" + (f"_{attempt}" if attempt > 1 else "")
+        for slot in self._slots(candidate):
+            self._bits[slot >> 3] |= 1 << (slot & 7)
+        return candidate

@@ -1,0 +1,57 @@
+"""`GET api/projects/{id}/export` query parameters, as the SDK and Label Studio send them."""
+
+from __future__ import annotations
+
+from django.http import QueryDict
+from rest_framework import exceptions
+
+from labelkeep.dataio.exporting.formats import FORMATS, get_format
+from labelkeep.dataio.exporting.services import ExportOptions
+
+MAX_IDS = 100_000
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def flag(params: QueryDict, name: str, default: bool) -> bool:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise exceptions.ValidationError({name: f"Use true or false, not {raw[:20]!r}."})
+
+
+def task_ids(params: QueryDict) -> tuple[int, ...] | None:
+    """`ids` repeated (the SDK), `ids[]` repeated (Label Studio's docs), or comma-separated."""
+    given = [
+        part for name in ("ids", "ids[]") for raw in params.getlist(name) for part in raw.split(",")
+    ]
+    given = [part.strip() for part in given if part.strip()]
+    if not given:
+        return None
+    if not all(part.isdigit() and len(part) < 19 for part in given):
+        raise exceptions.ValidationError({"ids": "Task ids are positive integers."})
+    unique = sorted({int(part) for part in given})
+    if len(unique) > MAX_IDS:
+        raise exceptions.ValidationError({"ids": f"At most {MAX_IDS} ids at once."})
+    return tuple(unique)
+
+
+def export_options(params: QueryDict) -> ExportOptions:
+    name = params.get("export_type") or params.get("exportType") or "JSON"
+    export_format = get_format(name)
+    if export_format is None:
+        known = ", ".join(FORMATS)
+        raise exceptions.ValidationError(
+            {"export_type": f"Unknown format {name[:40]!r}; use one of {known}."}
+        )
+    return ExportOptions(
+        format=export_format,
+        only_annotated=not flag(params, "download_all_tasks", False),
+        download_resources=flag(params, "download_resources", False),
+        ids=task_ids(params),
+    )

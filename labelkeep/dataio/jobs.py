@@ -1,0 +1,179 @@
+"""The import job: runs imports too large for one request, and every import from a URL.
+
+It checks every task again (the labeling config may have changed while the import waited),
+then writes CHUNK tasks per transaction and reports progress after each. If anything
+fails, it deletes the tasks it wrote and the import's files, and records why in words
+fit for the user: a failed import leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from labelkeep.accounts.models import User
+from labelkeep.audit.services import Origin
+from labelkeep.dataio import formats, services, uploads
+from labelkeep.dataio.formats import FormatError
+from labelkeep.dataio.models import FileUpload, ProjectImport, RunStatus
+from labelkeep.dataio.prepare import Refused
+from labelkeep.jobs.registry import register_job
+from labelkeep.jobs.services import JobContext, JobTimedOut
+from labelkeep.projects.models import Project
+from labelkeep.security import http
+from labelkeep.tasks.services import delete_tasks, write_task_rows
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 10_000  # tasks per transaction: progress shows after each
+
+
+class ImportFailed(Exception):
+    """A queued import failed; the message is the one its record shows the user."""
+
+
+@dataclass
+class _Run:
+    """A queued import being run: what it has made so far, to undo on failure."""
+
+    ctx: JobContext
+    done: ProjectImport
+    actor: User
+    origin: Origin
+    stored: list[FileUpload] = field(default_factory=list)
+    created: list[int] = field(default_factory=list)
+
+    @property
+    def project(self) -> Project:
+        return self.done.project
+
+
+@register_job(services.JOB_KIND, timeout=3600)
+def run_import(ctx: JobContext) -> dict[str, Any]:
+    """Fetch (for a URL), check and write one queued import; on failure, undo it."""
+    started = time.monotonic()
+    payload = ctx.payload
+    done = ProjectImport.objects.select_related("project", "created_by").get(pk=payload["import"])
+    if done.created_by is None:
+        _fail(done, "The person who started the import no longer exists.")
+        raise ImportFailed(done.error)
+    given = payload.get("origin") or {}
+    origin = Origin(given.get("ip_address"), given.get("user_agent", ""))
+    run = _Run(ctx, done, done.created_by, origin)
+    ProjectImport.objects.filter(pk=done.pk).update(status=RunStatus.IN_PROGRESS)
+    given_uploads = FileUpload.objects.filter(project=run.project, pk__in=payload["uploads"])
+    run.stored = list(given_uploads.order_by("pk"))
+    try:
+        _run(run, payload, started)
+    except Exception as error:
+        message = _message(error, done)
+        _undo(run)
+        _fail(done, message)
+        services.audit_import(done, run.actor, run.origin)
+        raise ImportFailed(message) from error
+    finally:
+        if payload.get("staged"):
+            uploads.delete(run.stored)
+    return {"import": done.pk, "task_count": done.task_count}
+
+
+def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
+    done = run.done
+    if payload.get("url"):
+        run.stored.append(_fetch(run, payload["url"]))
+        done.file_upload_ids = [upload.pk for upload in run.stored]
+    read = services.read_uploads(run.project, run.stored)
+    services.check_count(read.count)
+    run.ctx.progress(0, read.count, f"checking {read.count} tasks")
+    options = services.Options(
+        preannotated_from_fields=tuple(payload.get("preannotated_from_fields", ()))
+    )
+    prepared = services.checker_for(run.project, options, run.actor).prepare(read.sources)
+    total = len(prepared.tasks) if payload.get("commit", True) else 0
+    for start in range(0, total, CHUNK):
+        part = prepared.part(start, start + CHUNK)
+        with transaction.atomic():
+            written = write_task_rows(run.project, part, actor=run.actor, origin=run.origin)
+        run.created.extend(written.task_ids)
+        run.ctx.progress(len(run.created), total, f"imported {len(run.created)} of {total} tasks")
+    with transaction.atomic():
+        done.status = RunStatus.COMPLETED
+        if not payload.get("staged"):
+            done.found_formats = dict(read.formats)
+        done.data_columns = sorted(prepared.data_columns)
+        done.task_count = total
+        done.annotation_count = prepared.annotation_count
+        done.prediction_count = prepared.prediction_count
+        done.task_ids = run.created
+        done.duration = time.monotonic() - started
+        done.finished_at = timezone.now()
+        done.save()
+        services.audit_import(done, run.actor, run.origin, commit=bool(payload.get("commit", True)))
+
+
+def _fetch(run: _Run, url: str) -> FileUpload:
+    limit, timeout = int(settings.IMPORT_MAX_FILE_SIZE), float(settings.IMPORT_URL_TIMEOUT)
+    with http.open_stream(url, max_bytes=limit, timeout=timeout) as stream:
+        path = urlsplit(stream.final_url).path
+        ext = url_format(path, stream.headers.get("content-type", ""), stream.final_url)
+        name = unquote(path.rsplit("/", 1)[-1]) or "download"
+        return uploads.store(
+            run.project,
+            name,
+            ext,
+            stream.iter_bytes(),
+            actor=run.actor,
+            content_type=stream.headers.get("content-type", ""),
+        )
+
+
+def url_format(path: str, content_type: str, url: str) -> str:
+    ext = formats.extension(path)
+    if ext in formats.ACCEPTED:
+        return ext
+    by_type = formats.CONTENT_TYPES.get(content_type.split(";", 1)[0].strip().lower())
+    if by_type:
+        return by_type
+    host = urlsplit(url).hostname or "the server"
+    raise FormatError(
+        f"Could not tell what kind of file {host} sent: give a URL whose name ends in "
+        ".json, .jsonl, .csv, .tsv or .txt, or a media file."
+    )
+
+
+def _message(error: Exception, done: ProjectImport) -> str:
+    if isinstance(error, Refused):
+        return "; ".join(error.messages)
+    if isinstance(error, FormatError | http.FetchError):
+        return str(error)  # guarded-client messages never quote the upstream body
+    if isinstance(error, JobTimedOut):
+        return "The import took longer than its time limit; nothing was imported."
+    logger.exception("import %s failed", done.pk)
+    return "The import failed because of an internal error; nothing was imported."
+
+
+def _undo(run: _Run) -> None:
+    """Delete what a failed import wrote, and the files it was given or fetched."""
+    try:
+        if run.created:
+            delete_tasks(run.project, run.created, actor=run.actor, origin=run.origin)
+        uploads.delete(run.stored)
+    except Exception:
+        logger.exception("could not undo the failed import %s", run.done.pk)
+        raise
+
+
+def _fail(done: ProjectImport, message: str) -> None:
+    done.status = RunStatus.FAILED
+    done.error = message
+    done.task_ids, done.task_count, done.file_upload_ids = [], 0, []  # all deleted
+    done.annotation_count = done.prediction_count = 0
+    done.finished_at = timezone.now()
+    done.save()

@@ -1,0 +1,212 @@
+"""Uploaded files: stored under UPLOADS_ROOT with names the server makes, served back safely.
+
+A stored file lives at `<UPLOADS_ROOT>/<project id>/<32 hex digits><extension>`; task data
+refers to it as `/data/upload/<project id>/<name>`. The user's file name is kept only as a
+label. Serving finds the file through its `FileUpload` row (so only names the server made
+are ever opened), refuses symlinks, and sends a type from a short allowlist: anything that
+could run script in a browser (HTML, SVG, XML, PDF…) goes out as an attachment of type
+`application/octet-stream`, under a sandboxing Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.db import transaction
+from django.http import FileResponse, Http404
+from rest_framework import exceptions, status
+
+from labelkeep.accounts.models import User
+from labelkeep.dataio.models import FileUpload
+from labelkeep.projects.models import Project
+
+URL_PREFIX = "/data/upload/"
+# Served inline with their own type; everything else is an attachment.
+INLINE_TYPES: dict[str, str] = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".mp3": "audio/mpeg",
+    ".wav": "audio/wav",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".ogv": "video/ogg",
+}
+ATTACHMENT_TYPE = "application/octet-stream"
+UPLOAD_CSP = "default-src 'none'; sandbox"
+STORED_NAME = re.compile(r"[0-9a-f]{32}\.[a-z0-9]{1,8}")
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+
+class UploadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"
+
+    def __init__(self) -> None:
+        limit = int(settings.IMPORT_MAX_FILE_SIZE)
+        super().__init__(
+            f"The uploaded files are larger than IMPORT_MAX_FILE_SIZE ({limit} bytes together)."
+        )
+
+
+class LimitedUploadHandler(TemporaryFileUploadHandler):
+    """Stops a multipart upload once its files together pass IMPORT_MAX_FILE_SIZE.
+
+    Django's own limits leave file parts unbounded (they go to temporary files)."""
+
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.limit = int(settings.IMPORT_MAX_FILE_SIZE)
+        self.received = 0
+
+    def handle_raw_input(
+        self,
+        input_data: IO[bytes],
+        META: dict[str, Any],
+        content_length: int,
+        boundary: Any,
+        encoding: str | None = None,
+    ) -> None:
+        # Form fields besides the files are bounded by DATA_UPLOAD_MAX_MEMORY_SIZE.
+        if content_length > self.limit + int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE):
+            raise UploadTooLarge()
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            raise UploadTooLarge()
+        return super().receive_data_chunk(raw_data, start)
+
+
+def root() -> Path:
+    return Path(settings.UPLOADS_ROOT)
+
+
+def url_of(upload: FileUpload) -> str:
+    """How task data refers to an upload."""
+    return URL_PREFIX + upload.path
+
+
+def store(
+    project: Project,
+    original_name: str,
+    ext: str,
+    chunks: Iterable[bytes],
+    *,
+    actor: User | None,
+    content_type: str = "",
+) -> FileUpload:
+    """Write the file under a new server-made name and record it (unsaved on failure)."""
+    folder = root() / str(project.pk)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}{ext}"
+    path = folder / name
+    size = 0
+    descriptor = os.open(path, _CREATE_FLAGS, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                size += len(chunk)
+        return FileUpload.objects.create(
+            project=project,
+            created_by=actor,
+            path=f"{project.pk}/{name}",
+            original_name=display_name(original_name),
+            content_type=content_type[:100],
+            size=size,
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def display_name(name: str) -> str:
+    """The user's file name, kept for display only: last path part, no control chars."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in base if c.isprintable())[:255] or "upload"
+
+
+def read(upload: FileUpload) -> bytes:
+    with _open(upload) as handle:
+        return handle.read()
+
+
+def delete(uploads: Iterable[FileUpload]) -> None:
+    """Remove the files and their rows."""
+    for upload in uploads:
+        _path(upload).unlink(missing_ok=True)
+        if upload.pk:
+            upload.delete()
+
+
+def forget_file(sender: Any, instance: FileUpload, **kwargs: Any) -> None:
+    """post_delete: once the deletion commits (a project's, say), remove the file too."""
+
+    def remove() -> None:
+        with contextlib.suppress(Http404, OSError):  # not a name the server made, or gone
+            _path(instance).unlink(missing_ok=True)
+
+    transaction.on_commit(remove)
+
+
+def _path(upload: FileUpload) -> Path:
+    project_id, name = upload.path.split("/", 1)
+    if not project_id.isdigit() or not STORED_NAME.fullmatch(name):
+        raise Http404("File not found.")
+    return root() / project_id / name
+
+
+def _open(upload: FileUpload) -> IO[bytes]:
+    """The stored file, never through a symlink, never outside the project's folder."""
+    path = _path(upload)
+    folder = (root() / upload.path.split("/", 1)[0]).resolve()
+    if path.parent.resolve() != folder or not folder.is_relative_to(root().resolve()):
+        raise Http404("File not found.")
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        raise Http404("File not found.") from None
+    return os.fdopen(descriptor, "rb")
+
+
+def find(project: Project, filename: str) -> FileUpload:
+    """The project's upload of that stored name; Http404 for anything else."""
+    if not STORED_NAME.fullmatch(filename):
+        raise Http404("File not found.")
+    upload = FileUpload.objects.filter(project=project, path=f"{project.pk}/{filename}").first()
+    if upload is None:
+        raise Http404("File not found.")
+    return upload
+
+
+def response(upload: FileUpload) -> FileResponse:
+    """The file, streamed, with a type from the allowlist and headers that keep it inert."""
+    name = upload.path.rsplit("/", 1)[-1]
+    ext = "." + name.rsplit(".", 1)[-1]
+    inline = INLINE_TYPES.get(ext)
+    served = FileResponse(
+        _open(upload),
+        content_type=inline or ATTACHMENT_TYPE,
+        as_attachment=inline is None,
+        filename=name,
+    )
+    served["X-Content-Type-Options"] = "nosniff"
+    served["Content-Security-Policy"] = UPLOAD_CSP
+    served["Cache-Control"] = "private, max-age=300"
+    served["Cross-Origin-Resource-Policy"] = "same-origin"
+    return served
