@@ -8,6 +8,9 @@ class DataioConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete
 
+        # Job kinds register on import; every process (web, worker, CLI) loads apps.
+        from labelkeep.dataio import jobs  # noqa: F401
+        from labelkeep.dataio.exporting import jobs as export_jobs  # noqa: F401
         from labelkeep.dataio.models import FileUpload
         from labelkeep.dataio.uploads import forget_file
 
