@@ -221,12 +221,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Schema completeness is tested (tests/web/test_schema.py) instead of being a deploy check.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    # Operation ids are derived from paths below this prefix (pinned by tests).
+    "SCHEMA_PATH_PREFIX": "/api",
     "PREPROCESSING_HOOKS": ["labelkeep.api.schema.drop_slash_twins"],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "labelkeep.accounts.schema.ROLE_CHOICES",
         "PermissionEnum": "labelkeep.accounts.schema.PERMISSION_CHOICES",
         "JobStatusEnum": "labelkeep.jobs.models.JobStatus",
         "RunStatusEnum": "labelkeep.dataio.models.RunStatus",
+        "FilterModeEnum": "labelkeep.dataio.exporting.serializers._MODES",
     },
 }
 

@@ -14,6 +14,19 @@ from tests.tasks.conftest import CONFIG, choice
 
 # Operation ids are what generated clients call; changing one is a breaking change.
 OPERATION_IDS = {
+    ("/api/projects/{id}/export", "get"): "projects_export_retrieve",
+    ("/api/projects/{id}/export/formats", "get"): "projects_export_formats_list",
+    ("/api/projects/{id}/exports", "get"): "projects_exports_list",
+    ("/api/projects/{id}/exports", "post"): "projects_exports_create",
+    ("/api/projects/{id}/exports/{export_pk}", "get"): "projects_exports_retrieve",
+    ("/api/projects/{id}/exports/{export_pk}", "delete"): "projects_exports_destroy",
+    ("/api/projects/{id}/exports/{export_pk}/convert", "post"): "projects_exports_convert_create",
+    (
+        "/api/projects/{id}/exports/{export_pk}/download",
+        "get",
+    ): "projects_exports_download_retrieve",
+    ("/api/projects/{id}/import", "post"): "projects_import_create",
+    ("/api/projects/{id}/imports/{import_pk}", "get"): "projects_imports_retrieve",
     ("/api/annotations/{id}", "get"): "annotations_retrieve",
     ("/api/annotations/{id}", "patch"): "annotations_partial_update",
     ("/api/annotations/{id}", "delete"): "annotations_destroy",
