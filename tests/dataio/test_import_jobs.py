@@ -17,6 +17,7 @@ from labelkeep.jobs.worker import run_batch
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Task
+from labelkeep.tasks.services import write_task_rows
 from tests.conftest import TEST_ORIGIN, World
 from tests.dataio.test_import_support import (
     choice,
@@ -66,13 +67,13 @@ def test_large_body_is_queued_then_imported_with_progress(
     assert len(stored_files(root)) == 1  # the body, staged for the worker
 
     seen: list[dict[str, Any]] = []
-    real_write = jobs.write_task_rows
+    real_write = write_task_rows
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         seen.append(status_of(world, project, queued["import"]))
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "write_task_rows", watched)
+    monkeypatch.setattr("labelkeep.dataio.jobs.write_task_rows", watched)
     execute(queued["job"])
 
     assert [s["status"] for s in seen] == ["in_progress"] * 3
@@ -100,7 +101,7 @@ def test_failure_while_writing_deletes_everything(
         for n in range(12)
     ]
     queued = post_json(world.admin.client, project, body).json()
-    real_write, calls = jobs.write_task_rows, []
+    real_write, calls = write_task_rows, []
 
     def failing(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
@@ -108,7 +109,7 @@ def test_failure_while_writing_deletes_everything(
             raise RuntimeError("disk full, say")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "write_task_rows", failing)
+    monkeypatch.setattr("labelkeep.dataio.jobs.write_task_rows", failing)
     execute(queued["job"])
 
     done = status_of(world, project, queued["import"])
