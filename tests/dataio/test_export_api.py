@@ -195,3 +195,19 @@ def test_managers_export_but_reviewers_do_not(world: World, project: Any, ids: A
     reviewer = as_actor(make_user("reviewer@a.example", org=world.org, role=Role.REVIEWER))
     assert export(manager.client, project).status_code == 200
     assert export(reviewer.client, project).status_code == 403
+
+
+@override_settings(EXPORT_CHUNK_SIZE=10)
+def test_chunks_cover_interleaved_and_sparse_ids(world: World, project: Any) -> None:
+    other = make_project(world, TEXT_CONFIG, "other")
+    mine: list[int] = []
+    for size, theirs in ((3, 25), (17, 1), (1, 200), (24, 0)):
+        mine += add_tasks(project, world, [{"text": "mine"}] * size)
+        add_tasks(other, world, [{"text": "theirs"}] * theirs)
+    for task_id in mine[::2]:
+        annotate(task_id, choice("Positive"), world)
+    everything = exported_json(world.admin.client, project, "?download_all_tasks=true")
+    assert [t["id"] for t in everything] == mine
+    annotated = exported_json(world.admin.client, project)
+    assert [t["id"] for t in annotated] == mine[::2]
+    assert all(len(t["annotations"]) == 1 for t in annotated)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Max, Min, TextField
+from django.db.models import Max, Min, Q, TextField
 from django.db.models.functions import Cast
 
 from labelkeep.accounts.models import User
@@ -104,6 +104,8 @@ def stamp(text: str) -> str:
     write it as text, in the API's format ("2024-05-01T10:00:00.500000Z", DRF's)."""
     if len(text) == 26 and text[-3] not in "+-":  # SQLite with microseconds, kept cheap
         return f"{text[:10]}T{text[11:]}Z"
+    if len(text) == 29 and text.endswith("+00"):  # PostgreSQL with microseconds
+        return f"{text[:10]}T{text[11:26]}Z"
     text = text.replace(" ", "T", 1).removesuffix("+00")
     if "+" in text[19:] or "-" in text[19:]:
         return iso(datetime.fromisoformat(text))  # not UTC after all: convert
@@ -194,12 +196,15 @@ class DatabaseSource:
                 after += window
                 window *= 2
 
-    def _members(self, ids: list[int]) -> Any:
-        """A chunk's tasks for `task_id__in`: a subquery over its id range, so that no query
-        carries a thousand parameters (ids given by the caller are sent as they are)."""
+    def _members(self, ids: list[int]) -> Q:
+        """A chunk's tasks, as a condition on `task_id`: a subquery over the chunk's id range
+        (so that no query carries a thousand parameters), plus the range itself, which lets
+        the database read only that stretch of the annotation and prediction indexes."""
+        span = Q(task_id__gte=ids[0], task_id__lte=ids[-1])
         if self.selection.ids is not None:
-            return ids
-        return self.selection.tasks().filter(id__gte=ids[0], id__lte=ids[-1]).values("id")
+            return span & Q(task_id__in=ids)
+        chunk = self.selection.tasks().filter(id__gte=ids[0], id__lte=ids[-1]).values("id")
+        return span & Q(task_id__in=chunk)
 
     def _render(self, rows: list[tuple[Any, ...]]) -> list[str]:
         ids = [row[0] for row in rows]
@@ -237,10 +242,10 @@ class DatabaseSource:
             ) in rows
         ]
 
-    def _annotations(self, members: Any) -> dict[int, list[str]]:
+    def _annotations(self, members: Q) -> dict[int, list[str]]:
         query = (
             self.selection.annotations()
-            .filter(task_id__in=members)
+            .filter(members)
             .order_by("task_id", "id")
             .annotate(**as_text("result", "created_at", "updated_at"))
             .values_list(*ANNOTATION_COLUMNS)
@@ -269,9 +274,9 @@ class DatabaseSource:
         self.counts.annotations += len(rows)
         return found
 
-    def _predictions(self, members: Any) -> dict[int, list[str]]:
+    def _predictions(self, members: Q) -> dict[int, list[str]]:
         found: dict[int, list[str]] = defaultdict(list)
-        predictions = Prediction.objects.filter(task_id__in=members).order_by("task_id", "id")
+        predictions = Prediction.objects.filter(members).order_by("task_id", "id")
         if not self.selection.expand_predictions:
             for task, pk in predictions.values_list("task_id", "id"):
                 found[task].append(str(pk))
