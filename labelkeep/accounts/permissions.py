@@ -42,5 +42,7 @@ class IsActiveMember(BasePermission):
         membership = request_membership(request)
         if membership is None or not membership.is_active:
             return False
-        needed: Perm | None = getattr(view, "required_perms", {}).get(request.method)
+        # HEAD runs the GET handler, so it needs what GET needs.
+        method = "GET" if request.method == "HEAD" else request.method
+        needed: Perm | None = getattr(view, "required_perms", {}).get(method)
         return needed is None or has_perm(membership.role, needed)

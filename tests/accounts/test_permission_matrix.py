@@ -143,3 +143,15 @@ def test_anonymous_and_deactivated(
     caller = as_actor(user)
     user.memberships.update(role=Role.DEACTIVATED)
     assert _call(caller.client, endpoint, path).status_code == 403
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.method == "get"], ids=_name)
+def test_head_needs_what_get_needs(
+    world: World, objects: dict[str, int], endpoint: Endpoint
+) -> None:
+    path = endpoint.path(world, objects)
+    get = world.member.client.get(path).status_code
+    head = world.member.client.head(path).status_code
+    assert (head < 400) == (get < 400), (get, head)
+    if get == 403:
+        assert head == 403
