@@ -64,7 +64,7 @@ class Selection:
         return totals
 
     def annotations(self) -> QuerySet[Annotation]:
-        """The annotations to include, of any task (callers narrow them to a chunk)."""
+        """The annotations to include, of this project (callers narrow them to a chunk)."""
         wanted = []
         if self.annotation_filters.get("usual"):
             wanted.append(Q(was_cancelled=False, ground_truth=False))
@@ -72,7 +72,7 @@ class Selection:
             wanted.append(Q(ground_truth=True))
         if self.annotation_filters.get("skipped"):
             wanted.append(Q(was_cancelled=True))
-        annotations = Annotation.objects.all()
+        annotations = Annotation.objects.filter(project_id=self.project_id)
         return annotations.filter(reduce(or_, wanted)) if wanted else annotations
 
 
