@@ -33,7 +33,7 @@ def label_config_of(config: str) -> labelconfig.LabelConfig:
 def parsed_config(config: str) -> dict[str, Any]:
     """The parsed form of a labeling config, or ProjectError listing every problem."""
     try:
-        return labelconfig.parse(config).parsed
+        return label_config_of(config).parsed
     except labelconfig.ConfigError as exc:
         raise ProjectError(list(exc.messages)) from None
 
@@ -73,7 +73,7 @@ def config_conflicts(project: Project, new_config: str) -> list[str]:
     """What a new config would orphan among existing annotations (empty: safe).
 
     Annotations are read only when the new config removes a control or a label."""
-    new = labelconfig.parse(new_config)
+    new = label_config_of(new_config)
     if not project.total_annotations_number:
         return []
     if not _removes_something(project.parsed_label_config, new.parsed):

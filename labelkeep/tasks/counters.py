@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, Count, F, Q, Value, When
+from typing import Any
+
+from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
@@ -37,19 +40,29 @@ def shift_predictions(task: Task, delta: int) -> None:
     )
 
 
+def _count(model: type[Annotation] | type[Prediction], **conditions: Any) -> Subquery:
+    rows = model.objects.filter(task=OuterRef("pk"), **conditions).order_by()
+    return Subquery(rows.values("task").annotate(n=Count("id")).values("n"))
+
+
 def recount_tasks(task_ids: list[int]) -> None:
-    """Recompute the counters of these tasks from their annotations and predictions."""
-    for task in Task.objects.filter(pk__in=task_ids).annotate(
-        done=Count("annotations", filter=Q(annotations__was_cancelled=False), distinct=True),
-        skipped=Count("annotations", filter=Q(annotations__was_cancelled=True), distinct=True),
-        predicted=Count("predictions", distinct=True),
-    ):
-        Task.objects.filter(pk=task.pk).update(
-            total_annotations=task.done,
-            cancelled_annotations=task.skipped,
-            total_predictions=task.predicted,
-            is_labeled=task.done >= task.overlap,
-        )
+    """Recompute these tasks' counters from their annotations and predictions, in one
+    UPDATE (a subquery per counter), however many tasks there are."""
+    done = Coalesce(_count(Annotation, was_cancelled=False), Value(0))
+    Task.objects.filter(pk__in=task_ids).update(
+        total_annotations=done,
+        cancelled_annotations=Coalesce(_count(Annotation, was_cancelled=True), Value(0)),
+        total_predictions=Coalesce(_count(Prediction), Value(0)),
+        is_labeled=Case(When(overlap__lte=done, then=Value(True)), default=Value(False)),
+    )
+
+
+def add_predictions(project_id: int, task_ids: list[int], count: int) -> None:
+    """`count` new predictions on these tasks: recount the tasks, move the project."""
+    recount_tasks(task_ids)
+    Project.objects.filter(pk=project_id).update(
+        total_predictions_number=F("total_predictions_number") + count
+    )
 
 
 def recount_project(project_id: int) -> None:

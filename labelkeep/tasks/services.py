@@ -254,8 +254,7 @@ def create_predictions(
         prediction.result = _checked_result(project, prediction.result)
     with transaction.atomic():
         Prediction.objects.bulk_create(made, batch_size=2000)
-        counters.recount_tasks(sorted({task.pk for task, _ in rows}))
-        counters.recount_project(project.pk)
+        counters.add_predictions(project.pk, sorted({task.pk for task, _ in rows}), len(made))
         _audit("predictions.create", project, actor, origin, count=len(made))
     return made
 
