@@ -91,7 +91,7 @@ def _database() -> dict[str, object]:
     url = env_str("DATABASE_URL")
     if not url:
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "labelkeep.db.sqlite",
             "NAME": str(DATA_DIR / "labelkeep.sqlite3"),
             # Reuse connections across requests: opening one re-runs the PRAGMAs below.
             "CONN_MAX_AGE": 600,

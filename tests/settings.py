@@ -13,7 +13,7 @@ from labelkeep.settings import DATA_DIR, DATABASES
 # Argon2 stays the algorithm; cheaper parameters keep hundreds of test accounts quick.
 PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
 
-if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
+if str(DATABASES["default"]["ENGINE"]).endswith("sqlite"):
     # A file, as in production (WAL, busy timeout), not shared-cache memory, whose table
     # locks fail at once: tests with real concurrent writers need the real behaviour.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from labelkeep.accounts.models import ApiToken, Membership, PersonalAccessToken, User
 from labelkeep.accounts.tokens import TokenError, decode, touch
+from labelkeep.db.prepared import PreparedSelect
 from labelkeep.security.hashing import key_hash
 
 INVALID = "Invalid or expired token."
@@ -29,6 +30,19 @@ def _with_membership(tokens: QuerySet[Any]) -> QuerySet[Any]:
     return annotated
 
 
+# Every token-authenticated request runs one of these: prepared, so never recompiled.
+_LEGACY = PreparedSelect(
+    lambda key_hash: _with_membership(ApiToken.objects.filter(key_hash=key_hash))[:1],
+    key_hash=str,
+)
+_PAT = PreparedSelect(
+    lambda jti: _with_membership(
+        PersonalAccessToken.objects.filter(jti=jti, revoked_at__isnull=True)
+    )[:1],
+    jti=str,
+)
+
+
 def remember_membership(request: Request, token: Any) -> None:
     """Seed the per-request membership cache (labelkeep.accounts.permissions)."""
     user = token.user
@@ -44,7 +58,7 @@ def remember_membership(request: Request, token: Any) -> None:
 
 
 def _legacy(key: str) -> tuple[User, ApiToken]:
-    token = _with_membership(ApiToken.objects.filter(key_hash=key_hash(key))).first()
+    token = _LEGACY.first(key_hash=key_hash(key))
     if token is None or not token.user.is_active:
         raise exceptions.AuthenticationFailed(INVALID)
     org = token.user.active_organization
@@ -61,12 +75,14 @@ def _access(raw: str) -> tuple[User, PersonalAccessToken]:
         claims = decode(raw, "access")
     except TokenError:
         raise exceptions.AuthenticationFailed(INVALID) from None
-    pat = _with_membership(
-        PersonalAccessToken.objects.filter(
-            jti=claims.get("pat", ""), revoked_at__isnull=True, expires_at__gt=timezone.now()
-        )
-    ).first()
-    if pat is None or not pat.user.is_active or str(pat.user_id) != claims["user_id"]:
+    jti = claims.get("pat", "")
+    pat = _PAT.first(jti=jti) if isinstance(jti, str) else None
+    if (
+        pat is None
+        or pat.expires_at <= timezone.now()
+        or not pat.user.is_active
+        or str(pat.user_id) != claims["user_id"]
+    ):
         raise exceptions.AuthenticationFailed(INVALID)
     org = pat.user.active_organization
     if org is None or not org.api_tokens_enabled:

@@ -7,6 +7,8 @@ from django.http import Http404
 
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm, Role, has_perm
+from labelkeep.db.prepared import PreparedSelect
+from labelkeep.projects.access import as_caller
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
 
@@ -15,11 +17,55 @@ def visible_tasks(user: User, role: Role) -> QuerySet[Task]:
     return Task.objects.filter(project__in=Project.objects.visible_to(user, role).values("pk"))
 
 
+# One prepared lookup per role: the role decides the query's shape.
+_TASK_FOR: dict[Role, PreparedSelect[Task]] = {
+    role: PreparedSelect(
+        lambda pk, user, org, role=role: visible_tasks(as_caller(user, org), role)
+        .select_related("project")
+        .filter(pk=pk)
+        .order_by()[:1],
+        pk=int,
+        user=int,
+        org=int,
+    )
+    for role in Role
+    if role != Role.DEACTIVATED
+}
+
+
 def get_task_for(user: User, role: Role, task_id: int) -> Task:
-    task = visible_tasks(user, role).select_related("project").filter(pk=task_id).first()
+    prepared = _TASK_FOR.get(Role(role))
+    org = user.active_organization_id
+    task = None
+    if prepared is not None and org:
+        task = prepared.first(pk=task_id, user=user.pk, org=org)
     if task is None:
         raise Http404("Task not found.")
     return task
+
+
+_ANNOTATIONS_OF_TASK = PreparedSelect(
+    lambda task: Annotation.objects.filter(task_id=task).order_by("id"), task=int
+)
+_OWN_ANNOTATIONS_OF_TASK = PreparedSelect(
+    lambda task, user: Annotation.objects.filter(task_id=task, completed_by_id=user).order_by("id"),
+    task=int,
+    user=int,
+)
+_PREDICTIONS_OF_TASK = PreparedSelect(
+    lambda task: Prediction.objects.filter(task_id=task).order_by("id"), task=int
+)
+
+
+def annotations_of(task: Task, *, author: User | None) -> list[Annotation]:
+    """A task's annotations by id; with `author`, only theirs."""
+    if author is None:
+        return _ANNOTATIONS_OF_TASK.all(task=task.pk)
+    return _OWN_ANNOTATIONS_OF_TASK.all(task=task.pk, user=author.pk)
+
+
+def predictions_of(task: Task) -> list[Prediction]:
+    return _PREDICTIONS_OF_TASK.all(task=task.pk)
 
 
 def visible_annotations(user: User, role: Role) -> QuerySet[Annotation]:

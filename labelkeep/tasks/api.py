@@ -28,6 +28,8 @@ from labelkeep.tasks.serializers import (
     SelectedItemsSerializer,
     TaskDetailSerializer,
     TaskWriteSerializer,
+    annotation_json,
+    prediction_json,
     task_json,
 )
 from labelkeep.tasks.stream import next_task
@@ -50,10 +52,13 @@ class TaskScopedView(MemberAPIView):
         return not has_perm(self.role, Perm.ANNOTATIONS_REVIEW)
 
     def task_body(self, task: Task) -> dict[str, Any]:
-        annotations = Annotation.objects.filter(task=task).order_by("id")
-        if self.own_annotations_only():
-            annotations = annotations.filter(completed_by=self.actor)
-        return task_json(task, full=True, annotations=list(annotations))
+        author = self.actor if self.own_annotations_only() else None
+        return task_json(
+            task,
+            full=True,
+            annotations=access.annotations_of(task, author=author),
+            predictions=access.predictions_of(task),
+        )
 
 
 _NO_PROJECT = (404, "No such project, or the caller may not see it.")
@@ -400,7 +405,7 @@ class TaskAnnotationsView(TaskScopedView):
         ordering = request.query_params.get("ordering", "id")
         if ordering not in _ANNOTATION_ORDERINGS:
             raise exceptions.ValidationError({"ordering": "Use id, created_at or updated_at."})
-        return Response(AnnotationSerializer(annotations.order_by(ordering), many=True).data)
+        return Response([annotation_json(a) for a in annotations.order_by(ordering)])
 
     @extend_schema(
         tags=["annotations"],
@@ -435,7 +440,7 @@ class TaskAnnotationsView(TaskScopedView):
             )
         except services.TaskError as exc:
             raise _refused(exc) from None
-        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        return Response(annotation_json(annotation), status=status.HTTP_201_CREATED)
 
 
 _NOT_AUTHOR = (
@@ -459,7 +464,7 @@ class AnnotationDetailView(TaskScopedView):
         responses=responses({200: AnnotationSerializer}, *MEMBER_ERRORS, _NO_ANNOTATION),
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(AnnotationSerializer(self._annotation(pk, changing=False)).data)
+        return Response(annotation_json(self._annotation(pk, changing=False)))
 
     @extend_schema(
         tags=["annotations"],
@@ -483,7 +488,7 @@ class AnnotationDetailView(TaskScopedView):
             services.update_annotation(annotation, values, actor=self.actor, origin=self.origin)
         except services.TaskError as exc:
             raise _refused(exc) from None
-        return Response(AnnotationSerializer(annotation).data)
+        return Response(annotation_json(annotation))
 
     @extend_schema(
         tags=["annotations"],
@@ -572,7 +577,7 @@ class PredictionsView(TaskScopedView):
         ),
     )
     def get(self, request: Request) -> Response:
-        return Response(PredictionSerializer(_prediction_filters(self, request), many=True).data)
+        return Response([prediction_json(p) for p in _prediction_filters(self, request)])
 
     @extend_schema(
         tags=["predictions"],
@@ -593,7 +598,7 @@ class PredictionsView(TaskScopedView):
             )
         except services.TaskError as exc:
             raise _refused(exc) from None
-        return Response(PredictionSerializer(made[0]).data, status=status.HTTP_201_CREATED)
+        return Response(prediction_json(made[0]), status=status.HTTP_201_CREATED)
 
 
 class PredictionDetailView(TaskScopedView):
@@ -607,9 +612,7 @@ class PredictionDetailView(TaskScopedView):
         responses=responses({200: PredictionSerializer}, *MEMBER_ERRORS, _NO_PREDICTION),
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(
-            PredictionSerializer(access.get_prediction_for(self.actor, self.role, pk)).data
-        )
+        return Response(prediction_json(access.get_prediction_for(self.actor, self.role, pk)))
 
     @extend_schema(
         tags=["predictions"],
@@ -628,7 +631,7 @@ class PredictionDetailView(TaskScopedView):
             services.update_prediction(prediction, values, actor=self.actor, origin=self.origin)
         except services.TaskError as exc:
             raise _refused(exc) from None
-        return Response(PredictionSerializer(prediction).data)
+        return Response(prediction_json(prediction))
 
     @extend_schema(
         tags=["predictions"],

@@ -7,30 +7,59 @@ from typing import Any
 from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
+from labelkeep.db.prepared import PreparedSelect, PreparedUpdate
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
+
+_LOCKED_COUNTERS = PreparedSelect(
+    lambda pk: Task.objects.select_for_update()
+    .only("id", "project_id", "overlap", "total_annotations", "cancelled_annotations")
+    .filter(pk=pk)
+    .order_by()[:1],
+    pk=int,
+)
+_SET_TASK_COUNTERS = PreparedUpdate(
+    lambda pk, done, cancelled: (
+        Task.objects.filter(pk=pk),
+        {
+            "total_annotations": Value(done),
+            "cancelled_annotations": Value(cancelled),
+            "is_labeled": Case(
+                When(overlap__lte=Value(done), then=Value(True)), default=Value(False)
+            ),
+        },
+    ),
+    pk=int,
+    done=int,
+    cancelled=int,
+)
+_SHIFT_PROJECT_ANNOTATIONS = PreparedUpdate(
+    lambda pk, done, tasks: (
+        Project.objects.filter(pk=pk),
+        {
+            "total_annotations_number": F("total_annotations_number") + Value(done),
+            "num_tasks_with_annotations": F("num_tasks_with_annotations") + Value(tasks),
+        },
+    ),
+    pk=int,
+    done=int,
+    tasks=int,
+)
 
 
 def shift_annotations(task: Task, *, done: int = 0, cancelled: int = 0) -> None:
     """Add `done` finished and `cancelled` skipped annotations to a task's counters."""
-    locked = (
-        Task.objects.select_for_update()
-        .only("id", "project_id", "overlap", "total_annotations", "cancelled_annotations")
-        .get(pk=task.pk)
-    )
+    locked = _LOCKED_COUNTERS.first(pk=task.pk)
+    if locked is None:
+        raise Task.DoesNotExist(f"task {task.pk} is gone")
     before = locked.total_annotations
     after = before + done
-    Task.objects.filter(pk=task.pk).update(
-        total_annotations=after,
-        cancelled_annotations=locked.cancelled_annotations + cancelled,
-        is_labeled=after >= locked.overlap,
+    _SET_TASK_COUNTERS.run(
+        pk=task.pk, done=after, cancelled=locked.cancelled_annotations + cancelled
     )
     with_annotations = int(after > 0) - int(before > 0)
     if done or with_annotations:
-        Project.objects.filter(pk=locked.project_id).update(
-            total_annotations_number=F("total_annotations_number") + done,
-            num_tasks_with_annotations=F("num_tasks_with_annotations") + with_annotations,
-        )
+        _SHIFT_PROJECT_ANNOTATIONS.run(pk=locked.project_id, done=done, tasks=with_annotations)
 
 
 def shift_predictions(task: Task, delta: int) -> None:

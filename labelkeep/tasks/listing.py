@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OrderBy, Prefetch, Q, QuerySet
+from django.db.models import OrderBy, Q, QuerySet
 from rest_framework import exceptions
 from rest_framework.request import Request
 
@@ -22,9 +22,9 @@ from labelkeep.tasks import filters
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
     TASK_FIELDS,
-    AnnotationSerializer,
-    PredictionSerializer,
-    TaskSerializer,
+    annotation_json,
+    prediction_json,
+    task_fields_json,
 )
 
 MAX_PAGE_SIZE = 1000
@@ -124,7 +124,7 @@ def read_listing(request: Request, scope: filters.Scope) -> Listing:
     )
 
 
-def _page_rows(tasks: QuerySet[Task], listing: Listing, scope: filters.Scope) -> list[Task]:
+def _page_rows(tasks: QuerySet[Task], listing: Listing) -> list[Task]:
     start = (listing.page - 1) * listing.size
     ordered = tasks.order_by(*listing.ordering)
     if start:
@@ -133,16 +133,16 @@ def _page_rows(tasks: QuerySet[Task], listing: Listing, scope: filters.Scope) ->
         rows = Task.objects.filter(pk__in=window).order_by(*listing.ordering)
     else:
         rows = ordered[: listing.size]
-    rows = rows.only(*(f for f in TASK_FIELDS if f in listing.include))
-    if listing.full and "annotations" in listing.include:
-        annotations = Annotation.objects.order_by("id")
-        if scope.own_only:
-            annotations = annotations.filter(completed_by=scope.user)
-        rows = rows.prefetch_related(Prefetch("annotations", queryset=annotations))
-    if listing.full and "predictions" in listing.include:
-        predictions = Prediction.objects.order_by("id")
-        rows = rows.prefetch_related(Prefetch("predictions", queryset=predictions))
-    return list(rows)
+    return list(rows.only(*(f for f in TASK_FIELDS if f in listing.include)))
+
+
+def _by_task(related: QuerySet[Any], rows: list[Task]) -> dict[int, list[Any]]:
+    """One query for the page's annotations (or predictions), grouped by task. (Django's
+    prefetch_related builds a queryset per task to attach them, which costs more.)"""
+    grouped: dict[int, list[Any]] = {task.pk: [] for task in rows}
+    for item in related.filter(task_id__in=list(grouped)).order_by("id"):
+        grouped[item.task_id].append(item)
+    return grouped
 
 
 def _totals(project: Project, tasks: QuerySet[Task], filtered: bool) -> dict[str, int]:
@@ -163,28 +163,32 @@ def task_page(project: Project, request: Request, *, own_only: bool, user: User)
     tasks = Task.objects.filter(project=project)
     if listing.condition is not None:
         tasks = tasks.filter(listing.condition)
-    rows = _page_rows(tasks, listing, scope)
-    return {"tasks": _json(rows, listing), **_totals(project, tasks, listing.condition is not None)}
+    rows = _page_rows(tasks, listing)
+    return {
+        "tasks": _json(rows, listing, scope),
+        **_totals(project, tasks, listing.condition is not None),
+    }
 
 
-def _json(rows: list[Task], listing: Listing) -> list[dict[str, Any]]:
-    # One serializer of each kind for the whole page: building them costs more than using them.
-    task_fields = TaskSerializer()
-    for name in set(task_fields.fields) - listing.include:
-        del task_fields.fields[name]
-    annotation_fields, prediction_fields = AnnotationSerializer(), PredictionSerializer()
+def _json(rows: list[Task], listing: Listing, scope: filters.Scope) -> list[dict[str, Any]]:
+    fields = [name for name in TASK_FIELDS if name in listing.include]
+    annotations = predictions = None
+    if listing.full and "annotations" in listing.include:
+        visible = Annotation.objects.all()
+        if scope.own_only:
+            visible = visible.filter(completed_by=scope.user)
+        annotations = _by_task(visible, rows)
+    if listing.full and "predictions" in listing.include:
+        predictions = _by_task(Prediction.objects.all(), rows)
+    drafts = listing.full and "drafts" in listing.include
     out = []
     for task in rows:
-        data = dict(task_fields.to_representation(task))
-        if listing.full and "annotations" in listing.include:
-            data["annotations"] = [
-                annotation_fields.to_representation(a) for a in task.annotations.all()
-            ]
-        if listing.full and "predictions" in listing.include:
-            data["predictions"] = [
-                prediction_fields.to_representation(p) for p in task.predictions.all()
-            ]
-        if listing.full and "drafts" in listing.include:
+        data = task_fields_json(task, fields)
+        if annotations is not None:
+            data["annotations"] = [annotation_json(a) for a in annotations[task.pk]]
+        if predictions is not None:
+            data["predictions"] = [prediction_json(p) for p in predictions[task.pk]]
+        if drafts:
             data["drafts"] = []
         out.append(data)
     return out

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -121,15 +124,91 @@ class ListedTaskSerializer(TaskDetailSerializer):
     `fields=all`; with `include`, only the fields it names and `id` (documentation only)."""
 
 
+# --- Output ---------------------------------------------------------------------------
+# The serializers above validate input and document the API; the hot read paths build the
+# same JSON with these plain functions, which cost a small fraction of a ModelSerializer
+# (which rebuilds its fields from the model on every use). tests/tasks/test_output.py
+# pins them to the serializers' output.
+
+
+def instant(value: dt.datetime | None) -> str | None:
+    """A timestamp as DRF writes it: ISO 8601 in the time zone of settings, UTC as `Z`."""
+    if value is None:
+        return None
+    # The default zone: Labelkeep never activates another (and the lookup is cached).
+    text = value.astimezone(timezone.get_default_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def updated_by_json(user_id: int | None) -> list[dict[str, int]]:
+    return [{"user_id": user_id}] if user_id else []
+
+
+def annotation_json(annotation: Annotation) -> dict[str, Any]:
+    return {
+        "id": annotation.pk,
+        "task": annotation.task_id,
+        "project": annotation.project_id,
+        "result": annotation.result,
+        "completed_by": annotation.completed_by_id,
+        "was_cancelled": annotation.was_cancelled,
+        "ground_truth": annotation.ground_truth,
+        "lead_time": annotation.lead_time,
+        "created_at": instant(annotation.created_at),
+        "updated_at": instant(annotation.updated_at),
+        "updated_by": annotation.updated_by_id,
+    }
+
+
+def prediction_json(prediction: Prediction) -> dict[str, Any]:
+    return {
+        "id": prediction.pk,
+        "task": prediction.task_id,
+        "project": prediction.project_id,
+        "result": prediction.result,
+        "score": prediction.score,
+        "model_version": prediction.model_version,
+        "created_at": instant(prediction.created_at),
+        "updated_at": instant(prediction.updated_at),
+    }
+
+
+_TASK_VALUES: dict[str, Callable[[Task], Any]] = {
+    "id": lambda t: t.pk,
+    "project": lambda t: t.project_id,
+    "data": lambda t: t.data,
+    "meta": lambda t: t.meta,
+    "created_at": lambda t: instant(t.created_at),
+    "updated_at": lambda t: instant(t.updated_at),
+    "updated_by": lambda t: updated_by_json(t.updated_by_id),
+    "is_labeled": lambda t: t.is_labeled,
+    "overlap": lambda t: t.overlap,
+    "total_annotations": lambda t: t.total_annotations,
+    "cancelled_annotations": lambda t: t.cancelled_annotations,
+    "total_predictions": lambda t: t.total_predictions,
+}
+if tuple(_TASK_VALUES) != TASK_FIELDS:
+    raise ImportError("task output and TASK_FIELDS disagree")
+
+
+def task_fields_json(task: Task, fields: Iterable[str] = TASK_FIELDS) -> dict[str, Any]:
+    """The task's own fields (only `fields`, in TASK_FIELDS order: others may be deferred)."""
+    return {name: _TASK_VALUES[name](task) for name in fields}
+
+
 def task_json(
-    task: Task, *, full: bool, annotations: list[Annotation] | None = None
+    task: Task,
+    *,
+    full: bool,
+    annotations: list[Annotation] | None = None,
+    predictions: list[Prediction] | None = None,
 ) -> dict[str, Any]:
-    data = dict(TaskSerializer(task).data)
+    data = task_fields_json(task)
     if full:
-        data["annotations"] = AnnotationSerializer(
-            task.annotations.all() if annotations is None else annotations, many=True
-        ).data
-        data["predictions"] = PredictionSerializer(task.predictions.all(), many=True).data
+        found = task.annotations.all() if annotations is None else annotations
+        data["annotations"] = [annotation_json(a) for a in found]
+        made = task.predictions.all() if predictions is None else predictions
+        data["predictions"] = [prediction_json(p) for p in made]
         data["drafts"] = []
     return data
 

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labelkeep.accounts.models import User
+from labelkeep.db.prepared import PreparedDelete
 from labelkeep.projects.models import Project, Sampling
 from labelkeep.tasks.models import Annotation, Task, TaskLock
 
@@ -74,6 +75,11 @@ def next_task(project: Project, user: User) -> Task | None:
     return task
 
 
+_RELEASE = PreparedDelete(
+    lambda task, user: TaskLock.objects.filter(task_id=task, user_id=user), task=int, user=int
+)
+
+
 def release(task: Task, user: User) -> None:
     """The user finished (or skipped) the task: give up their lock."""
-    TaskLock.objects.filter(task=task, user=user).delete()
+    _RELEASE.run(task=task.pk, user=user.pk)

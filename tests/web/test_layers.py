@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "labelkeep"
 LAYERS = {
     "env": 0,
     "security": 0,
+    "db": 0,
     "api": 1,
     "audit": 2,
     "accounts": 3,

@@ -1,0 +1,1 @@
+"""The embedded SQLite database backend (settings: ENGINE `labelkeep.db.sqlite`)."""

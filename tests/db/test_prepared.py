@@ -1,0 +1,137 @@
+"""Prepared ORM queries: the same SQL Django compiles, the same rows, refused when unsafe."""
+
+from __future__ import annotations
+
+import importlib
+import random
+from typing import Any
+
+import pytest
+from django.db.models import F, Value
+
+from labelkeep.accounts.models import ApiToken, Membership, User
+from labelkeep.db.prepared import (
+    PreparedBase,
+    PreparedDelete,
+    PreparedSelect,
+    PreparedUpdate,
+    registered,
+)
+from labelkeep.projects.models import Project
+from labelkeep.tasks.models import Task, TaskLock
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+def _every_prepared_query() -> list[PreparedBase]:
+    importlib.import_module("labelkeep.urls")  # imports every view, so every module
+    found = registered()
+    assert len(found) >= 10
+    return found
+
+
+def test_every_prepared_query_matches_a_fresh_compilation() -> None:
+    rng = random.Random(7)  # noqa: S311 (test values, not secrets)
+    for prepared in _every_prepared_query():
+        assert isinstance(prepared, PreparedSelect | PreparedUpdate | PreparedDelete)
+        for _ in range(3):
+            values: dict[str, Any] = {
+                name: rng.randint(1, 10**9) if isinstance(sample, int) else f"v{rng.random()}"
+                for name, sample in prepared.samples().items()
+            }
+            prepared.check(**values)
+
+
+def test_prepared_rows_are_what_the_orm_returns(world: World) -> None:
+    query = PreparedSelect(
+        lambda user: Membership.objects.select_related("organization", "user")
+        .filter(user_id=user)
+        .order_by("id"),
+        user=int,
+    )
+    for actor in (world.member, world.admin, world.outsider):
+        user = actor.user
+        got = query.all(user=user.pk)
+        expected = list(
+            Membership.objects.select_related("organization", "user")
+            .filter(user_id=user.pk)
+            .order_by("id")
+        )
+        assert [(m.pk, m.role, m.organization.title, m.user.email) for m in got] == [
+            (m.pk, m.role, m.organization.title, m.user.email) for m in expected
+        ]
+        assert got and all(m.user_id == user.pk for m in got)
+    assert query.all(user=10**9) == []
+
+
+def test_prepared_annotations_and_values_list() -> None:
+    user = User.objects.create_user("p@example.com", "long enough password 1")
+    names = PreparedSelect(
+        lambda email: User.objects.filter(email=email).values_list("id", "email"), email=str
+    )
+    assert names.all(email="p@example.com") == [(user.pk, "p@example.com")]
+    assert names.all(email="'; DROP TABLE accounts_user; --") == []
+    assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_prepared_update_and_delete(world: World) -> None:
+    project = Project.objects.create(organization=world.org, title="P")
+    task = Task.objects.create(project=project, data={"text": "x"})
+    bump = PreparedUpdate(
+        lambda pk, n: (Task.objects.filter(pk=pk), {"overlap": F("overlap") + Value(n)}),
+        pk=int,
+        n=int,
+    )
+    assert bump.run(pk=task.pk, n=4) == 1
+    assert bump.run(pk=10**9, n=4) == 0
+    task.refresh_from_db()
+    assert task.overlap == 5
+    TaskLock.objects.create(
+        task=task, project=project, user=world.member.user, expires_at=task.created_at
+    )
+    drop = PreparedDelete(lambda task: TaskLock.objects.filter(task_id=task), task=int)
+    assert drop.run(task=task.pk) == 1
+    assert not TaskLock.objects.exists()
+
+
+def test_values_must_have_the_declared_types() -> None:
+    query = PreparedSelect(lambda pk: User.objects.filter(pk=pk)[:1], pk=int)
+    with pytest.raises(TypeError):
+        query.all(pk="1")
+    with pytest.raises(TypeError):
+        query.all(pk=True)  # a bool is not an id
+    with pytest.raises(TypeError):
+        query.all(pk=1, extra=2)
+    with pytest.raises(TypeError):
+        query.all()
+
+
+def test_queries_whose_shape_depends_on_a_value_are_refused() -> None:
+    # An IN list's length is part of the SQL text: not preparable.
+    varying = PreparedSelect(lambda n: User.objects.filter(pk__in=list(range(n % 3 + 1))), n=int)
+    with pytest.raises(ValueError, match="changes the SQL text"):
+        varying.all(n=1)
+
+
+def test_values_the_orm_transforms_are_refused() -> None:
+    # icontains wraps the value in %…%: binding the caller's value as-is would be wrong.
+    pattern = PreparedSelect(lambda text: User.objects.filter(email__icontains=text), text=str)
+    with pytest.raises(ValueError, match="verbatim"):
+        pattern.all(text="a")
+
+
+def test_deletes_of_rows_with_dependents_are_refused() -> None:
+    cascade = PreparedDelete(lambda pk: Task.objects.filter(pk=pk), pk=int)
+    with pytest.raises(ValueError, match="dependents"):
+        cascade.run(pk=1)
+
+
+def test_api_token_lookup_is_prepared_and_exact(world: World) -> None:
+    from labelkeep.accounts import auth
+
+    token = ApiToken.objects.get(user=world.member.user)
+    found = auth._LEGACY.first(key_hash=token.key_hash)
+    assert found is not None and found.user.email == world.member.user.email
+    assert found.member_role == "annotator"
+    assert auth._LEGACY.first(key_hash=token.key_hash[:-1]) is None

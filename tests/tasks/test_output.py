@@ -1,0 +1,83 @@
+"""The plain output functions give exactly what the documented serializers give."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from labelkeep.projects.models import Project
+from labelkeep.tasks import services
+from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.serializers import (
+    AnnotationSerializer,
+    PredictionSerializer,
+    TaskSerializer,
+    annotation_json,
+    instant,
+    prediction_json,
+    task_fields_json,
+    task_json,
+)
+from tests.conftest import TEST_ORIGIN, World
+from tests.tasks.conftest import choice
+
+pytestmark = pytest.mark.django_db
+
+
+def test_task_annotation_and_prediction_json_match_the_serializers(
+    project: Project, task_ids: list[int], world: World
+) -> None:
+    task = Task.objects.get(pk=task_ids[0])
+    services.create_annotation(
+        task,
+        {"result": choice("Positive"), "lead_time": 2.5, "ground_truth": True},
+        actor=world.admin.user,
+        completed_by=world.member.user,
+        origin=TEST_ORIGIN,
+    )
+    services.create_annotation(
+        task,
+        {"result": [], "was_cancelled": True},
+        actor=world.admin.user,
+        completed_by=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    services.create_predictions(
+        project,
+        [(task, {"result": choice("Negative"), "score": 0.25})],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    services.create_predictions(
+        project,
+        [(task, {"result": choice("Neutral")})],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    services.update_task(
+        task, {"meta": {"a": [1, "</script>"]}}, actor=world.admin.user, origin=TEST_ORIGIN
+    )
+    for fresh in (Task.objects.get(pk=pk) for pk in task_ids):
+        assert task_fields_json(fresh) == dict(TaskSerializer(fresh).data)
+    task = Task.objects.get(pk=task.pk)
+    assert task_fields_json(task)["updated_by"] == [{"user_id": world.admin.user.pk}]
+    annotations = list(Annotation.objects.filter(task=task).order_by("id"))
+    predictions = list(Prediction.objects.filter(task=task).order_by("id"))
+    assert len(annotations) == 2 and len(predictions) == 2
+    for annotation in annotations:
+        assert annotation_json(annotation) == dict(AnnotationSerializer(annotation).data)
+    for prediction in predictions:
+        assert prediction_json(prediction) == dict(PredictionSerializer(prediction).data)
+    full = task_json(task, full=True, annotations=annotations, predictions=predictions)
+    assert full["annotations"] == [dict(AnnotationSerializer(a).data) for a in annotations]
+    assert full["predictions"] == [dict(PredictionSerializer(p).data) for p in predictions]
+    assert full["drafts"] == []
+
+
+def test_instants_are_written_as_drf_writes_them() -> None:
+    utc = dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
+    assert instant(utc) == "2026-01-02T03:04:05.678901Z"
+    elsewhere = utc.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    assert instant(elsewhere) == "2026-01-02T03:04:05.678901Z"
+    assert instant(None) is None
