@@ -20,6 +20,7 @@ roles-doc:  ## regenerate the roles table in docs/roles.md
 
 bench:  ## run the benchmarks against the real server (prints and records figures)
 	scripts/bootstrap.sh dev
+	scripts/install-system-deps.sh
 	.venv/bin/python -m bench.identity
 	.venv/bin/python -m bench.labeling
 	.venv/bin/python -m bench.export

@@ -1,30 +1,23 @@
 """Labeling through the real server: `python -m bench.labeling [--tasks N]`.
 
-Seeds a text-classification project with N tasks, then measures with 8 concurrent
-keep-alive clients: annotation create, task-list pages (100 tasks, fields=all) at random
-depths, single task get, and the label stream (`next`) followed by a skip.
+Seeds a text-classification project with N tasks, then measures annotation create,
+task-list pages (100 tasks, fields=all) at random depths and single task get with `wrk`
+(bench/wrk/*.lua) at 8 and at 1 keep-alive connections, and the label stream (`next`,
+then a skip) with Python clients, which read each answer to skip the task they were given.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import subprocess
 import sys
 import threading
+import time
 
 import httpx
 
-from bench.common import ROOT, Server, create_user, hammer, record, running_server
-
-RESULT = [
-    {
-        "from_name": "sentiment",
-        "to_name": "text",
-        "type": "choices",
-        "value": {"choices": ["Positive"]},
-    }
-]
+from bench.common import ROOT, Server, Timing, create_user, hammer, record, running_server
+from bench.loadgen import wrk
 
 
 def seed(server: Server, email: str, tasks: int) -> int:
@@ -42,9 +35,10 @@ def seed(server: Server, email: str, tasks: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=20, help="per wrk run")
+    parser.add_argument("--stream-requests", type=int, default=1000)
     args = parser.parse_args()
+    lines = []
     with running_server() as server:
         key = create_user(server, "bench@example.com")
         project = seed(server, "bench@example.com", args.tasks)
@@ -52,42 +46,29 @@ def main() -> None:
         with httpx.Client(base_url=server.base_url, verify=str(server.cert)) as client:
             first = client.get(f"/api/tasks/?project={project}&page_size=1", headers=auth)
             low = first.raise_for_status().json()["tasks"][0]["id"]
-        ids = range(low, low + args.tasks)
-        pages = max(1, args.tasks // 100)
-
-        def annotate(c: httpx.Client) -> None:
-            task = random.choice(ids)  # noqa: S311
-            c.post(
-                f"/api/tasks/{task}/annotations/", json={"result": RESULT}, headers=auth
-            ).raise_for_status()
-
-        def page(c: httpx.Client) -> None:
-            n = random.randint(1, pages)  # noqa: S311
-            c.get(
-                f"/api/tasks/?project={project}&page={n}&page_size=100&fields=all", headers=auth
-            ).raise_for_status()
-
-        def get(c: httpx.Client) -> None:
-            c.get(f"/api/tasks/{random.choice(ids)}/", headers=auth).raise_for_status()  # noqa: S311
-
-        timings = {
-            "annotation create": hammer(annotate, server, args.requests, args.clients),
-            "task list page (100, fields=all)": hammer(page, server, args.requests, args.clients),
-            "single task get": hammer(get, server, args.requests, args.clients),
-            "next task": _stream(server, auth, project, args),
+        values = {
+            "key": key,
+            "low": str(low),
+            "count": str(args.tasks),
+            "project": str(project),
+            "pages": str(max(1, args.tasks // 100)),
         }
-    record(
-        f"Labeling: {args.tasks:,} tasks through HTTPS, {args.clients} clients",
-        [f"{name}: {timing.summary()}" for name, timing in timings.items()],
-    )
+        for name, script in (
+            ("annotation create", "annotate"),
+            ("task list page (100, fields=all)", "page"),
+            ("single task get", "get"),
+        ):
+            for connections in (8, 1):
+                load = wrk(server, script, values, connections=connections, seconds=args.seconds)
+                lines.append(f"{name}, {connections} connections: {load.summary()}")
+        for clients in (8, 1):
+            timing = _stream(server, auth, project, args.stream_requests, clients)
+            lines.append(f"next task, {clients} clients: {timing.summary()}")
+    record(f"Labeling: {args.tasks:,} tasks through HTTPS", lines)
 
 
-def _stream(server: Server, auth: dict[str, str], project: int, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _stream(server: Server, auth: dict[str, str], project: int, total: int, clients: int) -> Timing:
     """`next` then a skip, per client; only `next` is timed."""
-    import time
-
-    from bench.common import Timing
-
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -103,8 +84,9 @@ def _stream(server: Server, auth: dict[str, str], project: int, args: argparse.N
             headers=auth,
         ).raise_for_status()
 
-    total = hammer(call, server, args.requests // 2, args.clients)
-    return Timing(len(latencies), total.seconds, latencies)
+    whole = hammer(call, server, total, clients)
+    timed = latencies[clients:]  # the first call of each client only warms its connection
+    return Timing(len(timed), whole.seconds, timed)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ fresh compilation for given values; the tests run it for every prepared query.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from django.db.models.sql.compiler import SQLCompiler
 
 T = TypeVar("T")
 
-Kind = type[int] | type[str]
+Kind = type[int] | type[str] | type[dt.datetime]
 
 _REGISTRY: list[PreparedBase] = []
 
@@ -38,9 +39,11 @@ def registered() -> list[PreparedBase]:
     return list(_REGISTRY)
 
 
-def _sample(kind: Kind, index: int, variant: int) -> int | str:
+def _sample(kind: Kind, index: int, variant: int) -> int | str | dt.datetime:
     if kind is int:
         return 1_900_000_000 + index * 1_000 + variant
+    if kind is dt.datetime:
+        return dt.datetime(2001, 2, 3, tzinfo=dt.UTC) + dt.timedelta(days=index, seconds=variant)
     return f"prepared-sample-{index}-{variant}"
 
 
@@ -73,13 +76,14 @@ class PreparedBase:
     ) -> tuple[str, tuple[Any, ...], Any]:
         raise NotImplementedError
 
-    def samples(self, variant: int = 0) -> dict[str, int | str]:
+    def samples(self, variant: int = 0) -> dict[str, Any]:
         return {
             name: _sample(kind, i, variant) for i, (name, kind) in enumerate(self._kinds.items())
         }
 
     def _prepare(self, using: str) -> _Compiled:
         base = self.samples()
+        adapted = self._adapted(base, using)
         sql, params, state = self._compile_with(base, using)
         slots = []
         claimed: set[int] = set()
@@ -92,7 +96,7 @@ class PreparedBase:
                 i for i, (a, b) in enumerate(zip(params, other_params, strict=False)) if a != b
             )
             # A value may go unused (one shape of a family of queries ignores it).
-            if any(params[i] != base[name] for i in moved):
+            if any(params[i] != adapted[name] for i in moved):
                 raise ValueError(f"{self!r}: {name!r} is not passed through verbatim")
             if claimed & set(moved):
                 raise ValueError(f"{self!r}: {name!r} shares a parameter with another value")
@@ -116,14 +120,26 @@ class PreparedBase:
             # bool is an int subclass, and would bind as 1/0 where a string is expected.
             if type(value) is not self._kinds[name]:
                 raise TypeError(f"{self!r}: {name} must be {self._kinds[name].__name__}")
+            if type(value) is dt.datetime and value.tzinfo is None:
+                raise TypeError(f"{self!r}: {name} must be an aware datetime")
         return given
+
+    def _adapted(self, values: Mapping[str, Any], using: str) -> Mapping[str, Any]:
+        """Values as the backend binds them: datetimes as its datetime fields store them."""
+        if not any(kind is dt.datetime for kind in self._kinds.values()):
+            return values
+        ops = connections[using].ops
+        return {
+            name: ops.adapt_datetimefield_value(value) if type(value) is dt.datetime else value
+            for name, value in values.items()
+        }
 
     def check(self, using: str = "default", **values: Any) -> None:
         """Raise AssertionError unless the prepared SQL and parameters for `values` are
         what Django compiles for them afresh."""
         compiled = self.compiled(using)
         sql, params, _ = self._compile_with(self._values(values), using)
-        if (sql, list(params)) != (compiled.sql, compiled.bind(values)):
+        if (sql, list(params)) != (compiled.sql, compiled.bind(self._adapted(values, using))):
             raise AssertionError(f"{self!r} differs from a fresh compilation for {values}")
 
 
@@ -174,7 +190,7 @@ class PreparedSelect(PreparedBase, Generic[T]):
 
     def all(self, using: str = "default", **values: Any) -> list[T]:
         compiled = self.compiled(using)
-        params = compiled.bind(self._values(values))
+        params = compiled.bind(self._adapted(self._values(values), using))
         queryset: Any = self._templates[using]._chain()  # type: ignore[attr-defined]
         if queryset.query.__class__ is not _PreparedQuery:
             raise TypeError(f"{self!r}: only plain queries can be prepared")
@@ -192,7 +208,7 @@ class _Statement(PreparedBase):
     def run(self, using: str = "default", **values: Any) -> int:
         compiled = self.compiled(using)
         with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.bind(self._values(values)))
+            cursor.execute(compiled.sql, compiled.bind(self._adapted(self._values(values), using)))
             return int(cursor.rowcount)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -144,56 +144,103 @@ def updated_by_json(user_id: int | None) -> list[dict[str, int]]:
     return [{"user_id": user_id}] if user_id else []
 
 
-def annotation_json(annotation: Annotation) -> dict[str, Any]:
+# Rows are dicts keyed by attribute name: `.values(*ANNOTATION_COLUMNS)` rows, or a model
+# instance's `__dict__`, where Django keeps its loaded field values under the same names.
+Row = Mapping[str, Any]
+
+ANNOTATION_COLUMNS = (
+    "id",
+    "task_id",
+    "project_id",
+    "result",
+    "completed_by_id",
+    "was_cancelled",
+    "ground_truth",
+    "lead_time",
+    "created_at",
+    "updated_at",
+    "updated_by_id",
+)
+PREDICTION_COLUMNS = (
+    "id",
+    "task_id",
+    "project_id",
+    "result",
+    "score",
+    "model_version",
+    "created_at",
+    "updated_at",
+)
+
+
+def annotation_row_json(row: Row) -> dict[str, Any]:
     return {
-        "id": annotation.pk,
-        "task": annotation.task_id,
-        "project": annotation.project_id,
-        "result": annotation.result,
-        "completed_by": annotation.completed_by_id,
-        "was_cancelled": annotation.was_cancelled,
-        "ground_truth": annotation.ground_truth,
-        "lead_time": annotation.lead_time,
-        "created_at": instant(annotation.created_at),
-        "updated_at": instant(annotation.updated_at),
-        "updated_by": annotation.updated_by_id,
+        "id": row["id"],
+        "task": row["task_id"],
+        "project": row["project_id"],
+        "result": row["result"],
+        "completed_by": row["completed_by_id"],
+        "was_cancelled": row["was_cancelled"],
+        "ground_truth": row["ground_truth"],
+        "lead_time": row["lead_time"],
+        "created_at": instant(row["created_at"]),
+        "updated_at": instant(row["updated_at"]),
+        "updated_by": row["updated_by_id"],
+    }
+
+
+def annotation_json(annotation: Annotation) -> dict[str, Any]:
+    return annotation_row_json(annotation.__dict__)
+
+
+def prediction_row_json(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "task": row["task_id"],
+        "project": row["project_id"],
+        "result": row["result"],
+        "score": row["score"],
+        "model_version": row["model_version"],
+        "created_at": instant(row["created_at"]),
+        "updated_at": instant(row["updated_at"]),
     }
 
 
 def prediction_json(prediction: Prediction) -> dict[str, Any]:
-    return {
-        "id": prediction.pk,
-        "task": prediction.task_id,
-        "project": prediction.project_id,
-        "result": prediction.result,
-        "score": prediction.score,
-        "model_version": prediction.model_version,
-        "created_at": instant(prediction.created_at),
-        "updated_at": instant(prediction.updated_at),
-    }
+    return prediction_row_json(prediction.__dict__)
 
 
-_TASK_VALUES: dict[str, Callable[[Task], Any]] = {
-    "id": lambda t: t.pk,
-    "project": lambda t: t.project_id,
-    "data": lambda t: t.data,
-    "meta": lambda t: t.meta,
-    "created_at": lambda t: instant(t.created_at),
-    "updated_at": lambda t: instant(t.updated_at),
-    "updated_by": lambda t: updated_by_json(t.updated_by_id),
-    "is_labeled": lambda t: t.is_labeled,
-    "overlap": lambda t: t.overlap,
-    "total_annotations": lambda t: t.total_annotations,
-    "cancelled_annotations": lambda t: t.cancelled_annotations,
-    "total_predictions": lambda t: t.total_predictions,
+# Each task field: the column it comes from and how it is written.
+TASK_COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "id": ("id", lambda v: v),
+    "project": ("project_id", lambda v: v),
+    "data": ("data", lambda v: v),
+    "meta": ("meta", lambda v: v),
+    "created_at": ("created_at", instant),
+    "updated_at": ("updated_at", instant),
+    "updated_by": ("updated_by_id", updated_by_json),
+    "is_labeled": ("is_labeled", lambda v: v),
+    "overlap": ("overlap", lambda v: v),
+    "total_annotations": ("total_annotations", lambda v: v),
+    "cancelled_annotations": ("cancelled_annotations", lambda v: v),
+    "total_predictions": ("total_predictions", lambda v: v),
 }
-if tuple(_TASK_VALUES) != TASK_FIELDS:
+if tuple(TASK_COLUMNS) != TASK_FIELDS:
     raise ImportError("task output and TASK_FIELDS disagree")
 
 
+def task_row_json(row: Row, fields: Iterable[str] = TASK_FIELDS) -> dict[str, Any]:
+    """A task's own fields, only `fields` (in TASK_FIELDS order), from a row of columns."""
+    out = {}
+    for name in fields:
+        column, write = TASK_COLUMNS[name]
+        out[name] = write(row[column])
+    return out
+
+
 def task_fields_json(task: Task, fields: Iterable[str] = TASK_FIELDS) -> dict[str, Any]:
-    """The task's own fields (only `fields`, in TASK_FIELDS order: others may be deferred)."""
-    return {name: _TASK_VALUES[name](task) for name in fields}
+    """The task's own fields (only `fields`: the others may not have been loaded)."""
+    return task_row_json(task.__dict__, fields)
 
 
 def task_json(

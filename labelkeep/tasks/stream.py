@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, DateTimeField, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labelkeep.accounts.models import User
-from labelkeep.db.prepared import PreparedDelete
+from labelkeep.db.prepared import PreparedDelete, PreparedSelect, PreparedUpdate
 from labelkeep.projects.models import Project, Sampling
 from labelkeep.tasks.models import Annotation, Task, TaskLock
 
@@ -26,35 +27,87 @@ def _serialize_per_project(project: Project) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7001, project.pk])
 
 
-def _available(project: Project, user: User, now: dt.datetime) -> QuerySet[Task]:
+def _available(project: int, user: int, now: dt.datetime) -> QuerySet[Task]:
+    """Tasks that still need annotations, that `user` has not annotated or skipped, and
+    that others' live locks do not already cover."""
     others_locks = (
         TaskLock.objects.filter(task=OuterRef("pk"), expires_at__gt=now)
-        .exclude(user=user)
+        .exclude(user_id=user)
         .values("task")
         .annotate(n=Count("id"))
         .values("n")
     )
-    done_by_user = Annotation.objects.filter(project=project, completed_by=user).values("task")
+    done_by_user = Annotation.objects.filter(project_id=project, completed_by_id=user).values(
+        "task"
+    )
     return (
-        Task.objects.filter(project=project, is_labeled=False)
+        Task.objects.filter(project_id=project, is_labeled=False)
         .exclude(pk__in=done_by_user)
         .annotate(locks=Coalesce(Subquery(others_locks), Value(0)))
         .filter(overlap__gt=F("total_annotations") + F("locks"))
     )
 
 
-def _pick(project: Project, candidates: QuerySet[Task]) -> Task | None:
+# The stream's queries, prepared: `next` runs several per call.
+_DROP_EXPIRED = PreparedDelete(
+    lambda project, now: TaskLock.objects.filter(project_id=project, expires_at__lte=now),
+    project=int,
+    now=dt.datetime,
+)
+_HELD = PreparedSelect(
+    lambda project, user, now: _available(project, user, now)
+    .filter(pk__in=TaskLock.objects.filter(project_id=project, user_id=user).values("task"))
+    .order_by("id")[:1],
+    project=int,
+    user=int,
+    now=dt.datetime,
+)
+_FIRST_FROM = PreparedSelect(
+    lambda project, user, now, pivot: _available(project, user, now)
+    .filter(pk__gte=pivot)
+    .order_by("id")[:1],
+    project=int,
+    user=int,
+    now=dt.datetime,
+    pivot=int,
+)
+_FIRST_BEFORE = PreparedSelect(
+    lambda project, user, now, pivot: _available(project, user, now)
+    .filter(pk__lt=pivot)
+    .order_by("id")[:1],
+    project=int,
+    user=int,
+    now=dt.datetime,
+    pivot=int,
+)
+_LOWEST = PreparedSelect(
+    lambda project: Task.objects.filter(project_id=project).order_by("id").values_list("id")[:1],
+    project=int,
+)
+_HIGHEST = PreparedSelect(
+    lambda project: Task.objects.filter(project_id=project).order_by("-id").values_list("id")[:1],
+    project=int,
+)
+_EXTEND = PreparedUpdate(
+    lambda task, user, expires: (
+        TaskLock.objects.filter(task_id=task, user_id=user),
+        {"expires_at": Value(expires, output_field=DateTimeField())},
+    ),
+    task=int,
+    user=int,
+    expires=dt.datetime,
+)
+
+
+def _pick(project: Project, user: User, now: dt.datetime) -> Task | None:
+    values: dict[str, Any] = {"project": project.pk, "user": user.pk, "now": now}
     if project.sampling != Sampling.UNIFORM:
-        return candidates.order_by("id").first()
-    bounds = Task.objects.filter(project=project).order_by("id").values_list("id", flat=True)
-    low, high = bounds.first(), bounds.last()
+        return _FIRST_FROM.first(**values, pivot=0)
+    low, high = _LOWEST.first(project=project.pk), _HIGHEST.first(project=project.pk)
     if low is None or high is None:
         return None
-    pivot = random.randint(low, high)  # noqa: S311 (sampling, not security)
-    return (
-        candidates.filter(pk__gte=pivot).order_by("id").first()
-        or candidates.filter(pk__lt=pivot).order_by("id").first()
-    )
+    pivot = random.randint(low[0], high[0])  # noqa: S311 (sampling, not security)
+    return _FIRST_FROM.first(**values, pivot=pivot) or _FIRST_BEFORE.first(**values, pivot=pivot)
 
 
 def next_task(project: Project, user: User) -> Task | None:
@@ -63,15 +116,13 @@ def next_task(project: Project, user: User) -> Task | None:
     expires = now + dt.timedelta(seconds=settings.TASK_LOCK_TTL)
     with transaction.atomic():
         _serialize_per_project(project)
-        TaskLock.objects.filter(project=project, expires_at__lte=now).delete()
-        candidates = _available(project, user, now)
-        held = TaskLock.objects.filter(project=project, user=user).values("task")
-        task = candidates.filter(pk__in=held).order_by("id").first() or _pick(project, candidates)
+        _DROP_EXPIRED.run(project=project.pk, now=now)
+        task = _HELD.first(project=project.pk, user=user.pk, now=now) or _pick(project, user, now)
         if task is None:
             return None
-        TaskLock.objects.update_or_create(
-            task=task, user=user, defaults={"project": project, "expires_at": expires}
-        )
+        # One lock per (task, user); choices in a project never interleave, so no race.
+        if not _EXTEND.run(task=task.pk, user=user.pk, expires=expires):
+            TaskLock.objects.create(task=task, project=project, user=user, expires_at=expires)
     return task
 
 

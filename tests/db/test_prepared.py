@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import random
 from typing import Any
@@ -31,14 +32,21 @@ def _every_prepared_query() -> list[PreparedBase]:
     return found
 
 
+def _random_like(sample: object, rng: random.Random) -> object:
+    if isinstance(sample, dt.datetime):
+        return dt.datetime.fromtimestamp(rng.randint(0, 4 * 10**9), tz=dt.UTC)
+    if isinstance(sample, int):
+        return rng.randint(1, 10**9)
+    return f"v{rng.random()}"
+
+
 def test_every_prepared_query_matches_a_fresh_compilation() -> None:
     rng = random.Random(7)  # noqa: S311 (test values, not secrets)
     for prepared in _every_prepared_query():
         assert isinstance(prepared, PreparedSelect | PreparedUpdate | PreparedDelete)
         for _ in range(3):
             values: dict[str, Any] = {
-                name: rng.randint(1, 10**9) if isinstance(sample, int) else f"v{rng.random()}"
-                for name, sample in prepared.samples().items()
+                name: _random_like(sample, rng) for name, sample in prepared.samples().items()
             }
             prepared.check(**values)
 
@@ -105,6 +113,10 @@ def test_values_must_have_the_declared_types() -> None:
         query.all(pk=1, extra=2)
     with pytest.raises(TypeError):
         query.all()
+    since = PreparedSelect(lambda t: User.objects.filter(date_joined__gte=t), t=dt.datetime)
+    with pytest.raises(TypeError, match="aware"):
+        since.all(t=dt.datetime(2026, 1, 1))  # noqa: DTZ001 (the naive value is the point)
+    assert since.all(t=dt.datetime(2999, 1, 1, tzinfo=dt.UTC)) == []
 
 
 def test_queries_whose_shape_depends_on_a_value_are_refused() -> None:

@@ -70,6 +70,7 @@ class WriterQueue:
 
 _QUEUES: dict[str, WriterQueue] = {}
 _QUEUES_LOCK = threading.Lock()
+_BY_NAME: dict[str, WriterQueue] = {}
 
 
 def _queue_for(database: str) -> WriterQueue:
@@ -92,7 +93,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         name = str(self.settings_dict["NAME"])
         if self.is_in_memory_db() or not name:
             return None
-        return _queue_for(name)
+        # Resolving the path costs more than a transaction: once per name and process.
+        found = _BY_NAME.get(name)
+        if found is None:
+            found = _BY_NAME[name] = _queue_for(name)
+        return found
 
     def _start_transaction_under_autocommit(self) -> None:
         queue = self._writer_queue()
