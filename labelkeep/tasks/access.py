@@ -22,6 +22,7 @@ _TASK_FOR: dict[Role, PreparedSelect[Task]] = {
     role: PreparedSelect(
         lambda pk, user, org, role=role: visible_tasks(as_caller(user, org), role)
         .select_related("project")
+        .defer("project__parsed_label_config")  # task requests never read it
         .filter(pk=pk)
         .order_by()[:1],
         pk=int,

@@ -21,6 +21,7 @@ from labelkeep.tasks.filters import ORDERABLE
 from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
+    AnnotationCreateSerializer,
     AnnotationSerializer,
     IdListSerializer,
     ListedTaskSerializer,
@@ -430,7 +431,7 @@ class TaskAnnotationsView(TaskScopedView):
     )
     def post(self, request: Request, pk: int) -> Response:
         task = self.task(pk)
-        form = AnnotationSerializer(data=request.data)
+        form = AnnotationCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         values = dict(form.validated_data)
         author = _completed_by(self, values.pop("completed_by_id", None), task.project)

@@ -53,6 +53,18 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
         read_only_fields = ("id", "task", "project", "created_at", "updated_at", "updated_by")
 
 
+class AnnotationCreateSerializer(serializers.Serializer[Any]):
+    """What creating an annotation accepts: AnnotationSerializer's writable fields, declared
+    plainly (a ModelSerializer rebuilds its fields from the model for every request).
+    tests/tasks/test_output.py pins the two to the same answers."""
+
+    result = serializers.JSONField(required=False)
+    completed_by = serializers.IntegerField(source="completed_by_id", required=False, min_value=1)
+    was_cancelled = serializers.BooleanField(required=False)
+    ground_truth = serializers.BooleanField(required=False)
+    lead_time = serializers.FloatField(min_value=0, required=False, allow_null=True)
+
+
 class PredictionSerializer(serializers.ModelSerializer[Prediction]):
     """A model's suggested result for a task."""
 

@@ -184,12 +184,14 @@ def create_annotation(
         annotation = Annotation.objects.create(
             task=task, project=task.project, completed_by=completed_by, updated_by=actor, **values
         )
-        cancelled = annotation.was_cancelled
-        counters.shift_annotations(task, done=0 if cancelled else 1, cancelled=int(cancelled))
         release(task, completed_by)
         _audit(
             "annotation.create", task.project, actor, origin, annotation=annotation.pk, task=task.pk
         )
+        # Counters last: every save in a project updates its row, and on PostgreSQL that
+        # row stays locked until the commit, so the lock is taken as late as possible.
+        cancelled = annotation.was_cancelled
+        counters.shift_annotations(task, done=0 if cancelled else 1, cancelled=int(cancelled))
     return annotation
 
 

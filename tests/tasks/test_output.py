@@ -10,6 +10,7 @@ from labelkeep.projects.models import Project
 from labelkeep.tasks import services
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
+    AnnotationCreateSerializer,
     AnnotationSerializer,
     PredictionSerializer,
     TaskSerializer,
@@ -81,3 +82,27 @@ def test_instants_are_written_as_drf_writes_them() -> None:
     elsewhere = utc.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30)))
     assert instant(elsewhere) == "2026-01-02T03:04:05.678901Z"
     assert instant(None) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"result": choice("Positive")},
+        {"result": [], "was_cancelled": True, "lead_time": 3},
+        {"result": [], "ground_truth": "true", "completed_by": 5, "lead_time": None},
+        {"result": [], "lead_time": -1},
+        {"result": [], "lead_time": "soon"},
+        {"completed_by": 0},
+        {"completed_by": "x"},
+        {"was_cancelled": "maybe"},
+        {"ground_truth": [1]},
+        {"result": "</script>", "id": 99, "task": 1, "project": 2, "created_at": "x"},
+    ],
+)
+def test_annotation_create_input_reads_as_the_serializer_does(body: dict[str, object]) -> None:
+    plain, model = AnnotationCreateSerializer(data=body), AnnotationSerializer(data=body)
+    assert plain.is_valid() == model.is_valid()
+    assert dict(plain.errors) == dict(model.errors)
+    if not model.errors:
+        assert dict(plain.validated_data) == dict(model.validated_data)
