@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from django.db import connections
@@ -53,6 +54,10 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[str, tuple[int, ...]], ...]
     state: Mapping[str, Any]
+    # Row converters of a select, per connection (they are the backend's bound methods).
+    converters: weakref.WeakKeyDictionary[Any, Any] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
     def bind(self, values: Mapping[str, Any]) -> list[Any]:
         params = list(self.params)
@@ -156,6 +161,11 @@ class _PreparedQuery(Query):
         compiler.__dict__.update(compiled.state)
         sql = compiled.sql
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        converters = compiled.converters.get(compiler.connection)
+        if converters is None:
+            columns = [column[0] for column in compiler.select[: compiler.col_count]]
+            converters = compiled.converters[compiler.connection] = compiler.get_converters(columns)
+        compiler.get_converters = lambda expressions: converters
         return cast(SQLCompiler, compiler)
 
 
