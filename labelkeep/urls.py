@@ -83,6 +83,11 @@ urlpatterns: list[URLPattern] = [
     ),
     *both("api/annotations/<int:pk>", tasks_api.AnnotationDetailView.as_view(), "api-annotation"),
     *both(
+        "api/annotations/bulk",
+        tasks_api.AnnotationsBulkCreateView.as_view(),
+        "api-annotations-bulk",
+    ),
+    *both(
         "api/annotations/bulk-delete",
         tasks_api.AnnotationsBulkDeleteView.as_view(),
         "api-annotations-bulk-delete",

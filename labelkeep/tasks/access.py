@@ -8,7 +8,7 @@ from django.http import Http404
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm, Role, has_perm
 from labelkeep.db.prepared import PreparedSelect
-from labelkeep.projects.access import as_caller
+from labelkeep.projects.access import find_visible, prepared_per_role
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
 
@@ -17,29 +17,17 @@ def visible_tasks(user: User, role: Role) -> QuerySet[Task]:
     return Task.objects.filter(project__in=Project.objects.visible_to(user, role).values("pk"))
 
 
-# One prepared lookup per role: the role decides the query's shape.
-_TASK_FOR: dict[Role, PreparedSelect[Task]] = {
-    role: PreparedSelect(
-        lambda pk, user, org, role=role: visible_tasks(as_caller(user, org), role)
-        .select_related("project")
-        .defer("project__parsed_label_config")  # task requests never read it
-        .filter(pk=pk)
-        .order_by()[:1],
-        pk=int,
-        user=int,
-        org=int,
-    )
-    for role in Role
-    if role != Role.DEACTIVATED
-}
+_TASK_FOR = prepared_per_role(
+    lambda pk, caller, role: visible_tasks(caller, role)
+    .select_related("project")
+    .defer("project__parsed_label_config")  # task requests never read it
+    .filter(pk=pk)
+    .order_by()[:1]
+)
 
 
 def get_task_for(user: User, role: Role, task_id: int) -> Task:
-    prepared = _TASK_FOR.get(Role(role))
-    org = user.active_organization_id
-    task = None
-    if prepared is not None and org:
-        task = prepared.first(pk=task_id, user=user.pk, org=org)
+    task = find_visible(_TASK_FOR, user, role, task_id)
     if task is None:
         raise Http404("Task not found.")
     return task

@@ -21,6 +21,8 @@ from labelkeep.tasks.filters import ORDERABLE
 from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
+    BULK_ANNOTATION_LIMIT,
+    AnnotationBulkCreateSerializer,
     AnnotationCreateSerializer,
     AnnotationSerializer,
     IdListSerializer,
@@ -500,6 +502,98 @@ class AnnotationDetailView(TaskScopedView):
         annotation = self._annotation(pk, changing=True)
         services.delete_annotations([annotation], actor=self.actor, origin=self.origin)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnnotationsBulkCreateView(TaskScopedView):
+    """Gives several tasks of one project the same annotation, all or none (`create_bulk`)."""
+
+    required_perms: ClassVar = {"POST": Perm.ANNOTATIONS_CREATE}
+
+    @extend_schema(
+        tags=["annotations"],
+        summary="Create the same annotation on several tasks",
+        request=AnnotationBulkCreateSerializer,
+        responses=responses(
+            {
+                201: inline_serializer(
+                    "BulkCreatedAnnotation", {"id": serializers.IntegerField()}, many=True
+                )
+            },
+            (
+                400,
+                f"No tasks, more than {BULK_ANNOTATION_LIMIT}, tasks of several projects, "
+                "`selected_items` without `project`, or a `result` the config does not allow.",
+            ),
+            (
+                403,
+                "The caller is not an active member, lacks the permission, or (below manager) "
+                "sets `completed_by` to someone else.",
+            ),
+            401,
+            (404, "The project, or some of the tasks, are not visible to the caller."),
+            413,
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        form = AnnotationBulkCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        values = dict(form.validated_data)
+        project = self._project_of(values)
+        ids = self._task_ids(project, values)
+        author = _completed_by(self, values.pop("completed_by_id", None), project)
+        try:
+            made = services.create_annotations_bulk(
+                project, ids, values, actor=self.actor, completed_by=author, origin=self.origin
+            )
+        except services.TaskError as exc:
+            raise _refused(exc) from None
+        except Task.DoesNotExist:
+            raise exceptions.NotFound("Some tasks were not found in the project.") from None
+        return Response([{"id": a.pk} for a in made], status=status.HTTP_201_CREATED)
+
+    def _project_of(self, values: dict[str, Any]) -> Project:
+        if "project" in values:
+            return self.project(values["project"])
+        if "selected_items" in values:
+            raise exceptions.ValidationError({"project": "Needed with selected_items."})
+        named = [*values.get("tasks", []), *([values["task"]] if "task" in values else [])]
+        if not named:
+            raise exceptions.ValidationError({"tasks": "Name at least one task."})
+        projects = set(
+            access.visible_tasks(self.actor, self.role)
+            .filter(pk__in=named)
+            .values_list("project_id", flat=True)
+            .distinct()[:2]
+        )
+        if len(projects) > 1:
+            raise exceptions.ValidationError({"tasks": "Tasks of one project at a time."})
+        if not projects:
+            raise exceptions.NotFound("No such tasks, or the caller may not see them.")
+        return self.project(projects.pop())
+
+    def _task_ids(self, project: Project, values: dict[str, Any]) -> list[int]:
+        ids = set(values.get("tasks", []))
+        if "task" in values:
+            ids.add(values["task"])
+        chosen = values.get("selected_items")
+        if chosen is not None:
+            if chosen["all"]:
+                excluded = set(chosen.get("excluded", []))
+                everything = Task.objects.filter(project=project).values_list("pk", flat=True)
+                ids.update(
+                    pk
+                    for pk in everything[: BULK_ANNOTATION_LIMIT + len(excluded) + 1]
+                    if pk not in excluded
+                )
+            else:
+                ids.update(chosen.get("included", []))
+        if not ids:
+            raise exceptions.ValidationError({"tasks": "Name at least one task."})
+        if len(ids) > BULK_ANNOTATION_LIMIT:
+            raise exceptions.ValidationError(
+                {"tasks": f"At most {BULK_ANNOTATION_LIMIT} tasks per request."}
+            )
+        return sorted(ids)
 
 
 class AnnotationsBulkDeleteView(TaskScopedView):

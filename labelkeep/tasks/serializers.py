@@ -12,6 +12,9 @@ from rest_framework import serializers
 
 from labelkeep.tasks.models import Annotation, Prediction, Task
 
+# Tasks one bulk annotation request may annotate.
+BULK_ANNOTATION_LIMIT = 10_000
+
 TASK_FIELDS = (
     "id",
     "project",
@@ -63,6 +66,41 @@ class AnnotationCreateSerializer(serializers.Serializer[Any]):
     was_cancelled = serializers.BooleanField(required=False)
     ground_truth = serializers.BooleanField(required=False)
     lead_time = serializers.FloatField(min_value=0, required=False, allow_null=True)
+
+
+class SelectedItemsSerializer(serializers.Serializer[Any]):
+    """Label Studio's task selection: `{all: false, included: [ids]}` or
+    `{all: true, excluded: [ids]}`."""
+
+    all = serializers.BooleanField(default=False, help_text="Every task of the project.")
+    included = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Without `all`: the chosen task ids.",
+    )
+    excluded = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="With `all`: task ids to leave out.",
+    )
+
+
+class AnnotationBulkCreateSerializer(AnnotationCreateSerializer):
+    """One annotation for each of several tasks of one project (`create_bulk`)."""
+
+    project = serializers.IntegerField(
+        required=False, min_value=1, help_text="The project; needed with `selected_items`."
+    )
+    tasks = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=BULK_ANNOTATION_LIMIT,
+        help_text="The tasks to annotate.",
+    )
+    task = serializers.IntegerField(required=False, min_value=1, help_text="One more task.")
+    selected_items = SelectedItemsSerializer(
+        required=False, help_text="Or the tasks as a data-manager selection of `project`."
+    )
 
 
 class PredictionSerializer(serializers.ModelSerializer[Prediction]):
@@ -281,23 +319,6 @@ class TaskWriteSerializer(serializers.Serializer[Any]):
     meta = serializers.DictField(required=False)
     project = serializers.IntegerField(required=False, min_value=1)
     overlap = serializers.IntegerField(required=False, min_value=1, max_value=1000)
-
-
-class SelectedItemsSerializer(serializers.Serializer[Any]):
-    """Label Studio's task selection: `{all: false, included: [ids]}` or
-    `{all: true, excluded: [ids]}`."""
-
-    all = serializers.BooleanField(default=False, help_text="Every task of the project.")
-    included = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
-        required=False,
-        help_text="Without `all`: the chosen task ids.",
-    )
-    excluded = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
-        required=False,
-        help_text="With `all`: task ids to leave out.",
-    )
 
 
 class IdListSerializer(serializers.Serializer[Any]):

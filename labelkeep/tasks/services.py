@@ -17,7 +17,7 @@ from labelkeep.projects.models import Project
 from labelkeep.projects.services import label_config_of
 from labelkeep.tasks import bulk, counters
 from labelkeep.tasks.bulk import TaskRows
-from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock
 from labelkeep.tasks.stream import release
 
 ANNOTATION_FIELDS = ("result", "was_cancelled", "ground_truth", "lead_time")
@@ -193,6 +193,55 @@ def create_annotation(
         cancelled = annotation.was_cancelled
         counters.shift_annotations(task, done=0 if cancelled else 1, cancelled=int(cancelled))
     return annotation
+
+
+def create_annotations_bulk(
+    project: Project,
+    task_ids: Sequence[int],
+    fields: Mapping[str, Any],
+    *,
+    actor: User,
+    completed_by: User,
+    origin: Origin,
+) -> list[Annotation]:
+    """The same annotation on each of these tasks of one project, all or none."""
+    values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
+    values["result"] = _checked_result(project, values.get("result", []))
+    ids = sorted(set(task_ids))
+    with transaction.atomic():
+        # Lock the tasks: their counters are recomputed below.
+        locked = list(
+            Task.objects.select_for_update()
+            .filter(project=project, pk__in=ids)
+            .values_list("pk", "total_annotations")
+        )
+        if len(locked) != len(ids):
+            raise Task.DoesNotExist("some tasks are not in the project")
+        made = Annotation.objects.bulk_create(
+            [
+                Annotation(
+                    task_id=pk,
+                    project=project,
+                    completed_by=completed_by,
+                    updated_by=actor,
+                    **values,
+                )
+                for pk in ids
+            ],
+            batch_size=2000,
+        )
+        TaskLock.objects.filter(task_id__in=ids, user=completed_by).delete()
+        counters.recount_tasks(ids)
+        started = Task.objects.filter(pk__in=ids, total_annotations__gt=0).count()
+        done = 0 if values.get("was_cancelled") else len(ids)
+        Project.objects.filter(pk=project.pk).update(
+            total_annotations_number=F("total_annotations_number") + done,
+            num_tasks_with_annotations=F("num_tasks_with_annotations")
+            + started
+            - sum(1 for _, total in locked if total > 0),
+        )
+        _audit("annotations.create_bulk", project, actor, origin, count=len(made), tasks=len(ids))
+    return made
 
 
 def update_annotation(

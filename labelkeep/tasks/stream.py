@@ -62,24 +62,22 @@ _HELD = PreparedSelect(
     user=int,
     now=dt.datetime,
 )
-_FIRST_FROM = PreparedSelect(
-    lambda project, user, now, pivot: _available(project, user, now)
-    .filter(pk__gte=pivot)
-    .order_by("id")[:1],
-    project=int,
-    user=int,
-    now=dt.datetime,
-    pivot=int,
-)
-_FIRST_BEFORE = PreparedSelect(
-    lambda project, user, now, pivot: _available(project, user, now)
-    .filter(pk__lt=pivot)
-    .order_by("id")[:1],
-    project=int,
-    user=int,
-    now=dt.datetime,
-    pivot=int,
-)
+
+
+def _first_available(lookup: str) -> PreparedSelect[Task]:
+    """The lowest-id available task whose id passes `lookup` against `pivot`."""
+    return PreparedSelect(
+        lambda project, user, now, pivot: _available(project, user, now)
+        .filter(**{f"pk__{lookup}": pivot})
+        .order_by("id")[:1],
+        project=int,
+        user=int,
+        now=dt.datetime,
+        pivot=int,
+    )
+
+
+_FIRST_FROM, _FIRST_BEFORE = _first_available("gte"), _first_available("lt")
 _LOWEST = PreparedSelect(
     lambda project: Task.objects.filter(project_id=project).order_by("id").values_list("id")[:1],
     project=int,

@@ -422,17 +422,6 @@ def test_delete_bulk(world: World, sdk: SdkFactory, wire: Wire) -> None:
     assert ls.annotations.delete_bulk(ids=[elsewhere], project=other).deleted_count == 1
 
 
-def test_create_bulk_is_not_served(world: World, sdk: SdkFactory) -> None:
-    """`annotations.create_bulk` (`POST api/annotations/bulk/`) is Label Studio Enterprise's
-    bulk labeling; Labelkeep does not serve it, and says so with a JSON 404 (not retried)."""
-    ls = sdk(world.admin.key)
-    project = new_project(ls)
-    tasks = new_tasks(ls, project, 2)
-    missing = api_error(ls.annotations.create_bulk, tasks=tasks, project=project, result=[])
-    assert missing.status_code == 404
-    assert all(ls.annotations.list(id=t) == [] for t in tasks)
-
-
 # --- Predictions -------------------------------------------------------------------------
 
 
@@ -686,3 +675,47 @@ def test_other_organization_ids_are_not_found(world: World, sdk: SdkFactory) -> 
     assert admin.annotations.get(annotation).result == choice("Positive")
     assert admin.predictions.get(prediction).score == 0.3
     assert task_of(admin, task).data == {"text": "review 0"}
+
+
+def test_create_bulk(world: World, sdk: SdkFactory, wire: Wire) -> None:
+    admin = sdk(world.admin.key)
+    project = new_project(admin)
+    tasks = new_tasks(admin, project, 4)
+    admin.projects.members.add(project, user=world.member.user.pk)
+
+    member = sdk(world.member.key)
+    wire.responses.clear()
+    made = member.annotations.create_bulk(tasks=tasks[:2], result=choice("Neutral"), lead_time=1.5)
+    sent = wire.responses[0].request
+    assert (sent.method, sent.url.path) == ("POST", "/api/annotations/bulk/")
+    assert wire.responses[0].status_code == 201
+    assert len(made) == 2
+    for task in tasks[:2]:
+        (annotation,) = member.annotations.list(id=task)
+        assert annotation.result == choice("Neutral")
+        assert annotation.completed_by == world.member.user.pk
+        assert annotation.id in {m.id for m in made}
+
+    skipped = admin.annotations.create_bulk(
+        project=project,
+        selected_items={"all": True, "excluded": tasks[:3]},
+        result=[],
+        was_cancelled=True,
+    )
+    assert len(skipped) == 1
+    after = admin.projects.get(project)
+    assert after.total_annotations_number == 2
+    assert after.num_tasks_with_annotations == 2
+    assert [task_of(admin, t).is_labeled for t in tasks] == [True, True, False, False]
+
+    # All or nothing: a result the config refuses, or a task elsewhere, creates none.
+    other = new_project(admin, "Other")
+    elsewhere = new_tasks(admin, other, 1)[0]
+    refused = api_error(admin.annotations.create_bulk, tasks=tasks, result=choice("Bad"))
+    assert refused.status_code == 400
+    mixed = api_error(
+        admin.annotations.create_bulk, project=project, tasks=[tasks[2], elsewhere], result=[]
+    )
+    assert mixed.status_code == 404
+    assert admin.annotations.list(id=tasks[2]) == []
+    assert admin.projects.get(project).total_annotations_number == 2

@@ -71,6 +71,12 @@ ENDPOINTS = [
         Role.ANNOTATOR,
         {"result": choice("Positive")},
     ),
+    Endpoint(
+        "post",
+        lambda o: "/api/annotations/bulk/",
+        Role.ANNOTATOR,
+        lambda o: {"tasks": [o["task"]], "result": choice("Negative")},
+    ),
     # Someone else's annotation: annotators cannot even see it; reviewers read it.
     Endpoint(
         "get",

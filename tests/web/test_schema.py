@@ -30,6 +30,7 @@ OPERATION_IDS = {
     ("/api/annotations/{id}", "get"): "annotations_retrieve",
     ("/api/annotations/{id}", "patch"): "annotations_partial_update",
     ("/api/annotations/{id}", "delete"): "annotations_destroy",
+    ("/api/annotations/bulk", "post"): "annotations_bulk_create",
     ("/api/annotations/bulk-delete", "post"): "annotations_bulk_delete_create",
     ("/api/audit-log", "get"): "audit_log_list",
     ("/api/auth/csrf", "get"): "auth_csrf_retrieve",
