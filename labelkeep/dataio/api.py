@@ -7,7 +7,8 @@ from typing import IO, Any, ClassVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.http import FileResponse, HttpRequest, QueryDict
+from django.http import HttpRequest, QueryDict
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -291,6 +292,8 @@ class UploadView(MemberAPIView):
         # is the answer whatever Accept says, and errors are JSON.
         return super().perform_content_negotiation(request, force=True)
 
-    def get(self, request: Request, project_id: int, filename: str) -> FileResponse:
+    def get(self, request: Request, project_id: int, filename: str) -> HttpResponseBase:
         project = get_project_for(self.actor, self.role, project_id)
-        return uploads.response(uploads.find(project, filename))
+        # A range only if it cannot be stale: If-Range asks for the whole file otherwise.
+        wanted = "" if request.META.get("HTTP_IF_RANGE") else request.META.get("HTTP_RANGE", "")
+        return uploads.response(uploads.find(project, filename), wanted)

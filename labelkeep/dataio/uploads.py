@@ -21,7 +21,9 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
 from rest_framework import exceptions, status
 
 from labelkeep.accounts.models import User
@@ -194,19 +196,90 @@ def find(project: Project, filename: str) -> FileUpload:
     return upload
 
 
-def response(upload: FileUpload) -> FileResponse:
-    """The file, streamed, with a type from the allowlist and headers that keep it inert."""
-    name = upload.path.rsplit("/", 1)[-1]
-    ext = "." + name.rsplit(".", 1)[-1]
-    inline = INLINE_TYPES.get(ext)
-    served = FileResponse(
-        _open(upload),
-        content_type=inline or ATTACHMENT_TYPE,
-        as_attachment=inline is None,
-        filename=name,
-    )
+_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
+_CHUNK = 64 * 1024
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """The one range `Range: bytes=…` asks for, as (first, last) inclusive; None to send the
+    whole file (no header, several ranges, or one we do not read); False when it lies
+    wholly past the end (416)."""
+    found = _RANGE.fullmatch(header.strip())
+    if not found or not (found.group(1) or found.group(2)):
+        return None
+    first_text, last_text = found.groups()
+    if not first_text:  # the last N bytes
+        suffix = int(last_text)
+        if suffix == 0:
+            return False
+        return max(0, size - suffix), size - 1
+    first = int(first_text)
+    last = min(int(last_text), size - 1) if last_text else size - 1
+    if last_text and int(last_text) < first:
+        return None
+    if first >= size:
+        return False
+    return first, last
+
+
+def _part(handle: IO[bytes], first: int, length: int) -> Iterable[bytes]:
+    with handle:
+        handle.seek(first)
+        while length > 0:
+            chunk = handle.read(min(_CHUNK, length))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk
+
+
+def _disposition(attachment: bool, name: str) -> str:
+    fallback = "attachment" if attachment else "inline"
+    return content_disposition_header(attachment, name) or fallback
+
+
+def _guarded(served: HttpResponseBase, name: str, inline: str | None) -> HttpResponseBase:
     served["X-Content-Type-Options"] = "nosniff"
     served["Content-Security-Policy"] = UPLOAD_CSP
     served["Cache-Control"] = "private, max-age=300"
     served["Cross-Origin-Resource-Policy"] = "same-origin"
+    served["Accept-Ranges"] = "bytes"
+    if inline is not None:
+        served["Content-Disposition"] = _disposition(False, name)
     return served
+
+
+def response(upload: FileUpload, range_header: str = "") -> HttpResponseBase:
+    """The file, streamed, with a type from the allowlist and headers that keep it inert.
+    One byte range (`Range: bytes=…`, how browsers seek in audio and video) gets a 206
+    with just those bytes."""
+    name = upload.path.rsplit("/", 1)[-1]
+    ext = "." + name.rsplit(".", 1)[-1]
+    inline = INLINE_TYPES.get(ext)
+    handle = _open(upload)
+    size = os.fstat(handle.fileno()).st_size
+    wanted = byte_range(range_header, size) if range_header else None
+    if wanted is False:
+        handle.close()
+        refused = HttpResponse(status=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE)
+        refused["Content-Range"] = f"bytes */{size}"
+        return _guarded(refused, name, inline)
+    if isinstance(wanted, tuple):
+        first, last = wanted
+        part = StreamingHttpResponse(
+            _part(handle, first, last - first + 1),
+            status=status.HTTP_206_PARTIAL_CONTENT,
+            content_type=inline or ATTACHMENT_TYPE,
+        )
+        part["Content-Length"] = str(last - first + 1)
+        part["Content-Range"] = f"bytes {first}-{last}/{size}"
+        if inline is None:
+            part["Content-Disposition"] = _disposition(True, name)
+        return _guarded(part, name, inline)
+    served = FileResponse(
+        handle,
+        content_type=inline or ATTACHMENT_TYPE,
+        as_attachment=inline is None,
+        filename=name,
+    )
+    return _guarded(served, name, None)

@@ -176,3 +176,69 @@ def test_deleting_the_project_removes_its_files(
         assert world.admin.client.delete(f"/api/projects/{project.pk}/").status_code == 204
     assert not FileUpload.objects.exists()
     assert not stored.exists()
+
+
+MEDIA = bytes(range(256)) * 40  # 10,240 bytes
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=100-", 100, len(MEDIA) - 1),
+        ("bytes=-10", len(MEDIA) - 10, len(MEDIA) - 1),
+        ("bytes=10000-999999", 10000, len(MEDIA) - 1),
+        ("bytes=-999999", 0, len(MEDIA) - 1),
+    ],
+)
+def test_one_byte_range_is_a_206(
+    world: World, project: Project, root: Path, header: str, first: int, last: int
+) -> None:
+    url = upload(world, project, "clip.mp3", MEDIA)
+    response = world.member.client.get(url, HTTP_RANGE=header)
+    assert response.status_code == 206
+    assert body(response) == MEDIA[first : last + 1]
+    assert response["Content-Range"] == f"bytes {first}-{last}/{len(MEDIA)}"
+    assert response["Content-Length"] == str(last - first + 1)
+    assert response["Content-Type"] == "audio/mpeg"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Content-Disposition"].startswith("inline")
+
+
+@pytest.mark.parametrize("header", ["bytes=0-1,5-9", "bytes=9-1", "items=0-1", "bytes=-", "x"])
+def test_ranges_we_do_not_read_get_the_whole_file(
+    world: World, project: Project, root: Path, header: str
+) -> None:
+    url = upload(world, project, "clip.mp3", MEDIA)
+    response = world.member.client.get(url, HTTP_RANGE=header)
+    assert response.status_code == 200
+    assert body(response) == MEDIA
+    assert response["Accept-Ranges"] == "bytes"
+
+
+def test_a_range_past_the_end_is_416(world: World, project: Project, root: Path) -> None:
+    url = upload(world, project, "clip.mp3", MEDIA)
+    for header in (f"bytes={len(MEDIA)}-", "bytes=-0"):
+        response = world.member.client.get(url, HTTP_RANGE=header)
+        assert response.status_code == 416
+        assert response["Content-Range"] == f"bytes */{len(MEDIA)}"
+
+
+def test_if_range_gets_the_whole_file(world: World, project: Project, root: Path) -> None:
+    url = upload(world, project, "clip.mp3", MEDIA)
+    response = world.member.client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE='"x"')
+    assert response.status_code == 200 and body(response) == MEDIA
+
+
+def test_ranges_of_scriptable_files_stay_attachments(
+    world: World, project: Project, root: Path
+) -> None:
+    url = upload(world, project, "page.html", HTML)
+    response = world.member.client.get(url, HTTP_RANGE="bytes=0-5")
+    assert response.status_code == 206
+    assert body(response) == HTML[:6]
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["Content-Type"] == "application/octet-stream"
+    outsider = world.outsider.client.get(url, HTTP_RANGE="bytes=0-5")
+    assert outsider.status_code == 404
