@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from labelkeep.audit.models import AuditEvent
+from labelkeep.db.prepared import PreparedInsert
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class Origin:
 CLI = Origin(user_agent="labelkeep-cli")
 
 
+# Every write records an entry: the insert is prepared (labelkeep/db/prepared.py).
+_INSERT = PreparedInsert(AuditEvent)
+
+
 def record(
     action: str,
     *,
@@ -41,7 +46,7 @@ def record(
 ) -> AuditEvent:
     """Append one audit entry; `actor` may be None for anonymous attempts."""
     actor_email = getattr(actor, "email", "") if actor is not None else details.pop("email", "")
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         organization_id=organization_id,
         actor=actor if actor is not None and actor.pk else None,
         actor_email=actor_email or "",
@@ -52,3 +57,4 @@ def record(
         user_agent=origin.user_agent,
         details=details,
     )
+    return _INSERT.insert(event)

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from django.db import connections
-from django.db.models import QuerySet
-from django.db.models.sql import DeleteQuery, Query, UpdateQuery
+from django.db.models import Model, QuerySet, signals
+from django.db.models.sql import DeleteQuery, InsertQuery, Query, UpdateQuery
 from django.db.models.sql.compiler import SQLCompiler
 
 T = TypeVar("T")
@@ -268,3 +268,57 @@ class PreparedDelete(_Statement):
         query = queryset.query.chain(DeleteQuery)
         sql, params = query.get_compiler(using=using).as_sql()
         return sql, tuple(params), {}
+
+
+M = TypeVar("M", bound=Model)
+
+
+class PreparedInsert(Generic[M]):
+    """`PreparedInsert(AuditEvent).insert(event)`: INSERT … RETURNING id of one new instance
+    with every concrete field, its SQL compiled once per alias. The values come from each
+    field's own `pre_save` and `get_db_prep_save`, as in `Model.save()`; the instance gets
+    its id and leaves the "adding" state. It sends no save signals, so it refuses models
+    that have save receivers."""
+
+    def __init__(self, model: type[M]) -> None:
+        self._model = model
+        meta = model._meta
+        self._fields = [f for f in meta.local_concrete_fields if not f.primary_key]
+        self._sql: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"PreparedInsert({self._model.__name__})"
+
+    def sql(self, using: str = "default") -> str:
+        found = self._sql.get(using)
+        if found is None:
+            connection = connections[using]
+            if not connection.features.can_return_columns_from_insert:
+                raise ValueError(f"{self!r}: the database cannot return the new id")
+            query = InsertQuery(self._model)
+            query.insert_values(self._fields, [self._model()])
+            compiler: Any = query.get_compiler(using=using)
+            compiler.returning_fields = [self._model._meta.pk]
+            ((found, _),) = compiler.as_sql()
+            if compiler.returning_params:
+                raise ValueError(f"{self!r}: the backend returns ids through parameters")
+            self._sql[using] = found
+        return found
+
+    def insert(self, obj: M, using: str = "default") -> M:
+        if signals.pre_save.has_listeners(self._model) or signals.post_save.has_listeners(
+            self._model
+        ):
+            raise ValueError(f"{self!r}: the model has save receivers; use save()")
+        if obj.pk is not None:
+            raise ValueError(f"{self!r}: inserts new instances only")
+        connection = connections[using]
+        sql = self.sql(using)
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self._fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            (new_id,) = connection.ops.fetch_returned_insert_columns(cursor, ())
+        obj.pk = new_id
+        obj._state.adding = False
+        obj._state.db = using
+        return obj

@@ -12,6 +12,7 @@ from django.db.models import F
 
 from labelkeep.accounts.models import User
 from labelkeep.audit.services import Origin, record
+from labelkeep.db.prepared import PreparedInsert
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import label_config_of
@@ -174,16 +175,20 @@ def _checked_result(project: Project, result: Any) -> list[Any]:
     return result
 
 
+_INSERT_ANNOTATION = PreparedInsert(Annotation)
+
+
 def create_annotation(
     task: Task, fields: Mapping[str, Any], *, actor: User, completed_by: User, origin: Origin
 ) -> Annotation:
     """A finished (or, with was_cancelled, skipped) annotation of a task."""
     values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
     values["result"] = _checked_result(task.project, values.get("result", []))
+    annotation = Annotation(
+        task=task, project=task.project, completed_by=completed_by, updated_by=actor, **values
+    )
     with transaction.atomic():
-        annotation = Annotation.objects.create(
-            task=task, project=task.project, completed_by=completed_by, updated_by=actor, **values
-        )
+        _INSERT_ANNOTATION.insert(annotation)
         release(task, completed_by)
         _audit(
             "annotation.create", task.project, actor, origin, annotation=annotation.pk, task=task.pk

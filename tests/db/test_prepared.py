@@ -147,3 +147,52 @@ def test_api_token_lookup_is_prepared_and_exact(world: World) -> None:
     assert found is not None and found.user.email == world.member.user.email
     assert found.member_role == "annotator"
     assert auth._LEGACY.first(key_hash=token.key_hash[:-1]) is None
+
+
+def test_prepared_insert_writes_what_save_writes(world: World) -> None:
+    from django.db.models.signals import post_save
+
+    from labelkeep.audit.models import AuditEvent
+    from labelkeep.db.prepared import PreparedInsert
+
+    insert = PreparedInsert(AuditEvent)
+    values = {
+        "organization_id": world.org.pk,
+        "actor": world.member.user,
+        "actor_email": "m@a.example",
+        "action": "test.event",
+        "target_type": "project",
+        "target_id": "7",
+        "ip_address": "203.0.113.9",
+        "user_agent": "</script>'; DROP TABLE audit_auditevent; --",
+        "details": {"nested": [1, "two", None], "quote": 'it\'s "quoted"'},
+    }
+    prepared = insert.insert(AuditEvent(**values))
+    saved = AuditEvent.objects.create(**values)
+    assert prepared.pk and prepared.pk != saved.pk and not prepared._state.adding
+    fresh, reference = AuditEvent.objects.get(pk=prepared.pk), AuditEvent.objects.get(pk=saved.pk)
+    for name in (
+        "organization_id",
+        "actor_id",
+        "actor_email",
+        "action",
+        "target_type",
+        "target_id",
+        "ip_address",
+        "user_agent",
+        "details",
+    ):
+        assert getattr(fresh, name) == getattr(reference, name), name
+    assert fresh.created_at == prepared.created_at  # set by the field's pre_save
+    with pytest.raises(ValueError, match="new instances"):
+        insert.insert(prepared)
+
+    def listener(**kwargs: object) -> None:
+        raise AssertionError("not reached")
+
+    post_save.connect(listener, sender=AuditEvent)
+    try:
+        with pytest.raises(ValueError, match="receivers"):
+            insert.insert(AuditEvent(**values))
+    finally:
+        post_save.disconnect(listener, sender=AuditEvent)
