@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -169,4 +170,26 @@ def test_the_queue_is_left_after_a_rollback(tmp_path: Path) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT n FROM t")
         assert cursor.fetchall() == [(2,)]
+    connection.close()
+
+
+@pytest.mark.django_db
+def test_a_background_thread_checkpoints_the_wal(tmp_path: Path) -> None:
+    """Writes land in the WAL; the checkpointer, not a request, copies them into the file
+    (SQLite's own automatic checkpoint waits for 10,000 pages, far more than written here)."""
+    handler = _handler(tmp_path, timeout=5)
+    connection = handler["default"]
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone() == (10000,)
+        cursor.execute("CREATE TABLE blob (b BLOB)")
+    with _transaction(connection) as cursor:
+        for _ in range(300):
+            cursor.execute("INSERT INTO blob VALUES (randomblob(4000))")
+    assert any(t.name == "sqlite-checkpoint" for t in threading.enumerate())
+    database = tmp_path / "queue.sqlite3"
+    deadline = time.monotonic() + 10
+    while database.stat().st_size < 1_000_000 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert database.stat().st_size >= 1_000_000
     connection.close()
