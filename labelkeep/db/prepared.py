@@ -8,10 +8,12 @@ sample values, and later calls reuse that SQL text with the caller's values boun
 same places. No SQL is written or assembled by hand here.
 
 Only parameters the ORM passes through unchanged are allowed (ints and strings compared
-with `=`, `<`, `IN (subquery)`…): preparing fails loudly if a sample value does not
-reappear verbatim among the compiled parameters, if changing it changes the SQL text, or
-if the query's other parameters move with it. `check()` compares a prepared query with a
-fresh compilation for given values; the tests run it for every prepared query.
+with `=`, `<`, `IN (subquery)`…, and aware datetimes, bound as the backend adapts them):
+preparing fails loudly if a sample value does not reappear verbatim among the compiled
+parameters, if changing it changes the SQL text, or if the query's other parameters move
+with it. `check()` compares a prepared query with a fresh compilation for given values;
+the tests run it for every prepared query. `PreparedInsert` (at the end) is the one-row
+INSERT counterpart.
 """
 
 from __future__ import annotations

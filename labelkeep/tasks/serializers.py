@@ -181,13 +181,16 @@ class ListedTaskSerializer(TaskDetailSerializer):
 # pins them to the serializers' output.
 
 
-def instant(value: dt.datetime | None) -> str | None:
+def timestamp(value: dt.datetime) -> str:
     """A timestamp as DRF writes it: ISO 8601 in the time zone of settings, UTC as `Z`."""
-    if value is None:
-        return None
     # The default zone: Labelkeep never activates another (and the lookup is cached).
     text = value.astimezone(timezone.get_default_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def instant(value: dt.datetime | None) -> str | None:
+    """`timestamp`, keeping None."""
+    return None if value is None else timestamp(value)
 
 
 def updated_by_json(user_id: int | None) -> list[dict[str, int]]:

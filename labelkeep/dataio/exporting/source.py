@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from django.db.models.functions import Cast
 from labelkeep.accounts.models import User
 from labelkeep.dataio.exporting.selection import Selection
 from labelkeep.tasks.models import Prediction, Task
+from labelkeep.tasks.serializers import timestamp
 
 
 @dataclass
@@ -108,16 +109,10 @@ def stamp(text: str) -> str:
         return f"{text[:10]}T{text[11:26]}Z"
     text = text.replace(" ", "T", 1).removesuffix("+00")
     if "+" in text[19:] or "-" in text[19:]:
-        return iso(datetime.fromisoformat(text))  # not UTC after all: convert
+        return timestamp(datetime.fromisoformat(text))  # not UTC after all: convert
     if len(text) > 19:
         text = text.ljust(26, "0")  # PostgreSQL drops trailing zeros of the microseconds
     return text + "Z"
-
-
-def iso(value: datetime) -> str:
-    """A timestamp as the API writes it (DRF: ISO 8601, `Z` for UTC)."""
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _int(value: int | None) -> str:
