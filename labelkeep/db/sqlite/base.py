@@ -38,6 +38,8 @@ class WriterQueue:
 
     def _for_this_process(self) -> None:
         # After a fork the parent's file description (and its flock) must not be shared.
+        if self._pid == os.getpid():
+            return
         with self._guard:
             if self._pid != os.getpid():
                 self._threads = threading.Lock()
