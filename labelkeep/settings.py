@@ -185,6 +185,13 @@ CORS_ALLOW_CREDENTIALS = False
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 
+# --- Server process (labelkeep.wsgi.Turns) ---
+# The threads of a web worker take turns running views: a request waits at most this long
+# for its turn (0: no turns). Bodies up to REQUEST_TURN_BODY_LIMIT bytes are read first;
+# larger uploads run without a turn.
+REQUEST_TURN_WAIT_MS = env_int("REQUEST_TURN_WAIT_MS", 100, minimum=0)
+REQUEST_TURN_BODY_LIMIT = env_int("REQUEST_TURN_BODY_LIMIT", 256 * 1024, minimum=0)
+
 # --- Outbound requests (DESIGN.md promises 6 and 10; labelkeep.security.http, .trust) ---
 # Every server-side fetch of a user-supplied URL refuses loopback, private, link-local and
 # other non-public addresses unless they are listed here (hosts, addresses or CIDRs).

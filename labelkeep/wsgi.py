@@ -1,8 +1,69 @@
 """WSGI entry point for the server process."""
 
+from __future__ import annotations
+
+import io
 import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelkeep.settings")
-application = get_wsgi_application()
+
+WSGIApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+
+
+class Turns:
+    """Let one request at a time run the application in this process; the rest wait.
+
+    Python runs one thread at a time. When several threads of a worker compute at once,
+    each database call hands the interpreter to another thread and waits up to the switch
+    interval to get it back, so every request in the process takes as long as all of them
+    together, and the slowest far longer. Taking turns keeps the threads (slow clients,
+    request bodies still arriving, streamed downloads, all of which happen outside the
+    turn) while the computing is done one request after another.
+
+    A request waits at most `wait` seconds for its turn and then runs anyway, so one slow
+    view delays the others of its process by no more than that. Bodies up to `body_limit`
+    bytes are read before the turn is taken; larger or chunked uploads run without a turn.
+    """
+
+    def __init__(self, app: WSGIApp, *, wait: float, body_limit: int) -> None:
+        self.app = app
+        self.wait = wait
+        self.body_limit = body_limit
+        self._turn = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if self.wait <= 0 or environ.get("HTTP_TRANSFER_ENCODING"):
+            return self.app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self.app(environ, start_response)
+        if length > self.body_limit:
+            return self.app(environ, start_response)
+        if length > 0:
+            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
+        got = self._turn.acquire(timeout=self.wait)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            if got:
+                self._turn.release()
+
+
+def _application() -> WSGIApp:
+    django_app = get_wsgi_application()
+    from django.conf import settings
+
+    return Turns(
+        django_app,
+        wait=settings.REQUEST_TURN_WAIT_MS / 1000,
+        body_limit=settings.REQUEST_TURN_BODY_LIMIT,
+    )
+
+
+application = _application()
