@@ -110,6 +110,11 @@ def _database() -> dict[str, object]:
         value = env_str(f"DATABASE_{key.upper()}")
         if value:
             options[key] = value
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Parameters bound on the server, and statements run often prepared once per
+        # connection: PostgreSQL skips parsing and planning, psycopg skips quoting.
+        options.setdefault("server_side_binding", True)
+        options.setdefault("prepare_threshold", 5)
     config["OPTIONS"] = options
     config["CONN_HEALTH_CHECKS"] = True
     return config

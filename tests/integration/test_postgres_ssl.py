@@ -92,7 +92,12 @@ def test_verify_full_with_the_servers_ca_connects_over_tls(
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert config["HOST"] == host
     assert config["PORT"] == cluster.port
-    assert config["OPTIONS"] == {"sslmode": "verify-full", "sslrootcert": str(cluster.ca_cert)}
+    assert config["OPTIONS"] == {
+        "sslmode": "verify-full",
+        "sslrootcert": str(cluster.ca_cert),
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
 
     user, ssl, version, client_dn = query(config, django_db_blocker)
 
@@ -168,6 +173,8 @@ def test_a_certificate_only_role_needs_the_client_certificate(
         "sslrootcert": str(cluster.ca_cert),
         "sslcert": str(cluster.client_cert),
         "sslkey": str(cluster.client_key),
+        "server_side_binding": True,
+        "prepare_threshold": 5,
     }
 
     user, ssl, _version, client_dn = query(with_certificate, django_db_blocker)
