@@ -26,6 +26,8 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
+from labelkeep.db.statistics import note_inserted
+
 POSTGRES_BATCH = 5000
 SQLITE_FALLBACK_VARIABLES = 999  # SQLite builds before 3.32 allow no more
 
@@ -58,6 +60,7 @@ class Columns:
         """Insert `rows` (values in `varying` order); their new ids, in the same order."""
         if not rows:
             return []
+        note_inserted(self.model, len(rows))
         if connection.vendor == "postgresql":
             return self._insert_unnest(rows)
         return self._insert_values(rows)
