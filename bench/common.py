@@ -137,6 +137,36 @@ def hammer(
     return Timing(len(flat), elapsed, flat)
 
 
+def _postgres() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else None
+
+
+def autovacuum() -> bool | None:
+    """Whether the PostgreSQL server under test runs autovacuum (None: not PostgreSQL)."""
+    url = _postgres()
+    if url is None:
+        return None
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW autovacuum").fetchone()
+    return row is not None and row[0] == "on"
+
+
+def settle_database() -> None:
+    """Between workloads on a PostgreSQL server without autovacuum, do what autovacuum
+    would have done by then (dead row versions of the counters, planner statistics of the
+    annotations a workload added), so each workload meets a maintained database."""
+    url = _postgres()
+    if url is None or autovacuum():
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     model = ""
@@ -144,7 +174,11 @@ def machine() -> str:
     if cpuinfo.exists():
         found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
         model = found.group(1) if found else ""
-    database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    database = "SQLite"
+    if _postgres():
+        database = "PostgreSQL, autovacuum " + (
+            "on" if autovacuum() else "off (the benchmark vacuums between workloads)"
+        )
     return (
         f"{os.cpu_count()} cores ({model or cpu}), Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, database {database}"

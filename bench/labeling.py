@@ -16,7 +16,16 @@ import time
 
 import httpx
 
-from bench.common import ROOT, Server, Timing, create_user, hammer, record, running_server
+from bench.common import (
+    ROOT,
+    Server,
+    Timing,
+    create_user,
+    hammer,
+    record,
+    running_server,
+    settle_database,
+)
 from bench.loadgen import wrk
 
 
@@ -59,9 +68,11 @@ def main() -> None:
             ("single task get", "get"),
         ):
             for connections in (8, 1):
+                settle_database()
                 load = wrk(server, script, values, connections=connections, seconds=args.seconds)
                 lines.append(f"{name}, {connections} connections: {load.summary()}")
         for clients in (8, 1):
+            settle_database()
             timing = _stream(server, auth, project, args.stream_requests, clients)
             lines.append(f"next task, {clients} clients: {timing.summary()}")
     record(f"Labeling: {args.tasks:,} tasks through HTTPS", lines)
