@@ -105,6 +105,8 @@ def _database() -> dict[str, object]:
             },
         }
     config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    if config.get("ENGINE") == "django.db.backends.postgresql":
+        config["ENGINE"] = "labelkeep.db.postgresql"  # labelkeep/db/postgresql/base.py
     options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
     for key in ("sslmode", "sslrootcert", "sslcert", "sslkey"):
         value = env_str(f"DATABASE_{key.upper()}")

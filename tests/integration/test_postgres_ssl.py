@@ -89,7 +89,7 @@ def test_verify_full_with_the_servers_ca_connects_over_tls(
         sslmode="verify-full",
         sslrootcert=cluster.ca_cert,
     )
-    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["ENGINE"] == "labelkeep.db.postgresql"
     assert config["HOST"] == host
     assert config["PORT"] == cluster.port
     assert config["OPTIONS"] == {
