@@ -2,7 +2,9 @@
 
 A page is one query whatever its depth: the page's ids come from a subquery that
 orders and skips on an index (`id IN (SELECT id … ORDER BY … LIMIT … OFFSET …)`), so a
-deep page steps over index entries, never over rows and their JSON. Filters and
+deep page steps over index entries, never over rows and their JSON. The unfiltered list
+in id order (the default, and how scripts read a whole project) starts deep pages from
+anchors instead (`anchors`), stepping over fewer than a thousand entries. Filters and
 ordering come from `filters`, which maps Label Studio's names to an allowlist."""
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rest_framework.request import Request
 from labelkeep.accounts.models import User
 from labelkeep.projects.models import Project
 from labelkeep.tasks import filters
+from labelkeep.tasks.anchors import page_ids
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
     ANNOTATION_COLUMNS,
@@ -127,12 +130,16 @@ def read_listing(request: Request, scope: filters.Scope) -> Listing:
     )
 
 
-def _page_rows(tasks: QuerySet[Task], listing: Listing) -> list[dict[str, Any]]:
+def _page_rows(project: Project, tasks: QuerySet[Task], listing: Listing) -> list[dict[str, Any]]:
     """The page's tasks as rows of the columns the included fields need (no model
     instances: a hundred of them cost more than the query)."""
     start = (listing.page - 1) * listing.size
     ordered = tasks.order_by(*listing.ordering)
-    if start:
+    by_id = listing.condition is None and listing.ordering in (["id"], ["-id"])
+    ids = page_ids(project, listing.ordering == ["-id"], start, listing.size) if by_id else None
+    if ids is not None:
+        rows = Task.objects.filter(pk__in=ids).order_by(*listing.ordering)
+    elif start:
         # Skip on the index (ids only), then read just the page's rows.
         window = ordered.values("pk")[start : start + listing.size]
         rows = Task.objects.filter(pk__in=window).order_by(*listing.ordering)
@@ -171,7 +178,7 @@ def task_page(project: Project, request: Request, *, own_only: bool, user: User)
     tasks = Task.objects.filter(project=project)
     if listing.condition is not None:
         tasks = tasks.filter(listing.condition)
-    rows = _page_rows(tasks, listing)
+    rows = _page_rows(project, tasks, listing)
     return {
         "tasks": _json(rows, listing, scope),
         **_totals(project, tasks, listing.condition is not None),

@@ -1,0 +1,118 @@
+"""Deep pages of the id-ordered task list start from remembered anchors
+(labelkeep/tasks/anchors.py) and must be exactly the pages OFFSET would give."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from labelkeep.projects.models import Project
+from labelkeep.tasks import anchors, services
+from labelkeep.tasks.models import Task
+from tests.conftest import TEST_ORIGIN, World
+
+
+@pytest.fixture(autouse=True)
+def small_anchors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anchors every 4 tasks, used from the 6th position: deep pages in a small project."""
+    monkeypatch.setattr(anchors, "ANCHOR_EVERY", 4)
+    monkeypatch.setattr(anchors, "DEEP", 6)
+    anchors._cache.clear()
+
+
+def _create(world: World, project: Project, count: int) -> list[int]:
+    items = [services.NewTask(data={"text": f"t{n}"}) for n in range(count)]
+    return services.create_tasks(
+        project, items, actor=world.admin.user, origin=TEST_ORIGIN
+    ).task_ids
+
+
+def _page(world: World, project: Project, **params: Any) -> list[int]:
+    query = urlencode({"project": project.pk, **params})
+    response = world.admin.client.get(f"/api/tasks/?{query}")
+    assert response.status_code == 200, response.content
+    return [task["id"] for task in response.json()["tasks"]]
+
+
+def _every_page_matches_offset(world: World, project: Project) -> None:
+    project.refresh_from_db()
+    for ordering in ("id", "-id"):
+        expected = list(
+            Task.objects.filter(project=project).order_by(ordering).values_list("id", flat=True)
+        )
+        for size in (1, 3, 4, 5):
+            for page in range(1, len(expected) // size + 3):
+                got = _page(world, project, ordering=ordering, page=page, page_size=size)
+                assert got == expected[(page - 1) * size : page * size], (ordering, size, page)
+
+
+def test_deep_pages_equal_offset_pages_both_ways(world: World, project: Project) -> None:
+    _create(world, project, 23)
+    _every_page_matches_offset(world, project)
+    assert {key[1:] for key in anchors._cache} == {(project.pk, False), (project.pk, True)}
+
+
+def test_anchors_are_read_again_after_inserts_and_deletes(world: World, project: Project) -> None:
+    ids = _create(world, project, 20)
+    _every_page_matches_offset(world, project)
+    services.delete_tasks(project, ids[1:9:2], actor=world.admin.user, origin=TEST_ORIGIN)
+    _every_page_matches_offset(world, project)
+    _create(world, project, 7)
+    _every_page_matches_offset(world, project)
+    # Delete some and insert as many: the count is back where it was, the ids are not.
+    services.delete_tasks(project, ids[10:13], actor=world.admin.user, origin=TEST_ORIGIN)
+    _create(world, project, 3)
+    _every_page_matches_offset(world, project)
+
+
+def test_other_projects_tasks_never_enter_the_anchors(world: World, project: Project) -> None:
+    other = Project.objects.create(organization=world.org, title="Other", label_config="")
+    mine = _create(world, project, 6)
+    services.create_tasks(
+        other,
+        [services.NewTask(data={"text": "x"}) for _ in range(9)],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    mine += _create(world, project, 6)
+    assert _page(world, project, page=2, page_size=6) == mine[6:]
+    assert _page(world, project, page=3, page_size=3) == mine[6:9]
+
+
+def test_a_counter_that_disagrees_with_the_rows_falls_back_to_offset(
+    world: World, project: Project
+) -> None:
+    ids = _create(world, project, 15)
+    Project.objects.filter(pk=project.pk).update(task_number=99)
+    project.refresh_from_db()
+    assert anchors.anchors_for(project, descending=False) is None
+    assert _page(world, project, page=3, page_size=4) == ids[8:12]
+
+
+def test_filtered_and_other_orderings_keep_offset(world: World, project: Project) -> None:
+    ids = _create(world, project, 15)
+    _page(world, project, ordering="-created_at", page=3, page_size=4)
+    _page(world, project, is_labeled="false", page=3, page_size=4)
+    assert anchors._cache == {}
+    assert _page(world, project, page=3, page_size=4) == ids[8:12]
+
+
+def test_a_deep_page_costs_two_small_queries_once_anchored(world: World, project: Project) -> None:
+    ids = _create(world, project, 30)
+    assert _page(world, project, page=5, page_size=5) == ids[20:25]
+    with CaptureQueriesContext(connection) as first:
+        _page(world, project, page=5, page_size=5)
+    with CaptureQueriesContext(connection) as again:
+        assert _page(world, project, page=6, page_size=5) == ids[25:30]
+    assert len(again) == len(first)
+    anchors._cache.clear()
+    Project.objects.filter(pk=project.pk).update(task_number=99)  # anchors refused: OFFSET
+    with CaptureQueriesContext(connection) as plain:
+        assert _page(world, project, page=6, page_size=5) == ids[25:30]
+    assert not any("ROW_NUMBER" in q["sql"] for q in again.captured_queries)
+    assert not any("OFFSET 25" in q["sql"] for q in again.captured_queries)
+    assert any("OFFSET 25" in q["sql"] for q in plain.captured_queries)
