@@ -46,8 +46,8 @@ def _seconds(text: str) -> float:
 def parse(output: str) -> Load:
     """The figures of `wrk --latency` output."""
     total = re.search(r"(\d+) requests in ([0-9.]+\w+),", output)
-    p50 = re.search(r"^\s+50%\s+(\S+)$", output, re.MULTILINE)
-    p99 = re.search(r"^\s+99%\s+(\S+)$", output, re.MULTILINE)
+    p50 = re.search(r"^\s+50%\s+(\S+)\s*$", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)\s*$", output, re.MULTILINE)
     if not (total and p50 and p99):
         raise RuntimeError(f"wrk gave no figures:\n{output}")
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)

@@ -2,22 +2,25 @@
 
 `LIMIT 100 OFFSET 500000` makes the database walk half a million index entries: about
 40 ms at a million tasks on SQLite, and a script that reads every page of such a project
-(the official client does) does that ten thousand times. Instead, each process keeps, per
-project and direction, the id found at every ANCHOR_EVERY-th position of the ordered list,
-read in one pass. Page p then starts from the nearest anchor before it (`id >= anchor`)
-and skips fewer than ANCHOR_EVERY entries.
+(the official client does) pays that on every one of ten thousand pages. Instead, each
+process remembers, per project and direction, the ids it has found at positions that are
+multiples of ANCHOR_EVERY. A page starts from the anchor at or before it (`id >= anchor`)
+and skips fewer than ANCHOR_EVERY entries. A missing anchor is found by skipping from the
+nearest known one below it, never more than OFFSET itself would skip, so reading pages in
+order costs a short skip each, and any page read twice costs one.
 
-Anchors describe one set of task ids. They are used only while the project's task counter
-and its highest task id are what they were when the anchors were read: ids only grow, so
-every insert moves the highest id and every delete moves the counter, and the anchors are
-read again after either. Only the unfiltered list ordered by id (either way) uses them.
+Anchors describe one set of task ids. They are kept only while the project's task counter
+and its highest task id stay what they were: ids only grow, so every insert moves the
+highest id and every delete moves the counter, and either change forgets the anchors.
+Only the unfiltered list ordered by id (either way) uses them.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 
@@ -29,37 +32,15 @@ DEEP = 10_000  # below this offset, skipping on the index is already cheap
 _KEPT = 64  # (project, direction) pairs kept per process
 
 
-@dataclass(frozen=True)
-class Anchors:
-    total: int
-    highest: int | None
-    ids: list[int]  # ids[k]: the id at position k * ANCHOR_EVERY
+@dataclass
+class _Anchors:
+    version: tuple[int, int | None]  # (task counter, highest id)
+    slots: list[int] = field(default_factory=list)  # sorted positions // ANCHOR_EVERY
+    ids: dict[int, int] = field(default_factory=dict)  # slot -> id at that position
 
 
-_cache: OrderedDict[tuple[str, int, bool], Anchors] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, bool], _Anchors] = OrderedDict()
 _lock = threading.Lock()
-
-
-def _read(project_id: int, descending: bool) -> Anchors:
-    """Every ANCHOR_EVERY-th id, the count and the highest id, in one statement (one
-    snapshot). Identifiers come from the model and are quoted by the backend."""
-    quote = connection.ops.quote_name
-    table, pk = quote(Task._meta.db_table), quote(Task._meta.pk.column)
-    project = quote(Task._meta.get_field("project").column)
-    direction = "DESC" if descending else "ASC"
-    sql = (
-        f"SELECT id, total, highest FROM ("  # noqa: S608 (identifiers quoted, values bound)
-        f"SELECT {pk} AS id, ROW_NUMBER() OVER (ORDER BY {pk} {direction}) AS position, "
-        f"COUNT(*) OVER () AS total, MAX({pk}) OVER () AS highest "
-        f"FROM {table} WHERE {project} = %s) numbered "
-        f"WHERE (position - 1) %% %s = 0 ORDER BY position"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [project_id, ANCHOR_EVERY])
-        rows = cursor.fetchall()
-    if not rows:
-        return Anchors(0, None, [])
-    return Anchors(int(rows[0][1]), int(rows[0][2]), [int(row[0]) for row in rows])
 
 
 def _highest(project_id: int) -> int | None:
@@ -67,42 +48,54 @@ def _highest(project_id: int) -> int | None:
     return next((row[0] for row in found), None)
 
 
-def anchors_for(project: Project, descending: bool) -> Anchors | None:
-    """Current anchors of the project's id-ordered task list; None when the project's
-    counter disagrees with its rows (then plain OFFSET is used)."""
+def _from(
+    project_id: int, descending: bool, anchor: int | None, skip: int, count: int
+) -> list[int]:
+    """`count` ids of the list, after skipping `skip` from `anchor` (or from its start)."""
+    tasks = Task.objects.filter(project_id=project_id)
+    if anchor is not None:
+        tasks = tasks.filter(id__lte=anchor) if descending else tasks.filter(id__gte=anchor)
+    ordered = tasks.order_by("-id" if descending else "id").values_list("id", flat=True)
+    return list(ordered[skip : skip + count])
+
+
+def _anchors(project: Project, descending: bool) -> _Anchors:
     key = (connection.alias, project.pk, descending)
-    highest = _highest(project.pk)
+    version = (project.task_number, _highest(project.pk))
     with _lock:
         known = _cache.get(key)
-        if known is not None:
-            _cache.move_to_end(key)
-    if known is not None and known.total == project.task_number and known.highest == highest:
-        return known
-    fresh = _read(project.pk, descending)
-    if fresh.total != project.task_number:
-        return None
-    with _lock:
-        _cache[key] = fresh
+        if known is None or known.version != version:
+            known = _cache[key] = _Anchors(version)
         _cache.move_to_end(key)
         while len(_cache) > _KEPT:
             _cache.popitem(last=False)
-    return fresh
+    return known
 
 
 def page_ids(project: Project, descending: bool, start: int, size: int) -> list[int] | None:
     """The ids of the page that starts at position `start`, or None to use OFFSET."""
     if start < DEEP:
         return None
-    anchors = anchors_for(project, descending)
-    if anchors is None:
-        return None
+    known = _anchors(project, descending)
     slot = start // ANCHOR_EVERY
-    if slot >= len(anchors.ids):
-        return []
-    skip = start - slot * ANCHOR_EVERY
-    tasks = Task.objects.filter(project_id=project.pk)
-    if descending:
-        tasks = tasks.filter(id__lte=anchors.ids[slot]).order_by("-id")
-    else:
-        tasks = tasks.filter(id__gte=anchors.ids[slot]).order_by("id")
-    return list(tasks.values_list("id", flat=True)[skip : skip + size])
+    with _lock:
+        anchor = known.ids.get(slot)
+        below = bisect.bisect_right(known.slots, slot) - 1
+        base = known.slots[below] if below >= 0 else None
+    if anchor is None:
+        base_id = None if base is None else known.ids[base]
+        walked = _from(
+            project.pk,
+            descending,
+            base_id,
+            (slot - (base or 0)) * ANCHOR_EVERY,
+            1,
+        )
+        if not walked:
+            return []
+        anchor = walked[0]
+        with _lock:
+            if slot not in known.ids:
+                known.ids[slot] = anchor
+                bisect.insort(known.slots, slot)
+    return _from(project.pk, descending, anchor, start - slot * ANCHOR_EVERY, size)
