@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from labelkeep.db.prepared import PreparedSelect, PreparedUpdate
+from labelkeep.db.prepared import PreparedUpdate
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
 
-_LOCKED_COUNTERS = PreparedSelect(
-    lambda pk: Task.objects.select_for_update()
-    .only("id", "project_id", "overlap", "total_annotations", "cancelled_annotations")
-    .filter(pk=pk)
-    .order_by()[:1],
-    pk=int,
-)
-_SET_TASK_COUNTERS = PreparedUpdate(
+_SHIFT_TASK = PreparedUpdate(
+    # SET expressions read the row as it was before the update, on SQLite and PostgreSQL.
     lambda pk, done, cancelled: (
         Task.objects.filter(pk=pk),
         {
-            "total_annotations": Value(done),
-            "cancelled_annotations": Value(cancelled),
+            "total_annotations": F("total_annotations") + Value(done),
+            "cancelled_annotations": F("cancelled_annotations") + Value(cancelled),
             "is_labeled": Case(
-                When(overlap__lte=Value(done), then=Value(True)), default=Value(False)
+                When(overlap__lte=F("total_annotations") + Value(done), then=Value(True)),
+                default=Value(False),
             ),
         },
     ),
@@ -33,33 +28,39 @@ _SET_TASK_COUNTERS = PreparedUpdate(
     done=int,
     cancelled=int,
 )
+
+
+def _has_more_than(task: int, count: int) -> Case:
+    """1 when the task has more than `count` finished annotations, else 0."""
+    above = Task.objects.filter(pk=task, total_annotations__gt=count)
+    return Case(When(Exists(above), then=Value(1)), default=Value(0))
+
+
 _SHIFT_PROJECT_ANNOTATIONS = PreparedUpdate(
-    lambda pk, done, tasks: (
+    # Read after the task's own update, in the same transaction: `total_annotations` is
+    # the new count, and the task had annotations before iff it now has more than `done`.
+    lambda pk, task, done: (
         Project.objects.filter(pk=pk),
         {
             "total_annotations_number": F("total_annotations_number") + Value(done),
-            "num_tasks_with_annotations": F("num_tasks_with_annotations") + Value(tasks),
+            "num_tasks_with_annotations": F("num_tasks_with_annotations")
+            + _has_more_than(task, 0)
+            - _has_more_than(task, done),
         },
     ),
     pk=int,
+    task=int,
     done=int,
-    tasks=int,
 )
 
 
 def shift_annotations(task: Task, *, done: int = 0, cancelled: int = 0) -> None:
-    """Add `done` finished and `cancelled` skipped annotations to a task's counters."""
-    locked = _LOCKED_COUNTERS.first(pk=task.pk)
-    if locked is None:
+    """Add `done` finished and `cancelled` skipped annotations to a task's counters, and
+    move its project's: two UPDATEs, which lock the task's row and then the project's."""
+    if not _SHIFT_TASK.run(pk=task.pk, done=done, cancelled=cancelled):
         raise Task.DoesNotExist(f"task {task.pk} is gone")
-    before = locked.total_annotations
-    after = before + done
-    _SET_TASK_COUNTERS.run(
-        pk=task.pk, done=after, cancelled=locked.cancelled_annotations + cancelled
-    )
-    with_annotations = int(after > 0) - int(before > 0)
-    if done or with_annotations:
-        _SHIFT_PROJECT_ANNOTATIONS.run(pk=locked.project_id, done=done, tasks=with_annotations)
+    if done:
+        _SHIFT_PROJECT_ANNOTATIONS.run(pk=task.project_id, task=task.pk, done=done)
 
 
 def shift_predictions(task: Task, delta: int) -> None:
