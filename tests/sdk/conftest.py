@@ -86,7 +86,11 @@ def in_process_app(environ: dict[str, Any], start_response: Any) -> Iterable[byt
         try:
             body = b"".join(result)
         finally:
-            result.close()  # sends request_finished
+            # WSGI: call close() when the result has one; Django's response sends
+            # request_finished there.
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
     finally:
         for signal, connected in zip(
             (request_started, request_finished), was_connected, strict=True
