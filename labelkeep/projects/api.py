@@ -68,7 +68,8 @@ _NO_PROJECT = (404, "No such project, or the caller may not see it.")
 _CONFIG_400 = (
     400,
     "Invalid input, an invalid labeling config, or a config change that would orphan "
-    "existing annotations (see `validation_errors`).",
+    "existing annotations or read task data keys the tasks lack (see `validation_errors` "
+    "and docs/labeling-configs.md).",
 )
 
 
@@ -236,9 +237,10 @@ class ValidateConfigView(MemberAPIView):
             parsed = services.parsed_config(config)
         except services.ProjectError as exc:
             raise _refused(exc) from None
-        conflicts = services.config_conflicts(project, config)
-        if conflicts:
-            raise exceptions.ValidationError({"label_config": conflicts})
+        if config != project.label_config:
+            problems = services.config_problems(project, config)
+            if problems:
+                raise exceptions.ValidationError({"label_config": problems})
         changed = parsed != project.parsed_label_config
         return Response({"label_config": config, "config_essential_data_has_changed": changed})
 

@@ -3,8 +3,9 @@
 A config is XML that annotators' browsers render, so it is read without DTDs, entities or
 external references, and scripts in any form are refused. `parse` returns a `LabelConfig`
 whose `parsed` is Label Studio's `parsed_label_config`, or raises `ConfigError` listing every
-problem found. `labels_in_result` and `in_use_conflicts` keep a config change from orphaning
-existing annotations; `validate_result` checks one annotation's result before it is stored.
+problem found. `labels_in_result` and `usage_conflicts` keep a config change from orphaning
+existing annotations (see `configchange`); `validate_result` checks one annotation's result
+before it is stored.
 """
 
 from __future__ import annotations
@@ -125,11 +126,24 @@ class LabelConfig:
 
 
 class Usage(NamedTuple):
-    """One way existing annotations use a config: a control's label, or a control alone."""
+    """One way existing annotations use a config: a control on an object, with a label or not."""
 
     from_name: str
+    to_name: str  # the object the result is on; "" for relations and malformed items
     type: str  # the result type, e.g. "choices"
     label: str  # NO_LABEL when the result carries none
+
+
+class Conflict(NamedTuple):
+    """Why a config would orphan a `Usage`; `key` says what the config no longer has.
+
+    Keys: ("control", name) — gone, or no longer makes the result's type;
+    ("target", control, object) — the object is not in the control's toName (any more);
+    ("label", control, label); ("relation", label).
+    """
+
+    key: tuple[str, ...]
+    message: str
 
 
 # --- Reading the XML -------------------------------------------------------------------
@@ -524,11 +538,11 @@ def _labels_in_value(result_type: str, value: Any) -> list[str] | None:
 
 
 def labels_in_result(result: Any) -> set[Usage]:
-    """Every (from_name, type, label) an annotation's result uses.
+    """Every (from_name, to_name, type, label) an annotation's result uses.
 
     A result without labels (TextArea, Rating, a bare Rectangle) yields `label=NO_LABEL`, so
     that removing its control is still noticed; a relation yields one `Usage` per relation
-    label, with from_name "". Items without a from_name are skipped.
+    label, with from_name and to_name "". Items without a from_name are skipped.
     """
     usage: set[Usage] = set()
     for item in result if isinstance(result, list) else ():
@@ -542,45 +556,56 @@ def _item_usage(item: dict[str, Any]) -> set[Usage]:
     if result_type == "relation":
         labels = item.get("labels")
         found = labels if isinstance(labels, list) else []
-        return {Usage("", "relation", label) for label in found if isinstance(label, str)}
-    from_name = item.get("from_name")
+        return {Usage("", "", "relation", label) for label in found if isinstance(label, str)}
+    from_name, to_name = item.get("from_name"), item.get("to_name")
     if not isinstance(from_name, str):
         return set()
+    to_name = to_name if isinstance(to_name, str) else ""
     labels = _labels_in_value(result_type, item.get("value")) or [NO_LABEL]
-    return {Usage(from_name, result_type, label) for label in labels}
+    return {Usage(from_name, to_name, result_type, label) for label in labels}
 
 
-def in_use_conflicts(new: LabelConfig, used: Iterable[tuple[str, str, str]]) -> list[str]:
+def in_use_conflicts(new: LabelConfig, used: Iterable[tuple[str, str, str, str]]) -> list[str]:
     """Why `new` would orphan annotations that use `used` (see `labels_in_result`).
 
-    Empty when it would not. Each message names the control or label, e.g. "Label 'Neg' of
-    control 'sentiment' is used by existing annotations".
+    Empty when it would not. Each message names the control, object or label, e.g. "Label
+    'Neg' of control 'sentiment' is used by existing annotations".
     """
     found: dict[str, None] = {}
     for usage in sorted(set(used)):
-        if problem := _conflict(new, Usage(*usage)):
-            found[problem] = None
+        for conflict in usage_conflicts(new, Usage(*usage)):
+            found[conflict.message] = None
     return list(found)
 
 
-def _conflict(config: LabelConfig, usage: Usage) -> str | None:
-    from_name, result_type, label = usage
+def usage_conflicts(config: LabelConfig, usage: Usage) -> list[Conflict]:
+    """Why results that use `usage` would not fit `config` (empty: they would)."""
+    from_name, to_name, result_type, label = usage
     if result_type == "relation":
         known = config.relation_labels
         if label == NO_LABEL or known is None or label in known:
-            return None
-        return f"Relation label '{label}' is used by existing annotations"
+            return []
+        message = f"Relation label '{label}' is used by existing annotations"
+        return [Conflict(("relation", label), message)]
     control = config.controls.get(from_name)
     if control is None:
-        return f"Control '{from_name}' is used by existing annotations"
+        message = f"Control '{from_name}' is used by existing annotations"
+        return [Conflict(("control", from_name), message)]
     if not _fits(control, result_type):
-        return (
+        message = (
             f"Control '{from_name}' has '{result_type}' results in existing annotations, "
             f"which a {control.type} control does not make"
         )
+        return [Conflict(("control", from_name), message)]
+    found = []
+    # Malformed items without a to_name were refused on save; only legacy data lacks one.
+    if to_name and not _targets(control, to_name, result_type):
+        message = f"Object '{to_name}' of control '{from_name}' is used by existing annotations"
+        found.append(Conflict(("target", from_name, to_name), message))
     if label != NO_LABEL and not _allows(config, control, label):
-        return f"Label '{label}' of control '{from_name}' is used by existing annotations"
-    return None
+        message = f"Label '{label}' of control '{from_name}' is used by existing annotations"
+        found.append(Conflict(("label", from_name, label), message))
+    return found
 
 
 def _targets(control: ControlTag, to_name: str, result_type: str) -> bool:
@@ -610,6 +635,19 @@ def _allows(config: LabelConfig, control: ControlTag, label: str) -> bool:
         other.labeled and other.accepts(label) and set(other.to_name) & set(control.to_name)
         for other in config.controls.values()
     )
+
+
+def accepted_labels(config: LabelConfig, control: ControlTag) -> frozenset[str] | None:
+    """Every label `control` accepts under `config`, as `_allows` decides; None: any label."""
+    if control.labeled:
+        return None if control.dynamic else frozenset(control.labels) | control.label_values
+    accepted: set[str] = set()
+    for other in config.controls.values():
+        if other.labeled and set(other.to_name) & set(control.to_name):
+            if other.dynamic:
+                return None
+            accepted |= {*other.labels, *other.label_values}
+    return frozenset(accepted)
 
 
 def from_parsed(parsed: Mapping[str, Any]) -> LabelConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import closing
 from functools import lru_cache
 from typing import Any
 
@@ -10,10 +11,10 @@ from django.db import transaction
 
 from labelkeep.accounts.models import Organization, User
 from labelkeep.audit.services import Origin, record
-from labelkeep.projects import labelconfig
+from labelkeep.projects import configchange, labelconfig
 from labelkeep.projects.models import Project, ProjectMember
 from labelkeep.projects.signals import project_settings_changed
-from labelkeep.projects.usage import labels_used_in_project
+from labelkeep.projects.usage import stored_results, task_data_sample
 
 
 class ProjectError(Exception):
@@ -59,26 +60,42 @@ def create_project(
     return project
 
 
-def _removes_something(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    for name, control in old.items():
-        kept = new.get(name)
-        if kept is None or kept.get("type") != control.get("type"):
-            return True
-        if set(control.get("labels", [])) - set(kept.get("labels", [])):
-            return True
-    return False
+def _parsed_or_none(config: str) -> labelconfig.LabelConfig | None:
+    try:
+        return label_config_of(config)
+    except labelconfig.ConfigError:  # stored before a rule it breaks: compare with nothing
+        return None
 
 
-def config_conflicts(project: Project, new_config: str) -> list[str]:
-    """What a new config would orphan among existing annotations (empty: safe).
+def config_problems(project: Project, new_config: str) -> list[str]:
+    """Why `new_config` may not replace the project's (empty: it may); docs/labeling-configs.md.
 
-    Annotations are read only when the new config removes a control or a label."""
+    It may not orphan existing annotations, nor read a `$key` the tasks lack. `project` must
+    be the row as stored; `update_project` reads it locked, in the transaction that writes.
+    """
     new = label_config_of(new_config)
-    if not project.total_annotations_number:
-        return []
-    if not _removes_something(project.parsed_label_config, new.parsed):
-        return []
-    return labelconfig.in_use_conflicts(new, labels_used_in_project(project))
+    old = _parsed_or_none(project.label_config)
+    problems = []
+    if added := configchange.added_keys(old, new):
+        sample = task_data_sample(project, configchange.DATA_SAMPLE)
+        problems += configchange.missing_data(added, sample)
+    removed = configchange.removal(old, new)
+    if removed:
+        with closing(stored_results(project, removed.needles)) as results:
+            problems += configchange.conflicts(new, removed, results)
+    return problems
+
+
+def _check_config_change(project: Project, new_config: str) -> None:
+    # FOR UPDATE, not NO KEY UPDATE: it waits for, then holds off, every transaction that
+    # inserts an annotation or a task of the project (their foreign key takes KEY SHARE on
+    # this row), so none lands between the check and the write. SQLite transactions take the
+    # write lock when they begin (IMMEDIATE, settings.py), which serialises them anyway.
+    stored = Project.objects.select_for_update().get(pk=project.pk)
+    if new_config != stored.label_config:
+        problems = config_problems(stored, new_config)
+        if problems:
+            raise ProjectError(problems)
 
 
 def update_project(
@@ -86,12 +103,11 @@ def update_project(
 ) -> Project:
     """Change settings; a config change that would orphan annotations is refused."""
     values = dict(fields)
-    if "label_config" in values and values["label_config"] != project.label_config:
+    if "label_config" in values:
         values["parsed_label_config"] = parsed_config(values["label_config"])
-        conflicts = config_conflicts(project, values["label_config"])
-        if conflicts:
-            raise ProjectError(conflicts)
     with transaction.atomic():
+        if "label_config" in values:
+            _check_config_change(project, values["label_config"])
         for name, value in values.items():
             setattr(project, name, value)
         project.save(update_fields=[*values, "updated_at"])

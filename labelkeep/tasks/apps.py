@@ -9,11 +9,11 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from labelkeep.projects.signals import project_settings_changed
-        from labelkeep.projects.usage import register_label_usage
+        from labelkeep.projects.usage import register_work_reader
         from labelkeep.tasks import schema  # noqa: F401  (registers the list's task schema)
-        from labelkeep.tasks.usage import labels_used
+        from labelkeep.tasks.usage import READER
 
-        register_label_usage(labels_used)
+        register_work_reader(READER)
         project_settings_changed.connect(_settings_changed, dispatch_uid="tasks-overlap")
 
 

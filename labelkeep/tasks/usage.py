@@ -1,15 +1,40 @@
-"""Labels used by a project's annotations (for refusing configs that orphan them)."""
+"""What a project's annotations and tasks hold, read for checking a config change."""
 
 from __future__ import annotations
 
-from labelkeep.projects import labelconfig
+from collections.abc import Iterator
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+
 from labelkeep.projects.models import Project
-from labelkeep.tasks.models import Annotation
+from labelkeep.tasks.models import Annotation, Task
+
+CHUNK = 1000  # results held in memory at once
 
 
-def labels_used(project: Project) -> set[tuple[str, str, str]]:
-    used: set[tuple[str, str, str]] = set()
-    results = Annotation.objects.filter(project=project).values_list("result", flat=True)
-    for result in results.iterator(chunk_size=2000):
-        used |= labelconfig.labels_in_result(result or [])
-    return used
+class TaskWork:
+    """The tasks app's `projects.usage.WorkReader`.
+
+    Only annotations count as work in use: predictions are a model's output and can be
+    made again, and Label Studio checks annotations (and drafts, which Labelkeep has not)."""
+
+    def results(self, project: Project, needles: frozenset[str] | None) -> Iterator[object]:
+        rows = Annotation.objects.filter(project=project).order_by()
+        if needles is not None:
+            # A LIKE on the JSON text runs in the database, so only results that mention
+            # a removed name are decoded here.
+            found = reduce(or_, (Q(result_text__contains=n) for n in sorted(needles)), Q())
+            rows = rows.annotate(result_text=Cast("result", TextField())).filter(found)
+        return rows.values_list("result", flat=True).iterator(chunk_size=CHUNK)
+
+    def task_data(self, project: Project, size: int) -> list[tuple[int, object]]:
+        tasks = Task.objects.filter(project=project).values_list("id", "data")
+        oldest = list(tasks.order_by("id")[:size])
+        newest = list(tasks.order_by("-id")[:size])
+        return sorted(dict(oldest + newest).items())
+
+
+READER = TaskWork()

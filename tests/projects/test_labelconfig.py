@@ -619,29 +619,29 @@ def test_labels_in_result() -> None:
         _region("broken", "text", "choices", {"choices": "not a list"}),
     ]
     assert labels_in_result(result) == {
-        ("label", "labels", "Person"),
-        ("label", "labels", "Organization"),
-        ("", "relation", "org:founded"),
-        ("sentiment", "choices", "Positive"),
-        ("sentiment", "choices", "Neutral"),
-        ("box", "videorectangle", "Man"),
-        ("taxonomy", "taxonomy", "Eukarya"),
-        ("taxonomy", "taxonomy", "Human"),
-        ("taxonomy", "taxonomy", "Archaea"),
-        ("transcription", "textarea", NO_LABEL),
-        ("image_label", "rectanglelabels", "Car"),
-        ("broken", "choices", NO_LABEL),
+        ("label", "text", "labels", "Person"),
+        ("label", "text", "labels", "Organization"),
+        ("", "", "relation", "org:founded"),
+        ("sentiment", "text", "choices", "Positive"),
+        ("sentiment", "text", "choices", "Neutral"),
+        ("box", "video", "videorectangle", "Man"),
+        ("taxonomy", "text", "taxonomy", "Eukarya"),
+        ("taxonomy", "text", "taxonomy", "Human"),
+        ("taxonomy", "text", "taxonomy", "Archaea"),
+        ("transcription", "audio", "textarea", NO_LABEL),
+        ("image_label", "image", "rectanglelabels", "Car"),
+        ("broken", "text", "choices", NO_LABEL),
     }
     assert labels_in_result(None) == set()
 
 
 def test_in_use_conflicts_names_what_would_be_orphaned() -> None:
     used = [
-        ("sentiment", "choices", "Positive"),
-        ("sentiment", "choices", "Negative"),
-        ("sentiment", "choices", "Negative"),
-        ("topic", "choices", "Sports"),
-        ("notes", "textarea", NO_LABEL),
+        ("sentiment", "text", "choices", "Positive"),
+        ("sentiment", "text", "choices", "Negative"),
+        ("sentiment", "text", "choices", "Negative"),
+        ("topic", "text", "choices", "Sports"),
+        ("notes", "text", "textarea", NO_LABEL),
     ]
     new = parse(
         '<View><Text name="text" value="$text"/>'
@@ -675,10 +675,11 @@ def test_in_use_conflicts_allow_safe_changes() -> None:
 
 def test_in_use_conflicts_types_relations_and_video() -> None:
     used = [
-        ("sentiment", "choices", "Positive"),
-        ("", "relation", "org:founded_by"),
-        ("box", "videorectangle", "Man"),
-        ("box", "videorectangle", "Child"),
+        ("sentiment", "text", "choices", "Positive"),
+        ("", "", "relation", "org:founded_by"),
+        ("box", "video", "videorectangle", "Man"),
+        ("box", "video", "videorectangle", "Child"),
+        ("box", "image", "videorectangle", "Man"),
     ]
     new = parse(
         '<View><Text name="text" value="$text"/><Video name="video" value="$video"/>'
@@ -689,11 +690,12 @@ def test_in_use_conflicts_types_relations_and_video() -> None:
     )
     assert in_use_conflicts(new, used) == [
         "Relation label 'org:founded_by' is used by existing annotations",
+        "Object 'image' of control 'box' is used by existing annotations",
         "Label 'Child' of control 'box' is used by existing annotations",
         "Control 'sentiment' has 'choices' results in existing annotations, "
         "which a Labels control does not make",
     ]
-    assert in_use_conflicts(new, [Usage("box", "videorectangle", "Man")]) == []
+    assert in_use_conflicts(new, [Usage("box", "video", "videorectangle", "Man")]) == []
 
 
 def test_valid_results_pass() -> None:
