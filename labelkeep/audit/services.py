@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from django.http import HttpRequest
@@ -29,6 +31,16 @@ class Origin:
 
 
 CLI = Origin(user_agent="labelkeep-cli")
+
+
+# An entry about many objects lists this many of their ids (its `count` says how many
+# there were): enough to name what one request changed, bounded for bulk imports.
+LISTED_IDS = 1000
+
+
+def listed(ids: Iterable[int]) -> list[int]:
+    """The first `LISTED_IDS` ids, for an entry's `ids` detail."""
+    return list(islice(ids, LISTED_IDS))
 
 
 # Every write records an entry: the insert is prepared (labelkeep/db/prepared.py).

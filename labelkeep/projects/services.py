@@ -13,7 +13,7 @@ from labelkeep.accounts.models import Organization, User
 from labelkeep.audit.services import Origin, record
 from labelkeep.projects import configchange, labelconfig
 from labelkeep.projects.models import Project, ProjectMember
-from labelkeep.projects.signals import project_settings_changed
+from labelkeep.projects.signals import project_deleting, project_settings_changed
 from labelkeep.projects.usage import stored_results, task_data_sample
 
 
@@ -135,6 +135,8 @@ def delete_project(project: Project, *, actor: User, origin: Origin) -> None:
             title=project.title,
             task_number=project.task_number,
         )
+        # Django's collector would load every task first: tasks have dependents.
+        project_deleting.send(Project, project=project)
         project.delete()
 
 

@@ -4,3 +4,7 @@ from django.dispatch import Signal
 
 # Sent inside the transaction that changed the settings; kwargs: project, fields.
 project_settings_changed = Signal()
+
+# Sent inside the transaction that deletes a project, before the project's row goes, so
+# that apps above it delete their many rows set-based; kwargs: project.
+project_deleting = Signal()

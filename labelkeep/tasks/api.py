@@ -344,21 +344,11 @@ class DataManagerActionView(TaskScopedView):
         form = SelectedItemsSerializer(data=request.data.get("selectedItems", request.data))
         form.is_valid(raise_exception=True)
         chosen = form.validated_data
-        ids: list[int] | None
-        if chosen["all"]:
-            excluded = set(chosen.get("excluded", []))
-            ids = (
-                None
-                if not excluded
-                else [
-                    pk
-                    for pk in Task.objects.filter(project=project).values_list("pk", flat=True)
-                    if pk not in excluded
-                ]
-            )
-        else:
-            ids = chosen.get("included", [])
-        count = services.delete_tasks(project, ids, actor=self.actor, origin=self.origin)
+        ids = None if chosen["all"] else chosen.get("included", [])
+        excluded = set(chosen.get("excluded", [])) if chosen["all"] else set()
+        count = services.delete_tasks(
+            project, ids, excluded=excluded, actor=self.actor, origin=self.origin
+        )
         return Response({"detail": f"Deleted {count} tasks.", "processed_items": count})
 
 

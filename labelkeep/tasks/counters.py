@@ -11,6 +11,13 @@ from labelkeep.db.prepared import PreparedUpdate
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
 
+PROJECT_COUNTERS = (
+    "task_number",
+    "num_tasks_with_annotations",
+    "total_annotations_number",
+    "total_predictions_number",
+)
+
 _SHIFT_TASK = PreparedUpdate(
     # SET expressions read the row as it was before the update, on SQLite and PostgreSQL.
     lambda pk, done, cancelled: (

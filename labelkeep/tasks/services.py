@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from labelkeep.db.prepared import PreparedInsert
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import label_config_of
-from labelkeep.tasks import bulk, counters
+from labelkeep.tasks import bulk, counters, deletion
 from labelkeep.tasks.bulk import TaskRows
 from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock
 from labelkeep.tasks.stream import release
@@ -149,7 +149,12 @@ def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: O
 
 
 def delete_tasks(
-    project: Project, task_ids: Iterable[int] | None, *, actor: User, origin: Origin
+    project: Project,
+    task_ids: Iterable[int] | None,
+    *,
+    excluded: Collection[int] = (),
+    actor: User | None,
+    origin: Origin,
 ) -> int:
     """Delete some (or, with None, all) tasks of a project; returns how many."""
     with transaction.atomic():

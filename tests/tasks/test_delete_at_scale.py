@@ -1,0 +1,190 @@
+"""Deleting tens of thousands of tasks, by every path that deletes many: more tasks than
+SQLite binds parameters in one statement, with annotations, predictions and locks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from labelkeep.audit.models import AuditEvent
+from labelkeep.projects import services as projects
+from labelkeep.projects.models import Project
+from labelkeep.tasks import counters, deletion, services
+from labelkeep.tasks.bulk import TaskRows
+from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock
+from tests.conftest import TEST_ORIGIN, World
+from tests.tasks.conftest import CONFIG
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stock_sqlite_limit")]
+
+MANY = 40_000
+SQLITE_DEFAULT_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER of stock SQLite builds
+COUNTERS = (
+    "task_number",
+    "num_tasks_with_annotations",
+    "total_annotations_number",
+    "total_predictions_number",
+)
+
+
+@pytest.fixture
+def stock_sqlite_limit(db: Any) -> Iterator[None]:
+    """Some distributions build SQLite with a higher limit; test against the stock one."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if not isinstance(raw, sqlite3.Connection):
+        yield
+        return
+    was = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES)
+    yield
+    raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, was)
+
+
+def fill(project: Project, world: World, count: int = MANY) -> list[int]:
+    """`count` tasks: every 4th with a finished annotation, every 8th also with a skip,
+    every 2nd with a prediction; and a lock on the first."""
+    rows = TaskRows()
+    author = world.admin.user.pk
+    result = json.dumps([])
+    for n in range(count):
+        done, skipped, predicted = int(n % 4 == 0), int(n % 8 == 0), int(n % 2 == 0)
+        rows.tasks.append(
+            (json.dumps({"text": f"t{n}"}), "{}", bool(done), done, skipped, predicted)
+        )
+        if done:
+            rows.annotations.append((n, result, author, False, False, None))
+        if skipped:
+            rows.annotations.append((n, result, author, True, False, None))
+        if predicted:
+            rows.predictions.append((n, result, 0.5, "v1"))
+    ids = services.write_task_rows(
+        project, rows, actor=world.admin.user, origin=TEST_ORIGIN
+    ).task_ids
+    TaskLock.objects.create(
+        task_id=ids[0],
+        project=project,
+        user=world.member.user,
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    return ids
+
+
+def counters_of(project: Project) -> tuple[int, ...]:
+    project.refresh_from_db()
+    return tuple(getattr(project, name) for name in COUNTERS)
+
+
+def recounted(project: Project) -> tuple[int, ...]:
+    kept = counters_of(project)
+    counters.recount_project(project.pk)
+    assert counters_of(project) == kept, "the counters drifted from a recount"
+    return kept
+
+
+def timed(label: str, call: Any) -> Any:
+    started = time.perf_counter()
+    answer = call()
+    print(f"{label}: {time.perf_counter() - started:.2f} s")  # shown with -s
+    return answer
+
+
+def nothing_left(project: Project) -> bool:
+    return not (
+        Task.objects.filter(project=project).exists()
+        or Annotation.objects.filter(project=project).exists()
+        or Prediction.objects.filter(project=project).exists()
+        or TaskLock.objects.filter(project=project).exists()
+    )
+
+
+def project_of(world: World) -> Project:
+    return projects.create_project(
+        world.org,
+        {"title": "Other", "label_config": CONFIG},
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+
+
+def test_delete_all_tasks_of_a_project(world: World, project: Project) -> None:
+    fill(project, world)
+    other = fill(project_of(world), world, 10)  # another project's tasks stay
+
+    response = timed(
+        f"delete all {MANY} tasks",
+        lambda: world.admin.client.delete(f"/api/projects/{project.pk}/tasks/"),
+    )
+
+    assert response.status_code == 204
+    assert nothing_left(project)
+    assert recounted(project) == (0, 0, 0, 0)
+    assert Task.objects.filter(pk__in=other).count() == 10
+    event = AuditEvent.objects.filter(action="tasks.delete").get()
+    assert (event.details["count"], event.details["all"]) == (MANY, True)
+
+
+def test_data_manager_deletes_all_but_the_excluded(world: World, project: Project) -> None:
+    ids = fill(project, world)
+    excluded = ids[:3] + ids[20_000:20_002] + ids[-1:]  # with annotations and a prediction
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+
+    response = timed(
+        f"delete {MANY - len(excluded)} of {MANY} tasks",
+        lambda: world.admin.client.post(
+            url, {"selectedItems": {"all": True, "excluded": excluded}}, format="json"
+        ),
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["processed_items"] == MANY - len(excluded)
+    left = sorted(Task.objects.filter(project=project).values_list("pk", flat=True))
+    assert left == sorted(excluded)
+    assert Annotation.objects.filter(project=project).count() == 4  # ids[0] and ids[20_000]: 2 each
+    assert recounted(project) == (6, 2, 2, 3)
+    event = AuditEvent.objects.filter(action="tasks.delete").get()
+    assert (event.details["count"], event.details["all"]) == (MANY - len(excluded), False)
+
+
+def test_data_manager_deletes_many_included(world: World, project: Project) -> None:
+    ids = fill(project, world)
+    chosen = ids[1 : MANY - 1]  # all but the first and the last
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+
+    response = world.admin.client.post(
+        url, {"selectedItems": {"all": False, "included": chosen}}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert sorted(Task.objects.filter(project=project).values_list("pk", flat=True)) == [
+        ids[0],
+        ids[-1],
+    ]
+    assert recounted(project) == (2, 1, 1, 1)
+
+
+def test_delete_a_big_project(world: World, project: Project) -> None:
+    fill(project, world)
+
+    response = timed(
+        f"delete a project of {MANY} tasks",
+        lambda: world.admin.client.delete(f"/api/projects/{project.pk}/"),
+    )
+
+    assert response.status_code == 204
+    assert not Project.objects.filter(pk=project.pk).exists()
+    assert nothing_left(project)
+    assert AuditEvent.objects.filter(action="project.delete").count() == 1
+
+
+def test_every_table_that_points_at_tasks_is_emptied_first() -> None:
+    # A new one is found by deletion.dependents(); a protecting one is refused there.
+    assert {r.related_model for r in deletion.dependents()} == {Annotation, Prediction, TaskLock}
