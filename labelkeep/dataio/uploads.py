@@ -31,21 +31,33 @@ from labelkeep.dataio.models import FileUpload
 from labelkeep.projects.models import Project
 
 URL_PREFIX = "/data/upload/"
-# Served inline with their own type; everything else is an attachment.
+# Served inline with their own type; everything else is an attachment. Only raster images,
+# audio and video: a browser shows them without running anything. SVG (script runs on our
+# origin when it is opened), HTML, XML and PDF stay attachments whatever the config shows;
+# tests/dataio/test_import_uploads.py holds every accepted media type to one of the two.
 INLINE_TYPES: dict[str, str] = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".gif": "image/gif",
     ".webp": "image/webp",
+    ".bmp": "image/bmp",
+    # Few browsers render TIFF (Safari does); inline is harmless, others download it.
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
     ".mp3": "audio/mpeg",
     ".wav": "audio/wav",
     ".ogg": "audio/ogg",
     ".flac": "audio/flac",
     ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".opus": "audio/ogg",  # Opus files are Ogg streams (RFC 7845 names audio/ogg)
     ".mp4": "video/mp4",
     ".webm": "video/webm",
     ".ogv": "video/ogg",
+    ".mov": "video/quicktime",
+    # MP4 under Apple's extension: every browser that plays MP4 knows video/mp4.
+    ".m4v": "video/mp4",
 }
 ATTACHMENT_TYPE = "application/octet-stream"
 UPLOAD_CSP = "default-src 'none'; sandbox"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from labelkeep.accounts.roles import Role
+from labelkeep.dataio import formats, uploads
 from labelkeep.dataio.models import FileUpload
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Task
@@ -55,17 +56,62 @@ def test_image_is_served_inline_with_its_type(world: World, project: Project, ro
     assert "private" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize(
-    ("name", "content"),
-    [
-        ("evil.svg", SVG),
-        ("evil.html", HTML),
-        ("evil.htm", HTML),
-        ("doc.pdf", b"%PDF-1.4"),
-        ("data.xml", b"<x/>"),
-        ("pic.bmp", b"BM"),
-    ],
-)
+# Every accepted media type a labeling tag shows, with the type it is served under.
+INLINE = [
+    ("a.png", "image/png"),
+    ("a.jpg", "image/jpeg"),
+    ("a.jpeg", "image/jpeg"),
+    ("a.gif", "image/gif"),
+    ("a.webp", "image/webp"),
+    ("a.bmp", "image/bmp"),
+    ("a.tif", "image/tiff"),
+    ("a.tiff", "image/tiff"),
+    ("a.mp3", "audio/mpeg"),
+    ("a.wav", "audio/wav"),
+    ("a.ogg", "audio/ogg"),
+    ("a.flac", "audio/flac"),
+    ("a.m4a", "audio/mp4"),
+    ("a.aac", "audio/aac"),
+    ("a.opus", "audio/ogg"),
+    ("a.mp4", "video/mp4"),
+    ("a.webm", "video/webm"),
+    ("a.ogv", "video/ogg"),
+    ("a.mov", "video/quicktime"),
+    ("a.m4v", "video/mp4"),
+]
+# Accepted, but able to run script (or render a document) on our origin: never inline.
+ATTACHMENTS = [
+    ("evil.svg", SVG),
+    ("evil.html", HTML),
+    ("evil.htm", HTML),
+    ("doc.pdf", b"%PDF-1.4"),
+    ("data.xml", b"<x/>"),
+]
+
+
+@pytest.mark.parametrize(("name", "content_type"), INLINE)
+def test_media_is_served_inline_with_its_type(
+    world: World, project: Project, root: Path, name: str, content_type: str
+) -> None:
+    url = upload(world, project, name, SVG)  # the content does not choose the type
+    response = world.member.client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Content-Disposition"].startswith("inline;")
+    assert body(response) == SVG
+
+
+def test_every_accepted_media_type_is_inline_or_an_attachment() -> None:
+    inline = {name[name.rindex(".") :] for name, _ in INLINE}
+    attached = {name[name.rindex(".") :] for name, _ in ATTACHMENTS}
+    assert set(formats.MEDIA_KINDS) == inline | attached
+    assert set(uploads.INLINE_TYPES) == inline
+    assert ".svg" not in uploads.INLINE_TYPES
+
+
+@pytest.mark.parametrize(("name", "content"), ATTACHMENTS)
 def test_scriptable_files_are_attachments(
     world: World, project: Project, root: Path, name: str, content: bytes
 ) -> None:
@@ -78,6 +124,17 @@ def test_scriptable_files_are_attachments(
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in response["Content-Security-Policy"]
     assert body(response) == content
+
+
+def test_svg_stays_an_attachment_when_a_range_is_asked(
+    world: World, project: Project, root: Path
+) -> None:
+    url = upload(world, project, "evil.svg", SVG)
+    response = world.member.client.get(url, HTTP_RANGE="bytes=0-9", HTTP_ACCEPT="image/svg+xml")
+    assert response.status_code == 206
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["X-Content-Type-Options"] == "nosniff"
 
 
 def test_task_files_uploaded_for_import_are_attachments(

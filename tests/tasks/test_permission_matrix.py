@@ -10,8 +10,9 @@ import pytest
 
 from labelkeep.accounts.roles import Role
 from labelkeep.projects import services as projects
-from labelkeep.projects.models import Project
+from labelkeep.projects.models import Project, ProjectMember
 from labelkeep.tasks import services as tasks
+from labelkeep.tasks.models import Annotation, Prediction, Task
 from tests.conftest import TEST_ORIGIN, World, as_actor, make_user
 from tests.tasks.conftest import CONFIG, choice
 
@@ -45,6 +46,12 @@ ENDPOINTS = [
     Endpoint("get", lambda o: f"/api/projects/{o['project']}/members", Role.ANNOTATOR),
     Endpoint(
         "post", lambda o: f"/api/projects/{o['project']}/members", Role.MANAGER, {"users": []}
+    ),
+    Endpoint(
+        "delete",
+        lambda o: f"/api/projects/{o['project']}/members",
+        Role.MANAGER,
+        lambda o: {"users": [o["member"]]},
     ),
     Endpoint("get", lambda o: f"/api/tasks/?project={o['project']}", Role.ANNOTATOR),
     Endpoint(
@@ -97,7 +104,16 @@ ENDPOINTS = [
         Role.MANAGER,
         hidden_from=(Role.ANNOTATOR,),
     ),
+    Endpoint(
+        "post",
+        lambda o: "/api/annotations/bulk-delete",
+        Role.MANAGER,
+        lambda o: {"ids": [o["annotation"]]},
+        hidden_from=(Role.ANNOTATOR,),
+    ),
     Endpoint("get", lambda o: f"/api/predictions/?task={o['task']}", Role.ANNOTATOR, listing=True),
+    # No filter: every prediction the caller may see (the whole organization, for managers).
+    Endpoint("get", lambda o: "/api/predictions/", Role.ANNOTATOR, listing=True),
     Endpoint(
         "post",
         lambda o: "/api/predictions/",
@@ -130,8 +146,6 @@ def _objects(world: World, project: Project) -> Ids:
         origin=TEST_ORIGIN,
     )
     task = project_task = made.task_ids[0]
-    from labelkeep.tasks.models import Prediction, Task
-
     annotation = tasks.create_annotation(
         Task.objects.get(pk=task),
         {"result": choice("Positive")},
@@ -145,6 +159,7 @@ def _objects(world: World, project: Project) -> Ids:
         "task": task,
         "annotation": annotation.pk,
         "prediction": prediction.pk,
+        "member": world.member.user.pk,  # an annotator on the project
     }
 
 
@@ -155,7 +170,12 @@ def _call(client: Any, endpoint: Endpoint, ids: Ids) -> Any:
     return method(path) if body is None else method(path, body, format="json")
 
 
-ZERO: Ids = {"project": 0, "task": 0, "annotation": 0, "prediction": 0}
+def _content(response: Any) -> bytes:
+    """The body, whether streamed (the predictions list) or not."""
+    return b"".join(response.streaming_content) if response.streaming else bytes(response.content)
+
+
+ZERO: Ids = {"project": 0, "task": 0, "annotation": 0, "prediction": 0, "member": 0}
 
 
 def _name(endpoint: Endpoint) -> str:
@@ -184,7 +204,8 @@ def test_outsider_and_anonymous(
     outsider = _call(world.outsider.client, endpoint, ids)
     if endpoint.listing:
         assert outsider.status_code < 400
-        assert b"a.example" not in outsider.content and b'"text"' not in outsider.content
+        content = _content(outsider)
+        assert b"a.example" not in content and b'"text"' not in content
     else:
         assert outsider.status_code == 404, (outsider.status_code, outsider.content)
     assert _call(anon, endpoint, ids).status_code == 401
@@ -200,3 +221,48 @@ def test_non_member_annotator_sees_nothing(world: World, project: Project) -> No
         f"/api/projects/{ids['project']}/next",
     ):
         assert stranger.client.get(path).status_code == 404, path
+    for listing in ("/api/predictions/", f"/api/predictions/?task={ids['task']}"):
+        response = stranger.client.get(listing)
+        assert response.status_code == 200 and _content(response) == b"[]", listing
+    refused = stranger.client.post(
+        "/api/annotations/bulk-delete", {"ids": [ids["annotation"]]}, format="json"
+    )
+    assert refused.status_code == 404
+    assert Annotation.objects.filter(pk=ids["annotation"]).exists()
+
+
+def test_annotators_bulk_delete_only_their_own(world: World, project: Project, anon: Any) -> None:
+    ids = _objects(world, project)
+    task = Task.objects.select_related("project").get(pk=ids["task"])
+    own = tasks.create_annotation(
+        task,
+        {"result": choice("Negative")},
+        actor=world.member.user,
+        completed_by=world.member.user,
+        origin=TEST_ORIGIN,
+    ).pk
+    client, path = world.member.client, "/api/annotations/bulk-delete"
+    for wanted in ([ids["annotation"]], [own, ids["annotation"]]):
+        refused = client.post(path, {"ids": wanted, "project": project.pk}, format="json")
+        assert refused.status_code == 404, wanted  # someone else's: not even visible
+    assert anon.post(path, {"ids": [own]}, format="json").status_code == 401
+    assert world.outsider.client.post(path, {"ids": [own]}, format="json").status_code == 404
+    assert Annotation.objects.filter(pk__in=[own, ids["annotation"]]).count() == 2  # all or none
+    deleted = client.post(path, {"ids": [own], "project": project.pk}, format="json")
+    assert deleted.status_code == 200 and deleted.json() == {"deleted_count": 1}
+    assert not Annotation.objects.filter(pk=own).exists()
+
+
+def test_removing_members_needs_a_manager(world: World, project: Project) -> None:
+    ids = _objects(world, project)
+    path = f"/api/projects/{ids['project']}/members"
+    annotator = world.member.client
+    assert (
+        annotator.delete(path, {"users": [world.member.user.pk]}, format="json").status_code == 403
+    )
+    assert annotator.delete(f"{path}?user={world.admin.user.pk}").status_code == 403
+    outsider = world.outsider.client.delete(path, {"users": [world.member.user.pk]}, format="json")
+    assert outsider.status_code == 404
+    assert ProjectMember.objects.filter(project=project, user=world.member.user).exists()
+    assert world.admin.client.delete(f"{path}?user={world.member.user.pk}").status_code == 204
+    assert not ProjectMember.objects.filter(project=project, user=world.member.user).exists()

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from labelkeep.tasks.models import Annotation, Task
 from tests.conftest import World
 from tests.tasks.conftest import choice
+from tests.tasks.test_predictions_list import ids
 
 
 def test_task_list_envelope(world: World, project, task_ids) -> None:
@@ -210,8 +211,7 @@ def test_predictions(world: World, project, task_ids) -> None:
     assert created.status_code == 201, created.content
     pk = created.json()["id"]
     assert created.json()["task"] == task_ids[0]
-    listed = world.member.client.get(f"/api/predictions/?task={task_ids[0]}").json()
-    assert [p["id"] for p in listed] == [pk]
+    assert ids(world.member.client, f"?task={task_ids[0]}") == [pk]
     assert (
         world.member.client.post(
             "/api/predictions/", {"task": task_ids[0], "result": []}, format="json"

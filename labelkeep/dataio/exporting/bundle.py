@@ -1,4 +1,5 @@
-"""Putting task images into an archive: unique names, the traversal rule, the report."""
+"""Putting task images into an archive: unique names, the project and traversal rules, the
+report."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tempfile import SpooledTemporaryFile
 from typing import Any
 
 from labelkeep.dataio.exporting import resources
+from labelkeep.dataio.exporting.context import ExportContext
 from labelkeep.dataio.exporting.imaging import UniqueNames, file_name, safe_name
 from labelkeep.dataio.exporting.zipstream import ZipStream
 
@@ -48,11 +50,13 @@ class Placed:
 
 
 class ImageBundler:
-    """Names each task's image uniquely and, when asked to, copies permitted files in."""
+    """Names each task's image uniquely and, when asked to, copies in the permitted files:
+    uploads of the exported project only (`resources.resolve`)."""
 
-    def __init__(self, archive: ZipStream, *, bundle: bool) -> None:
+    def __init__(self, archive: ZipStream, ctx: ExportContext) -> None:
         self.archive = archive
-        self.bundle = bundle
+        self.bundle = ctx.download_resources
+        self.project_id = ctx.project_id
         self.names = UniqueNames()
         self.report = JsonSpool()
         self.bundled = 0
@@ -62,7 +66,7 @@ class ImageBundler:
         if not self.bundle:
             return Placed(self.names.claim(stem, task_id), suffix, None)
         try:
-            handle, size = resources.open_file(resources.resolve(reference))
+            handle, size = resources.open_file(resources.resolve(reference, self.project_id))
         except resources.Refused as refused:
             refusal = resources.note(task_id, reference, refused)
             self.report.add(

@@ -134,7 +134,7 @@ class _Coco:
 
 def write_coco(ctx: ExportContext) -> Iterator[bytes]:
     archive = ZipStream()
-    bundler = ImageBundler(archive, bundle=ctx.download_resources)
+    bundler = ImageBundler(archive, ctx)
     coco = _Coco(ctx)
     key = image_key(ctx.config)
     for image_id, task in enumerate(ctx.source.tasks()):

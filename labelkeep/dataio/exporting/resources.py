@@ -1,11 +1,15 @@
-"""Which image files an export may bundle: only files inside the permitted storage roots.
+"""Which image files an export may bundle: only the exported project's own uploads.
 
-Task data is user input. A reference is bundled only when it names a Labelkeep upload
-(`/data/upload/<path>`) or a local-files URI (`/data/local-files/?d=<path>`, when a
-local-files root is configured) whose path, percent-decoded once, has no `..` segment, and
-whose real location (symlinks resolved) is a regular file inside that root. Everything else
-(absolute paths, `../`, symlinks pointing out, URLs, which exports never fetch) is refused
-and reported, never read.
+Task data is user input. A reference is bundled only when it names an upload of the
+exported project (`/data/upload/<project id>/<path>`) whose path, percent-decoded once, has
+no `..` segment, and whose real location (symlinks resolved) is a regular file inside that
+project's folder of UPLOADS_ROOT. The upload-serving view (`labelkeep.dataio.uploads`)
+applies the same project boundary, so an export never hands out a file its caller could
+not fetch from the project. Everything else is refused and reported, never read: another
+project's uploads (of this organization or another), absolute paths, `../`, symlinks
+pointing out, URLs (exports never fetch), and local-files URIs (`/data/local-files/?d=…`):
+local-files storage is not built yet, and when it is, its per-project paths join
+`roots()` — never a server-wide document root that every project could read.
 """
 
 from __future__ import annotations
@@ -35,14 +39,9 @@ class Refused(Exception):
         self.attack = attack  # an attempt to leave the roots, logged as a warning
 
 
-def roots() -> dict[str, Path]:
-    """The storage roots an export may read, by kind."""
-    found = {"upload": Path(settings.UPLOADS_ROOT)}
-    # Set by the local-files storage when a root is configured; off otherwise.
-    local = getattr(settings, "LOCAL_FILES_DOCUMENT_ROOT", None)
-    if local:
-        found["local-files"] = Path(local)
-    return found
+def roots(project_id: int) -> dict[str, Path]:
+    """The storage roots an export of the project may read, by kind: its own uploads."""
+    return {"upload": Path(settings.UPLOADS_ROOT) / str(project_id)}
 
 
 def _relative(reference: str) -> tuple[str, str]:
@@ -67,23 +66,34 @@ def _checked(relative: str) -> str:
     return relative
 
 
-def resolve(reference: Any) -> Path:
-    """The real path of a bundlable reference, or Refused."""
+def _within_project(relative: str, project_id: int) -> str:
+    """The path inside the project's upload folder, or Refused for another project's."""
+    owner, _, inside = relative.partition("/")
+    if owner != str(project_id):
+        raise Refused("not an upload of this project: exports bundle only their own", attack=True)
+    return inside
+
+
+def resolve(reference: Any, project_id: int) -> Path:
+    """The real path of a reference an export of the project may bundle, or Refused."""
     if not isinstance(reference, str) or not reference:
         raise Refused("not a file reference")
     kind, relative = _relative(reference)
-    root = roots().get(kind)
+    relative = _checked(relative)
+    if kind == "upload":
+        relative = _checked(_within_project(str(PurePosixPath(relative)), project_id))
+    root = roots(project_id).get(kind)
     if root is None:
         raise Refused("local files are not enabled on this server")
-    base = root.resolve()
     try:
-        real = (base / _checked(relative)).resolve(strict=True)
+        base = root.resolve(strict=True)
+        real = (base / relative).resolve(strict=True)
     except (FileNotFoundError, NotADirectoryError):
         raise Refused("file not found") from None
     except (OSError, RuntimeError):
         raise Refused("not a usable file path") from None
     if not real.is_relative_to(base):
-        raise Refused("a symlink points outside the storage root", attack=True)
+        raise Refused("a symlink points outside the project's upload folder", attack=True)
     return real
 
 

@@ -55,7 +55,7 @@ def document(placed: Placed, boxes: list[Region], size: tuple[int, int], annotat
 
 def write_voc(ctx: ExportContext) -> Iterator[bytes]:
     archive = ZipStream()
-    bundler = ImageBundler(archive, bundle=ctx.download_resources)
+    bundler = ImageBundler(archive, ctx)
     key = image_key(ctx.config)
     for task in ctx.source.tasks():
         placed = yield from bundler.place(task["id"], reference_of(task, key))

@@ -90,7 +90,7 @@ def _categories(ctx: ExportContext) -> tuple[Categories, list[str]]:
 
 def write_yolo(ctx: ExportContext) -> Iterator[bytes]:
     archive = ZipStream()
-    bundler = ImageBundler(archive, bundle=ctx.download_resources)
+    bundler = ImageBundler(archive, ctx)
     categories, order = _categories(ctx)
     key = image_key(ctx.config)
     for task in ctx.source.tasks():
