@@ -156,16 +156,24 @@ def delete_tasks(
     actor: User | None,
     origin: Origin,
 ) -> int:
-    """Delete some (or, with None, all) tasks of a project; returns how many."""
+    """Delete some (or, with None, all but `excluded`) tasks of a project with their
+    annotations, predictions and locks, in one transaction; returns how many.
+
+    Any number: slice by slice (labelkeep/tasks/deletion.py). The project's counters move
+    by the deleted tasks' own counters, as they moved when the tasks were written."""
+    deleted = dict.fromkeys(counters.PROJECT_COUNTERS, 0)
     with transaction.atomic():
-        tasks = Task.objects.filter(project=project)
-        if task_ids is not None:
-            tasks = tasks.filter(pk__in=list(task_ids))
-        ids = list(tasks.values_list("pk", flat=True))
-        Task.objects.filter(pk__in=ids).delete()
-        counters.recount_project(project.pk)
-        _audit("tasks.delete", project, actor, origin, count=len(ids), all=task_ids is None)
-    return len(ids)
+        for part in deletion.slices(project.pk, task_ids, excluded):
+            for name, value in deletion.tally(part).items():
+                deleted[name] += value
+            deletion.delete_slice(part)
+        Project.objects.filter(pk=project.pk).update(
+            **{name: F(name) - value for name, value in deleted.items()}
+        )
+        count = deleted["task_number"]
+        everything = task_ids is None and not excluded
+        _audit("tasks.delete", project, actor, origin, count=count, all=everything)
+    return count
 
 
 # --- Annotations ------------------------------------------------------------------------
