@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 
 from labelkeep.accounts.models import User
-from labelkeep.audit.services import Origin, record
+from labelkeep.audit.services import Origin, listed, record
 from labelkeep.db.prepared import PreparedInsert
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
@@ -129,6 +129,7 @@ def write_task_rows(
             actor,
             origin,
             count=len(ids),
+            ids=listed(ids),
             annotations=rows.annotation_count,
             predictions=rows.prediction_count,
         )
@@ -258,7 +259,15 @@ def create_annotations_bulk(
             + started
             - sum(1 for _, total in locked if total > 0),
         )
-        _audit("annotations.create_bulk", project, actor, origin, count=len(made), tasks=len(ids))
+        _audit(
+            "annotations.create_bulk",
+            project,
+            actor,
+            origin,
+            count=len(made),
+            ids=listed(a.pk for a in made),
+            tasks=len(ids),
+        )
     return made
 
 
@@ -324,7 +333,14 @@ def create_predictions(
     with transaction.atomic():
         Prediction.objects.bulk_create(made, batch_size=2000)
         counters.add_predictions(project.pk, sorted({task.pk for task, _ in rows}), len(made))
-        _audit("predictions.create", project, actor, origin, count=len(made))
+        _audit(
+            "predictions.create",
+            project,
+            actor,
+            origin,
+            count=len(made),
+            ids=listed(p.pk for p in made),
+        )
     return made
 
 
