@@ -207,11 +207,11 @@ def test_the_check_runs_inside_the_writing_transaction(
     with CaptureQueriesContext(connection) as queries:
         assert _patch(world.admin, project, without_neutral).status_code == 200
     sql = [q["sql"] for q in queries.captured_queries]
-    begin = next(i for i, s in enumerate(sql) if s.startswith("SAVEPOINT"))
-    locked = next(i for i, s in enumerate(sql) if 'FROM "projects_project"' in s and i > begin)
     scan = next(i for i, s in enumerate(sql) if 'FROM "tasks_annotation"' in s)
+    locked = max(i for i, s in enumerate(sql[:scan]) if 'FROM "projects_project"' in s)
+    begin = max(i for i, s in enumerate(sql[:locked]) if s.startswith("SAVEPOINT"))
     write = next(i for i, s in enumerate(sql) if s.startswith('UPDATE "projects_project"'))
-    end = next(i for i, s in enumerate(sql) if s.startswith("RELEASE SAVEPOINT") and i > write)
+    end = next(i for i, s in enumerate(sql) if s.startswith("RELEASE SAVEPOINT") and i > begin)
     assert begin < locked < scan < write < end
     if connection.features.has_select_for_update:
         assert "FOR UPDATE" in sql[locked]
