@@ -267,6 +267,10 @@ IMPORT_URL_TIMEOUT = env_int("IMPORT_URL_TIMEOUT", 60, minimum=1)
 # --- Jobs (DESIGN.md: one job interface; no silent inline fallback) ---
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 JOB_WORKER_INTERVAL = 1.0
+# A running job's worker marks it alive this often (seconds); workers fail (and clean up
+# after) running jobs whose mark is older than JOB_STALE_AFTER: their worker died.
+JOB_HEARTBEAT_INTERVAL = env_int("JOB_HEARTBEAT_INTERVAL", 30, minimum=1)
+JOB_STALE_AFTER = env_int("JOB_STALE_AFTER", 300, minimum=10)
 
 LOGGING = {
     "version": 1,

@@ -3,14 +3,18 @@
 It checks every task again (the labeling config may have changed while the import waited),
 then writes CHUNK tasks per transaction and reports progress after each. If anything
 fails, it deletes the tasks it wrote and the import's files, and records why in words
-fit for the user: a failed import leaves nothing behind.
+fit for the user: a failed import leaves nothing behind. Each chunk's transaction also
+records the ids it wrote, as runs, on the import: if the worker dies mid-import, the
+jobs' recovery (`recover_stale`) calls `abandoned`, which deletes them the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +28,7 @@ from labelkeep.dataio import formats, services, uploads
 from labelkeep.dataio.formats import FormatError
 from labelkeep.dataio.models import FileUpload, ProjectImport, RunStatus
 from labelkeep.dataio.prepare import Refused
+from labelkeep.jobs.models import Job
 from labelkeep.jobs.registry import register_job
 from labelkeep.jobs.services import JobContext, JobTimedOut
 from labelkeep.projects.models import Project
@@ -55,7 +60,26 @@ class _Run:
         return self.done.project
 
 
-@register_job(services.JOB_KIND, timeout=3600)
+def abandoned(job: Job) -> None:
+    """The worker died while running this import: delete what its committed chunks wrote
+    and its files, and record it failed (called by the jobs' recovery, in a transaction)."""
+    done = ProjectImport.objects.select_related("project", "created_by").filter(
+        pk=job.payload.get("import")
+    )
+    record = done.first()
+    if record is None or record.status in (RunStatus.COMPLETED, RunStatus.FAILED):
+        return
+    origin = _origin(job.payload)
+    if record.written:
+        ids = chain.from_iterable(range(first, last + 1) for first, last in record.written)
+        delete_tasks(record.project, ids, actor=record.created_by, origin=origin)
+    given = {*job.payload.get("uploads", ()), *record.file_upload_ids}
+    uploads.delete(FileUpload.objects.filter(project=record.project, pk__in=sorted(given)))
+    _fail(record, "The worker running the import stopped before it finished; nothing was imported.")
+    services.audit_import(record, record.created_by, origin)
+
+
+@register_job(services.JOB_KIND, timeout=3600, abandoned=abandoned)
 def run_import(ctx: JobContext) -> dict[str, Any]:
     """Fetch (for a URL), check and write one queued import; on failure, undo it."""
     started = time.monotonic()
@@ -64,9 +88,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     if done.created_by is None:
         _fail(done, "The person who started the import no longer exists.")
         raise ImportFailed(done.error)
-    given = payload.get("origin") or {}
-    origin = Origin(given.get("ip_address"), given.get("user_agent", ""))
-    run = _Run(ctx, done, done.created_by, origin)
+    run = _Run(ctx, done, done.created_by, _origin(payload))
     ProjectImport.objects.filter(pk=done.pk).update(status=RunStatus.IN_PROGRESS)
     given_uploads = FileUpload.objects.filter(project=run.project, pk__in=payload["uploads"])
     run.stored = list(given_uploads.order_by("pk"))
@@ -84,11 +106,18 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     return {"import": done.pk, "task_count": done.task_count}
 
 
+def _origin(payload: dict[str, Any]) -> Origin:
+    given = payload.get("origin") or {}
+    return Origin(given.get("ip_address"), given.get("user_agent", ""))
+
+
 def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
     done = run.done
     if payload.get("url"):
         run.stored.append(_fetch(run, payload["url"]))
         done.file_upload_ids = [upload.pk for upload in run.stored]
+        # Recorded now: a worker that dies from here on leaves a file to delete.
+        ProjectImport.objects.filter(pk=done.pk).update(file_upload_ids=done.file_upload_ids)
     read = services.read_uploads(run.project, run.stored)
     services.check_count(read.count)
     run.ctx.progress(0, read.count, f"checking {read.count} tasks")
@@ -101,6 +130,8 @@ def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
         part = prepared.part(start, start + CHUNK)
         with transaction.atomic():
             written = write_task_rows(run.project, part, actor=run.actor, origin=run.origin)
+            done.written = add_runs(done.written, written.task_ids)
+            ProjectImport.objects.filter(pk=done.pk).update(written=done.written)
         run.created.extend(written.task_ids)
         run.ctx.progress(len(run.created), total, f"imported {len(run.created)} of {total} tasks")
     with transaction.atomic():
@@ -159,6 +190,18 @@ def _message(error: Exception, done: ProjectImport) -> str:
     return "The import failed because of an internal error; nothing was imported."
 
 
+def add_runs(runs: list[list[int]], ids: Iterable[int]) -> list[list[int]]:
+    """`runs` ([first, last] of consecutive ids) with `ids` added; ids in ascending order
+    (as inserts return them) extend the last run, so one chunk is usually one run."""
+    runs = [list(run) for run in runs]
+    for pk in ids:
+        if runs and pk == runs[-1][1] + 1:
+            runs[-1][1] = pk
+        else:
+            runs.append([pk, pk])
+    return runs
+
+
 def _undo(run: _Run) -> None:
     """Delete what a failed import wrote, and the files it was given or fetched."""
     try:
@@ -174,6 +217,7 @@ def _fail(done: ProjectImport, message: str) -> None:
     done.status = RunStatus.FAILED
     done.error = message
     done.task_ids, done.task_count, done.file_upload_ids = [], 0, []  # all deleted
+    done.written = []
     done.annotation_count = done.prediction_count = 0
     done.finished_at = timezone.now()
     done.save()

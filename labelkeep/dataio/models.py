@@ -48,6 +48,9 @@ class ProjectImport(models.Model):
     annotation_count = models.PositiveBigIntegerField(default=0)
     prediction_count = models.PositiveBigIntegerField(default=0)
     task_ids = models.JSONField(default=list)
+    # [first, last] id runs of the tasks committed so far, written with each chunk: what
+    # to delete if the worker dies mid-import (labelkeep/dataio/jobs.py).
+    written = models.JSONField(default=list)
     error = models.TextField(blank=True)
     duration = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

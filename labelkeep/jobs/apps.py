@@ -13,6 +13,7 @@ class JobsConfig(AppConfig):
         from labelkeep.jobs import registered  # noqa: F401
 
         checks.register(check_queue_backend)
+        checks.register(check_stale_after)
 
 
 def check_queue_backend(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -25,6 +26,21 @@ def check_queue_backend(app_configs: Any, **kwargs: Any) -> list[checks.CheckMes
             checks.Error(
                 f"TASKS backend {backend} runs or drops jobs instead of queueing them.",
                 id="labelkeep.E001",
+            )
+        ]
+    return []
+
+
+def check_stale_after(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A live job must never look dead: several heartbeats fit in JOB_STALE_AFTER."""
+    from django.conf import settings
+
+    if settings.JOB_STALE_AFTER < 3 * settings.JOB_HEARTBEAT_INTERVAL:
+        return [
+            checks.Error(
+                "JOB_STALE_AFTER must be at least three times JOB_HEARTBEAT_INTERVAL, or "
+                "running jobs would be failed while their worker is alive.",
+                id="labelkeep.E002",
             )
         ]
     return []

@@ -42,6 +42,9 @@ class Job(models.Model):
     task_result_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Moved by the running worker every JOB_HEARTBEAT_INTERVAL seconds; a running job whose
+    # heartbeat is older than JOB_STALE_AFTER lost its worker (labelkeep/jobs/services.py).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[JobQuerySet] = JobQuerySet.as_manager()  # type: ignore[assignment]

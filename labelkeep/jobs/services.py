@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from labelkeep.jobs.models import Job, JobStatus
-from labelkeep.jobs.registry import get_kind
+from labelkeep.jobs.registry import REGISTRY, get_kind
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +26,10 @@ FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 class JobTimedOut(Exception):
     """The job ran past its registered timeout (checked at each progress report)."""
+
+
+class JobGone(Exception):
+    """The job is no longer running: recovery gave it up for dead (checked at each report)."""
 
 
 class JobContext:
@@ -41,7 +49,9 @@ class JobContext:
             fields["total"] = total
         if message:
             fields["message"] = message[:500]
-        Job.objects.filter(pk=self.job.pk).update(**fields)
+        fields["heartbeat_at"] = timezone.now()
+        if not Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(**fields):
+            raise JobGone(f"{self.job.kind} #{self.job.pk} is no longer running")
 
 
 def enqueue(
@@ -68,8 +78,9 @@ def enqueue(
 
 def execute(job_id: int) -> None:
     """Run one queued job to completion, recording its state. Called by the worker."""
+    now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now()
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
     )
     if not claimed:
         logger.warning("job %s is not queued; skipping", job_id)
@@ -77,7 +88,8 @@ def execute(job_id: int) -> None:
     job = Job.objects.get(pk=job_id)
     kind = get_kind(job.kind)
     try:
-        result = kind.function(JobContext(job, kind.timeout))
+        with Heartbeat(job.pk):
+            result = kind.function(JobContext(job, kind.timeout))
         json.dumps(result)
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
@@ -93,9 +105,71 @@ def execute(job_id: int) -> None:
 
 def _finish(job: Job, status: str, *, result: Any = None, error: str = "", trace: str = "") -> None:
     logger.debug("job %s finished %s %s", job.pk, status, trace)
-    Job.objects.filter(pk=job.pk).update(
+    # Only a running job: one that recovery already failed keeps that outcome.
+    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
         status=status, result=result, error=error[:5000], finished_at=timezone.now()
     )
+
+
+class Heartbeat:
+    """While a job runs, a thread of its own marks it alive every JOB_HEARTBEAT_INTERVAL
+    seconds, so a long step between progress reports never looks like a dead worker."""
+
+    def __init__(self, job_id: int) -> None:
+        self._job_id = job_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"job-{job_id}-heartbeat")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        interval = float(settings.JOB_HEARTBEAT_INTERVAL)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    running = Job.objects.filter(pk=self._job_id, status=JobStatus.RUNNING)
+                    running.update(heartbeat_at=timezone.now())
+                except DatabaseError:  # a busy database: the next beat tries again
+                    logger.warning("job %s: heartbeat failed", self._job_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+GONE = "The worker running this job stopped before it finished."
+
+
+def recover_stale() -> list[int]:
+    """Fail the running jobs whose worker is gone (no heartbeat for JOB_STALE_AFTER
+    seconds), each with its kind's clean-up in the same transaction; their ids."""
+    cutoff = timezone.now() - timedelta(seconds=float(settings.JOB_STALE_AFTER))
+    stale = Job.objects.filter(status=JobStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    recovered = []
+    for job in stale.order_by("pk"):
+        try:
+            with transaction.atomic():
+                # Another worker's recovery, or a late heartbeat, wins: then leave it.
+                taken = Job.objects.filter(
+                    pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
+                ).update(status=JobStatus.FAILED, error=GONE, finished_at=timezone.now())
+                if not taken:
+                    continue
+                kind = REGISTRY.get(job.kind)
+                if kind is not None and kind.abandoned is not None:
+                    kind.abandoned(job)
+        except Exception:
+            logger.exception("could not recover job %s (%s); trying again later", job.pk, job.kind)
+            continue
+        logger.warning("job %s (%s) lost its worker: recorded as failed", job.pk, job.kind)
+        recovered.append(job.pk)
+    return recovered
 
 
 def wait_for(

@@ -1,0 +1,80 @@
+"""A running job whose worker died (no heartbeat for JOB_STALE_AFTER) is recorded failed by
+the next worker, once; a live one never is."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from labelkeep.jobs import services
+from labelkeep.jobs.apps import check_stale_after
+from labelkeep.jobs.models import Job, JobStatus
+from labelkeep.jobs.worker import run_batch
+
+
+def running(*, beat: timedelta | None, started: timedelta = timedelta(0)) -> Job:
+    now = timezone.now()
+    return Job.objects.create(
+        kind="jobs.selftest",
+        status=JobStatus.RUNNING,
+        started_at=now - started,
+        heartbeat_at=None if beat is None else now - beat,
+    )
+
+
+@pytest.mark.django_db
+def test_only_jobs_without_a_recent_heartbeat_are_failed(settings: Any) -> None:
+    settings.JOB_STALE_AFTER = 300
+    alive = running(beat=timedelta(seconds=100), started=timedelta(hours=2))
+    dead = running(beat=timedelta(seconds=400))
+    never_beat = running(beat=None, started=timedelta(seconds=400))
+
+    assert services.recover_stale() == [dead.pk, never_beat.pk]
+
+    for job in (alive, dead, never_beat):
+        job.refresh_from_db()
+    assert alive.status == JobStatus.RUNNING
+    assert (dead.status, dead.error) == (JobStatus.FAILED, services.GONE)
+    assert dead.finished_at is not None and never_beat.status == JobStatus.FAILED
+    assert services.recover_stale() == []
+
+
+@pytest.mark.django_db
+def test_a_job_given_up_for_dead_stops_at_its_next_report() -> None:
+    job = running(beat=timedelta(days=1))
+    services.recover_stale()
+    with pytest.raises(services.JobGone):
+        services.JobContext(job, timeout=60).progress(1, 2)
+    services._finish(job, JobStatus.SUCCEEDED, result={"late": True})
+    job.refresh_from_db()
+    assert (job.status, job.result) == (JobStatus.FAILED, None)  # the recovery's outcome stays
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_starting_worker_recovers_dead_workers_jobs() -> None:
+    dead = running(beat=timedelta(days=1))
+    run_batch()
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_moves_while_a_job_runs(settings: Any) -> None:
+    settings.JOB_HEARTBEAT_INTERVAL = 0.05
+    job = running(beat=timedelta(hours=1))
+    with services.Heartbeat(job.pk):
+        time.sleep(0.5)
+    job.refresh_from_db()
+    assert job.heartbeat_at is not None
+    assert timezone.now() - job.heartbeat_at < timedelta(seconds=5)
+
+
+def test_stale_after_must_leave_room_for_heartbeats(settings: Any) -> None:
+    settings.JOB_HEARTBEAT_INTERVAL, settings.JOB_STALE_AFTER = 30, 60
+    assert [e.id for e in check_stale_after(None)] == ["labelkeep.E002"]
+    settings.JOB_STALE_AFTER = 90
+    assert check_stale_after(None) == []
