@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm, has_perm
 from labelkeep.api.schema import MEMBER_ERRORS, responses
+from labelkeep.api.streaming import json_array
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
 from labelkeep.tasks import access, services
@@ -22,6 +24,7 @@ from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
     BULK_ANNOTATION_LIMIT,
+    PREDICTION_COLUMNS,
     AnnotationBulkCreateSerializer,
     AnnotationCreateSerializer,
     AnnotationSerializer,
@@ -33,6 +36,7 @@ from labelkeep.tasks.serializers import (
     TaskWriteSerializer,
     annotation_json,
     prediction_json,
+    prediction_row_json,
     task_json,
 )
 from labelkeep.tasks.stream import next_task
@@ -626,6 +630,10 @@ class AnnotationsBulkDeleteView(TaskScopedView):
         return Response({"deleted_count": count})
 
 
+# Predictions read per query while listing: the list is streamed, so memory holds one chunk.
+PREDICTIONS_PER_QUERY = 1000
+
+
 def _prediction_filters(view: TaskScopedView, request: Request) -> QuerySet[Prediction]:
     predictions = access.visible_predictions(view.actor, view.role)
     for name, lookup in (
@@ -639,7 +647,7 @@ def _prediction_filters(view: TaskScopedView, request: Request) -> QuerySet[Pred
         if not raw.isdigit():
             raise exceptions.ValidationError({name: "An id."})
         predictions = predictions.filter(**{lookup: int(raw)})
-    return predictions.order_by("id")
+    return predictions
 
 
 class PredictionsView(TaskScopedView):
@@ -650,6 +658,10 @@ class PredictionsView(TaskScopedView):
     @extend_schema(
         tags=["predictions"],
         summary="List predictions",
+        description="A plain JSON array, as Label Studio answers, of the predictions of every "
+        "project the caller may see (annotators: the projects they are members of), by id. "
+        "Without a filter that is the whole organization: the array is streamed, read "
+        f"{PREDICTIONS_PER_QUERY} at a time.",
         parameters=[
             OpenApiParameter("task", int, description="Keep the predictions of this task."),
             OpenApiParameter("project", int, description="Keep the predictions of this project."),
@@ -661,8 +673,13 @@ class PredictionsView(TaskScopedView):
             *MEMBER_ERRORS,
         ),
     )
-    def get(self, request: Request) -> Response:
-        return Response([prediction_json(p) for p in _prediction_filters(self, request)])
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return json_array(
+            _prediction_filters(self, request),
+            PREDICTION_COLUMNS,
+            prediction_row_json,
+            size=PREDICTIONS_PER_QUERY,
+        )
 
     @extend_schema(
         tags=["predictions"],
