@@ -176,6 +176,31 @@ def test_queries_grow_with_chunks_not_tasks(world: World, project: Any, export_t
     assert grown < 100
 
 
+@override_settings(EXPORT_CHUNK_SIZE=10)
+def test_chunk_reads_follow_the_task_index(world: World, project: Any) -> None:
+    """Each chunk's annotations and predictions are read through their (task, id) index
+    over the chunk's stretch. A `project_id` condition beside the chunk's task ids lets
+    SQLite pick the (project, author, task) index instead and read every annotation of
+    the project for every chunk (an export of 1M tasks went from 20 s to 3 minutes)."""
+    for task_id in add_tasks(project, world, [{"text": "x"}] * 30):
+        annotate(task_id, choice("Positive"), world)
+        Prediction.objects.create(task_id=task_id, project=project, result=[])
+    with CaptureQueriesContext(connection) as captured:
+        body(export(world.admin.client, project, "?export_type=JSON"))
+    chunked = ('SELECT "tasks_annotation".', 'SELECT "tasks_prediction".')
+    reads = [q["sql"] for q in captured if q["sql"].startswith(chunked)]
+    assert len(reads) == 6  # three chunks, annotations and predictions each
+    for sql in reads:
+        assert '"tasks_annotation"."project_id"' not in sql
+        assert '"tasks_prediction"."project_id"' not in sql
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN QUERY PLAN " + sql.replace("%", "%%"))
+                plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "annotation_author" not in plan
+            assert "USING INDEX annotation_task" in plan or "prediction_task" in plan
+
+
 def test_export_is_audited_with_format_and_counts(world: World, project: Any, ids: Any) -> None:
     export(world.admin.client, project, "?export_type=CSV&download_all_tasks=true")
     event = AuditEvent.objects.filter(action="project.export").latest("id")

@@ -63,8 +63,12 @@ class Selection:
                 totals[key] += int(value or 0)
         return totals
 
-    def annotations(self) -> QuerySet[Annotation]:
-        """The annotations to include, of this project (callers narrow them to a chunk)."""
+    def annotations(self, among: Q) -> QuerySet[Annotation]:
+        """The annotations to include of the tasks `among` selects: a condition on `task_id`
+        that keeps to this project's tasks (a chunk of them). There is deliberately no
+        `project_id` condition beside it: given one, SQLite reads every annotation of the
+        project through the (project, author, task) index for each chunk, instead of the
+        chunk's stretch of the (task, id) index."""
         wanted = []
         if self.annotation_filters.get("usual"):
             wanted.append(Q(was_cancelled=False, ground_truth=False))
@@ -72,7 +76,7 @@ class Selection:
             wanted.append(Q(ground_truth=True))
         if self.annotation_filters.get("skipped"):
             wanted.append(Q(was_cancelled=True))
-        annotations = Annotation.objects.filter(project_id=self.project_id)
+        annotations = Annotation.objects.filter(among)
         return annotations.filter(reduce(or_, wanted)) if wanted else annotations
 
 

@@ -239,8 +239,7 @@ class DatabaseSource:
 
     def _annotations(self, members: Q) -> dict[int, list[str]]:
         query = (
-            self.selection.annotations()
-            .filter(members)
+            self.selection.annotations(members)
             .order_by("task_id", "id")
             .annotate(**as_text("result", "created_at", "updated_at"))
             .values_list(*ANNOTATION_COLUMNS)
