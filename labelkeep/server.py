@@ -7,12 +7,16 @@ itself, streams responses, runs several worker processes and restarts crashed on
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,107 @@ def _post_worker_init_with_jobs(worker: Any) -> None:
     start_thread(settings.JOB_WORKER_INTERVAL)
 
 
+# How long a worker leaves a waiting connection to a sibling that holds fewer, before it
+# takes the connection itself (a sibling stuck in a long request must not stall clients).
+DEFER_LIMIT = 0.05
+_SLOTS_PER_WORKER = 2  # room for replacements while a dead worker's slot is not yet reused
+
+
+class Loads:
+    """Each web worker's count of open connections, in memory the workers share: a flat
+    array of (pid, connections) pairs, made in the master before it forks them."""
+
+    def __init__(self, workers: int) -> None:
+        self.slots = workers * _SLOTS_PER_WORKER
+        self.values = multiprocessing.Array("q", 2 * self.slots)
+
+    def claim(self, pid: int) -> int:
+        """A slot for this worker: a free one, or one whose worker is gone."""
+        with self.values.get_lock():
+            for slot in range(self.slots):
+                owner = self.values[2 * slot]
+                if owner == 0 or not _alive(owner):
+                    self.values[2 * slot], self.values[2 * slot + 1] = pid, 0
+                    return slot
+        raise RuntimeError("no free connection-count slot for a new worker")
+
+    def publish(self, slot: int, connections: int) -> None:
+        self.values[2 * slot + 1] = connections
+
+    def fewest_elsewhere(self, slot: int) -> int | None:
+        """The fewest connections any other live worker holds (None: no other worker)."""
+        fewest = None
+        for other in range(self.slots):
+            owner = self.values[2 * other]
+            if other == slot or owner == 0:
+                continue
+            count = self.values[2 * other + 1]
+            if (fewest is None or count < fewest) and _alive(owner):
+                fewest = count
+        return fewest
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_loads: Loads | None = None
+
+
+class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, taking new connections in turn with its siblings.
+
+    All workers wait on one listening socket, and whichever wakes first accepts: a burst
+    of connections (a client's pool opening eight keep-alive connections) mostly lands on
+    one worker, which then serves six or seven of them on one core while another worker
+    idles. Here a worker that holds more connections than a sibling leaves a waiting
+    connection to it, for at most DEFER_LIMIT seconds."""
+
+    slot = -1
+    deferring_since = 0.0  # when this worker began leaving the waiting connection(s)
+    deferred_last = 0.0  # when it last left one (a pause longer than a poll ends a run)
+
+    def init_process(self) -> None:
+        if _loads is not None:
+            self.slot = _loads.claim(os.getpid())
+        super().init_process()
+
+    def notify(self) -> None:
+        super().notify()
+        self._publish()
+
+    def accept(self, server: Any, listener: Any) -> None:
+        if self._defer():
+            return
+        super().accept(server, listener)
+        self._publish()
+
+    def _publish(self) -> None:
+        if _loads is not None and self.slot >= 0:
+            _loads.publish(self.slot, self.nr_conns)
+
+    def _defer(self) -> bool:
+        if _loads is None or self.slot < 0:
+            return False
+        fewest = _loads.fewest_elsewhere(self.slot)
+        if fewest is None or self.nr_conns <= fewest:
+            return False
+        now = monotonic()
+        if now - self.deferred_last > 0.01:
+            self.deferring_since = now
+        self.deferred_last = now
+        if now - self.deferring_since >= DEFER_LIMIT:
+            return False
+        sleep(0.001)  # the socket stays readable: do not spin while the sibling takes it
+        return True
+
+
 class LabelkeepServer(BaseApplication):  # type: ignore[misc]
     """Gunicorn configured in code, so `labelkeep start` needs no config file."""
 
@@ -72,7 +177,7 @@ class LabelkeepServer(BaseApplication):  # type: ignore[misc]
             "keyfile": str(opts.key),
             "ssl_context": _ssl_context,
             "workers": opts.workers,
-            "worker_class": "gthread",
+            "worker_class": "labelkeep.server.BalancedThreadWorker",
             "threads": opts.threads,
             "timeout": opts.timeout,
             "graceful_timeout": 20,
@@ -83,6 +188,8 @@ class LabelkeepServer(BaseApplication):  # type: ignore[misc]
             "proc_name": "labelkeep",
         }
         values["post_worker_init"] = _post_worker_init_with_jobs if opts.job_worker else _settle
+        global _loads  # made in the master, inherited by the forked workers
+        _loads = Loads(opts.workers)
         for name, value in values.items():
             self.cfg.set(name, value)
 
