@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.wsgi import get_wsgi_application
@@ -35,6 +36,7 @@ class Turns:
         self.wait = wait
         self.body_limit = body_limit
         self._turn = threading.Lock()
+        self._mine = threading.local()  # `held`: whether this thread has the turn now
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if self.wait <= 0 or environ.get("HTTP_TRANSFER_ENCODING"):
@@ -47,23 +49,42 @@ class Turns:
             return self.app(environ, start_response)
         if length > 0:
             environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
-        got = self._turn.acquire(timeout=self.wait)
+        self._mine.held = self._turn.acquire(timeout=self.wait)
         try:
             return self.app(environ, start_response)
         finally:
-            if got:
+            if self._mine.held:
                 self._turn.release()
+            self._mine.held = False
+
+    @contextmanager
+    def aside(self) -> Iterator[None]:
+        """Hand the turn on while this thread waits on something else (the database
+        server), and take it back after, waiting for it as a new request would."""
+        held = getattr(self._mine, "held", False)
+        if held:
+            self._turn.release()
+            self._mine.held = False
+        try:
+            yield
+        finally:
+            if held:
+                self._mine.held = self._turn.acquire(timeout=self.wait)
 
 
 def _application() -> WSGIApp:
     django_app = get_wsgi_application()
     from django.conf import settings
 
-    return Turns(
+    from labelkeep.db import waiting
+
+    turns = Turns(
         django_app,
         wait=settings.REQUEST_TURN_WAIT_MS / 1000,
         body_limit=settings.REQUEST_TURN_BODY_LIMIT,
     )
+    waiting.install(turns.aside)
+    return turns
 
 
 application = _application()

@@ -131,3 +131,41 @@ def test_the_turn_is_released_when_the_application_raises() -> None:
         with pytest.raises(RuntimeError):
             turns(_environ(), lambda s, h: None)
     assert turns._turn.acquire(timeout=0.01)
+
+
+def test_a_request_waiting_aside_lets_another_take_the_turn() -> None:
+    """While one request waits aside (on the database server), another runs; the first
+    takes the turn back when its wait is over, and both finish with the turn free."""
+    events: list[str] = []
+    turns: Turns
+    second_ran = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        name = environ["NAME"]
+        events.append(f"{name} runs")
+        if name == "first":
+            with turns.aside():
+                events.append("first waits aside")
+                assert second_ran.wait(5), "the second request never got the turn"
+            events.append("first is back")
+        else:
+            second_ran.set()
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    turns = Turns(app, wait=5.0, body_limit=0)
+    first = threading.Thread(target=turns, args=(_environ(NAME="first"), lambda *a: None))
+    first.start()
+    while "first waits aside" not in events:
+        time.sleep(0.001)
+    turns(_environ(NAME="second"), lambda *a: None)
+    first.join(5)
+    assert events == ["first runs", "first waits aside", "second runs", "first is back"]
+    assert turns._turn.acquire(blocking=False), "the turn was left taken"
+
+
+def test_aside_without_the_turn_changes_nothing() -> None:
+    turns = Turns(Recorder(), wait=0.05, body_limit=0)
+    with turns.aside():  # not in a request: nothing to hand on
+        assert turns._turn.acquire(blocking=False)
+        turns._turn.release()
