@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Case, Count, Exists, F, OuterRef, Subquery, Value, When
@@ -43,31 +44,68 @@ def _has_more_than(task: int, count: int) -> Case:
     return Case(When(Exists(above), then=Value(1)), default=Value(0))
 
 
-_SHIFT_PROJECT_ANNOTATIONS = PreparedUpdate(
+class ProjectChanged(Exception):
+    """The project's row changed (its labeling config, perhaps) after the caller read it."""
+
+
+def _project_shift(task: int, done: int) -> dict[str, Any]:
     # Read after the task's own update, in the same transaction: `total_annotations` is
     # the new count, and the task had annotations before iff it now has more than `done`.
-    lambda pk, task, done: (
-        Project.objects.filter(pk=pk),
-        {
-            "total_annotations_number": F("total_annotations_number") + Value(done),
-            "num_tasks_with_annotations": F("num_tasks_with_annotations")
-            + _has_more_than(task, 0)
-            - _has_more_than(task, done),
-        },
-    ),
+    return {
+        "total_annotations_number": F("total_annotations_number") + Value(done),
+        "num_tasks_with_annotations": F("num_tasks_with_annotations")
+        + _has_more_than(task, 0)
+        - _has_more_than(task, done),
+    }
+
+
+_SHIFT_PROJECT_ANNOTATIONS = PreparedUpdate(
+    lambda pk, task, done: (Project.objects.filter(pk=pk), _project_shift(task, done)),
     pk=int,
     task=int,
     done=int,
 )
+_SHIFT_PROJECT_ANNOTATIONS_AS_OF = PreparedUpdate(
+    lambda pk, task, done, seen: (
+        Project.objects.filter(pk=pk, updated_at=seen),
+        _project_shift(task, done),
+    ),
+    pk=int,
+    task=int,
+    done=int,
+    seen=dt.datetime,
+)
 
 
-def shift_annotations(task: Task, *, done: int = 0, cancelled: int = 0) -> None:
+def shift_annotations(
+    task: Task, *, done: int = 0, cancelled: int = 0, project_as_of: dt.datetime | None = None
+) -> None:
     """Add `done` finished and `cancelled` skipped annotations to a task's counters, and
-    move its project's: two UPDATEs, which lock the task's row and then the project's."""
+    move its project's: two UPDATEs, which lock the task's row and then the project's.
+
+    With `project_as_of` (the project's `updated_at` when the caller checked the result
+    against its labeling config), raise ProjectChanged if the project was saved since:
+    the project's UPDATE finds no row, at no extra cost, and the transaction rolls back."""
     if not _SHIFT_TASK.run(pk=task.pk, done=done, cancelled=cancelled):
         raise Task.DoesNotExist(f"task {task.pk} is gone")
-    if done:
+    if not done:
+        if project_as_of is not None:
+            confirm_unchanged(task.project_id, project_as_of)
+    elif project_as_of is None:
         _SHIFT_PROJECT_ANNOTATIONS.run(pk=task.project_id, task=task.pk, done=done)
+    elif not _SHIFT_PROJECT_ANNOTATIONS_AS_OF.run(
+        pk=task.project_id, task=task.pk, done=done, seen=project_as_of
+    ):
+        raise ProjectChanged
+
+
+def confirm_unchanged(project_id: int, seen: dt.datetime) -> None:
+    """Raise ProjectChanged unless the project is as the caller read it; else hold its row
+    (locked on PostgreSQL until the commit) so that a config change waits for this one."""
+    if not Project.objects.filter(pk=project_id, updated_at=seen).update(
+        updated_at=F("updated_at")
+    ):
+        raise ProjectChanged
 
 
 def shift_predictions(task: Task, delta: int) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import F
@@ -20,6 +20,8 @@ from labelkeep.tasks import bulk, counters, deletion
 from labelkeep.tasks.bulk import TaskRows
 from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock
 from labelkeep.tasks.stream import release
+
+T = TypeVar("T")
 
 ANNOTATION_FIELDS = ("result", "was_cancelled", "ground_truth", "lead_time")
 PREDICTION_FIELDS = ("result", "score", "model_version")
@@ -192,26 +194,60 @@ def _checked_result(project: Project, result: Any) -> list[Any]:
 _INSERT_ANNOTATION = PreparedInsert(Annotation)
 
 
+_CHANGED_MEANWHILE = "The project changed while this was saved; try again."
+
+
+def _against_current_config(project: Project, write: Callable[[], T]) -> T:
+    """Run `write`, a transaction that checks results against `project` as read and raises
+    ProjectChanged if the project was saved since (a labeling config change that would
+    orphan them must not slip in between). Then once more with the project read afresh,
+    so the results are checked against the config that is current now."""
+    try:
+        return write()
+    except counters.ProjectChanged:
+        project.refresh_from_db()
+    try:
+        return write()
+    except counters.ProjectChanged:
+        raise TaskError([_CHANGED_MEANWHILE]) from None
+
+
 def create_annotation(
     task: Task, fields: Mapping[str, Any], *, actor: User, completed_by: User, origin: Origin
 ) -> Annotation:
     """A finished (or, with was_cancelled, skipped) annotation of a task."""
     values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
-    values["result"] = _checked_result(task.project, values.get("result", []))
-    annotation = Annotation(
-        task=task, project=task.project, completed_by=completed_by, updated_by=actor, **values
-    )
-    with transaction.atomic():
-        _INSERT_ANNOTATION.insert(annotation)
-        release(task, completed_by)
-        _audit(
-            "annotation.create", task.project, actor, origin, annotation=annotation.pk, task=task.pk
+    given = values.get("result", [])
+
+    def write() -> Annotation:
+        values["result"] = _checked_result(task.project, given)
+        annotation = Annotation(
+            task=task, project=task.project, completed_by=completed_by, updated_by=actor, **values
         )
-        # Counters last: every save in a project updates its row, and on PostgreSQL that
-        # row stays locked until the commit, so the lock is taken as late as possible.
-        cancelled = annotation.was_cancelled
-        counters.shift_annotations(task, done=0 if cancelled else 1, cancelled=int(cancelled))
-    return annotation
+        with transaction.atomic():
+            _INSERT_ANNOTATION.insert(annotation)
+            release(task, completed_by)
+            _audit(
+                "annotation.create",
+                task.project,
+                actor,
+                origin,
+                annotation=annotation.pk,
+                task=task.pk,
+            )
+            # Counters last: every save in a project updates its row, and on PostgreSQL
+            # that row stays locked until the commit, so the lock is taken as late as
+            # possible. The same UPDATE finds whether the project changed meanwhile.
+            cancelled = annotation.was_cancelled
+            counters.shift_annotations(
+                task,
+                done=0 if cancelled else 1,
+                cancelled=int(cancelled),
+                project_as_of=task.project.updated_at if values["result"] else None,
+            )
+        return annotation
+
+    return _against_current_config(task.project, write)
 
 
 def create_annotations_bulk(
@@ -225,7 +261,24 @@ def create_annotations_bulk(
 ) -> list[Annotation]:
     """The same annotation on each of these tasks of one project, all or none."""
     values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
-    values["result"] = _checked_result(project, values.get("result", []))
+    given = values.get("result", [])
+    return _against_current_config(
+        project,
+        lambda: _create_bulk(project, task_ids, values, given, actor, completed_by, origin),
+    )
+
+
+def _create_bulk(
+    project: Project,
+    task_ids: Sequence[int],
+    values: dict[str, Any],
+    given: Any,
+    actor: User,
+    completed_by: User,
+    origin: Origin,
+) -> list[Annotation]:
+    values["result"] = _checked_result(project, given)
+    seen = project.updated_at
     ids = sorted(set(task_ids))
     with transaction.atomic():
         # Lock the tasks: their counters are recomputed below.
@@ -253,12 +306,14 @@ def create_annotations_bulk(
         counters.recount_tasks(ids)
         started = Task.objects.filter(pk__in=ids, total_annotations__gt=0).count()
         done = 0 if values.get("was_cancelled") else len(ids)
-        Project.objects.filter(pk=project.pk).update(
+        moved = Project.objects.filter(pk=project.pk, updated_at=seen).update(
             total_annotations_number=F("total_annotations_number") + done,
             num_tasks_with_annotations=F("num_tasks_with_annotations")
             + started
             - sum(1 for _, total in locked if total > 0),
         )
+        if not moved:
+            raise counters.ProjectChanged
         _audit(
             "annotations.create_bulk",
             project,
@@ -276,26 +331,36 @@ def update_annotation(
 ) -> Annotation:
     """Change an annotation's result or flags, moving counters when a skip becomes work."""
     values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
-    if "result" in values:
-        values["result"] = _checked_result(annotation.project, values["result"])
-    with transaction.atomic():
-        was = annotation.was_cancelled
-        for name, value in values.items():
-            setattr(annotation, name, value)
-        annotation.updated_by = actor
-        annotation.save(update_fields=[*values, "updated_by", "updated_at"])
-        if annotation.was_cancelled != was:
-            flip = 1 if was else -1  # a skip became work (+1) or work became a skip (-1)
-            counters.shift_annotations(annotation.task, done=flip, cancelled=-flip)
-        _audit(
-            "annotation.update",
-            annotation.project,
-            actor,
-            origin,
-            annotation=annotation.pk,
-            fields=sorted(values),
-        )
-    return annotation
+    was = annotation.was_cancelled
+
+    def write() -> Annotation:
+        project = annotation.project
+        if "result" in values:
+            values["result"] = _checked_result(project, fields["result"])
+        with transaction.atomic():
+            for name, value in values.items():
+                setattr(annotation, name, value)
+            annotation.updated_by = actor
+            annotation.save(update_fields=[*values, "updated_by", "updated_at"])
+            as_of = project.updated_at if values.get("result") else None
+            if annotation.was_cancelled != was:
+                flip = 1 if was else -1  # a skip became work (+1) or work became a skip (-1)
+                counters.shift_annotations(
+                    annotation.task, done=flip, cancelled=-flip, project_as_of=as_of
+                )
+            elif as_of is not None:
+                counters.confirm_unchanged(project.pk, as_of)
+            _audit(
+                "annotation.update",
+                project,
+                actor,
+                origin,
+                annotation=annotation.pk,
+                fields=sorted(values),
+            )
+        return annotation
+
+    return _against_current_config(annotation.project, write)
 
 
 def delete_annotations(annotations: Iterable[Annotation], *, actor: User, origin: Origin) -> int:
