@@ -77,7 +77,12 @@ def get_annotation_for(user: User, role: Role, annotation_id: int) -> Annotation
 
 def may_change_annotation(user: User, role: Role, annotation: Annotation) -> bool:
     """Authors change their own; managers and above change any in their projects."""
-    return annotation.completed_by_id == user.pk or has_perm(role, Perm.PROJECTS_MANAGE)
+    return may_change_authored(user, role, annotation.completed_by_id)
+
+
+def may_change_authored(user: User, role: Role, author_id: int | None) -> bool:
+    """Whether `user` may change an annotation by `author_id` (see may_change_annotation)."""
+    return author_id == user.pk or has_perm(role, Perm.PROJECTS_MANAGE)
 
 
 def visible_predictions(user: User, role: Role) -> QuerySet[Prediction]:

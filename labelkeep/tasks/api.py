@@ -617,16 +617,19 @@ class AnnotationsBulkDeleteView(TaskScopedView):
     def post(self, request: Request) -> Response:
         form = IdListSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        wanted = set(form.validated_data["ids"])
-        annotations = access.visible_annotations(self.actor, self.role).filter(pk__in=wanted)
+        wanted = sorted(set(form.validated_data["ids"]))
+        annotations = access.visible_annotations(self.actor, self.role)
         if "project" in form.validated_data:
             annotations = annotations.filter(project_id=form.validated_data["project"])
-        found = list(annotations.select_related("task", "project"))
-        if len(found) != len(wanted):
+        authors: list[int | None] = []
+        for start in range(0, len(wanted), services.DELETE_SLICE):
+            chunk = wanted[start : start + services.DELETE_SLICE]
+            authors += annotations.filter(pk__in=chunk).values_list("completed_by_id", flat=True)
+        if len(authors) != len(wanted):
             raise exceptions.NotFound("Some annotations were not found.")
-        if not all(access.may_change_annotation(self.actor, self.role, a) for a in found):
+        if not all(access.may_change_authored(self.actor, self.role, a) for a in set(authors)):
             raise exceptions.PermissionDenied("Only the author or a manager deletes an annotation.")
-        count = services.delete_annotations(found, actor=self.actor, origin=self.origin)
+        count = services.delete_annotations_bulk(wanted, actor=self.actor, origin=self.origin)
         return Response({"deleted_count": count})
 
 
