@@ -165,8 +165,9 @@ def delete_tasks(
     Any number: slice by slice (labelkeep/tasks/deletion.py). The project's counters move
     by the deleted tasks' own counters, as they moved when the tasks were written."""
     deleted = dict.fromkeys(counters.PROJECT_COUNTERS, 0)
+    chosen = None if task_ids is None else sorted(set(task_ids))
     with transaction.atomic():
-        for part in deletion.slices(project.pk, task_ids, excluded):
+        for part in deletion.slices(project.pk, chosen, excluded):
             for name, value in deletion.tally(part).items():
                 deleted[name] += value
             deletion.delete_slice(part)
@@ -174,8 +175,9 @@ def delete_tasks(
             **{name: F(name) - value for name, value in deleted.items()}
         )
         count = deleted["task_number"]
-        everything = task_ids is None and not excluded
-        _audit("tasks.delete", project, actor, origin, count=count, all=everything)
+        everything = chosen is None and not excluded
+        named = {} if chosen is None else {"ids": listed(chosen)}
+        _audit("tasks.delete", project, actor, origin, count=count, all=everything, **named)
     return count
 
 

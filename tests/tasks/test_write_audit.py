@@ -87,7 +87,7 @@ def test_task_create_update_delete(world: World, project: Project) -> None:
     only(events, "task.update", admin, project.pk, task=pk, fields=["data"])
 
     _, events = write(admin, "delete", f"/api/tasks/{pk}/", expect=204)
-    only(events, "tasks.delete", admin, project.pk, count=1, all=False)
+    only(events, "tasks.delete", admin, project.pk, count=1, all=False, ids=[pk])
     assert not Task.objects.filter(pk=pk).exists()
 
 
@@ -96,7 +96,7 @@ def test_task_deletes_in_bulk(world: World, project: Project, task_ids: list[int
     chosen = {"selectedItems": {"all": False, "included": task_ids[:2]}}
     url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
     _, events = write(admin, "post", url, chosen, expect=200)
-    only(events, "tasks.delete", admin, project.pk, count=2, all=False)
+    only(events, "tasks.delete", admin, project.pk, count=2, all=False, ids=task_ids[:2])
 
     _, events = write(admin, "delete", f"/api/projects/{project.pk}/tasks/", expect=204)
     only(events, "tasks.delete", admin, project.pk, count=3, all=True)
