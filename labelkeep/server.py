@@ -75,14 +75,15 @@ class Loads:
         self.values = multiprocessing.Array("q", 2 * self.slots)
 
     def claim(self, pid: int) -> int:
-        """A slot for this worker: a free one, or one whose worker is gone."""
+        """A slot for this worker: a free one, or one whose worker is gone; -1 when none is
+        (more workers than the master started with): that worker accepts as gunicorn does."""
         with self.values.get_lock():
             for slot in range(self.slots):
                 owner = self.values[2 * slot]
                 if owner == 0 or not _alive(owner):
                     self.values[2 * slot], self.values[2 * slot + 1] = pid, 0
                     return slot
-        raise RuntimeError("no free connection-count slot for a new worker")
+        return -1
 
     def publish(self, slot: int, connections: int) -> None:
         self.values[2 * slot + 1] = connections
