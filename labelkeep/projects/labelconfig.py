@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -563,19 +563,6 @@ def _item_usage(item: dict[str, Any]) -> set[Usage]:
     to_name = to_name if isinstance(to_name, str) else ""
     labels = _labels_in_value(result_type, item.get("value")) or [NO_LABEL]
     return {Usage(from_name, to_name, result_type, label) for label in labels}
-
-
-def in_use_conflicts(new: LabelConfig, used: Iterable[tuple[str, str, str, str]]) -> list[str]:
-    """Why `new` would orphan annotations that use `used` (see `labels_in_result`).
-
-    Empty when it would not. Each message names the control, object or label, e.g. "Label
-    'Neg' of control 'sentiment' is used by existing annotations".
-    """
-    found: dict[str, None] = {}
-    for usage in sorted(set(used)):
-        for conflict in usage_conflicts(new, Usage(*usage)):
-            found[conflict.message] = None
-    return list(found)
 
 
 def usage_conflicts(config: LabelConfig, usage: Usage) -> list[Conflict]:

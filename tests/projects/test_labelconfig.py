@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -16,11 +17,21 @@ from labelkeep.projects.labelconfig import (
     ConfigError,
     LabelConfig,
     Usage,
-    in_use_conflicts,
     labels_in_result,
     parse,
+    usage_conflicts,
     validate_result,
 )
+
+
+def in_use_conflicts(new: LabelConfig, used: Iterable[tuple[str, str, str, str]]) -> list[str]:
+    """The messages `usage_conflicts` gives for each usage, once each, in usage order."""
+    found: dict[str, None] = {}
+    for usage in sorted(set(used)):
+        for conflict in usage_conflicts(new, Usage(*usage)):
+            found[conflict.message] = None
+    return list(found)
+
 
 # Configs as Label Studio's templates write them: (config, data keys, {control: labels}).
 TEMPLATES: dict[str, tuple[str, tuple[str, ...], dict[str, list[str]]]] = {

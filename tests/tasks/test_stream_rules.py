@@ -183,16 +183,18 @@ class Clock:
         self.at += dt.timedelta(seconds=seconds)
 
 
-def test_a_lock_holds_until_it_expires(
-    world: World,
-    project: Project,
-    task_ids: list[int],
-    monkeypatch: pytest.MonkeyPatch,
-    settings: Any,
-) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Clock:
+    """Locks of 60 s, on a clock the test moves."""
     settings.TASK_LOCK_TTL = 60
-    clock = Clock()
-    monkeypatch.setattr(stream, "timezone", SimpleNamespace(now=clock))
+    moved = Clock()
+    monkeypatch.setattr(stream, "timezone", SimpleNamespace(now=moved))
+    return moved
+
+
+def test_a_lock_holds_until_it_expires(
+    world: World, project: Project, task_ids: list[int], clock: Clock
+) -> None:
     t, member, admin = task_ids, world.member, world.admin
     assert next_id(member, project) == t[0]
     clock.advance(59)
@@ -207,15 +209,8 @@ def test_a_lock_holds_until_it_expires(
 
 
 def test_asking_again_extends_the_lock(
-    world: World,
-    project: Project,
-    task_ids: list[int],
-    monkeypatch: pytest.MonkeyPatch,
-    settings: Any,
+    world: World, project: Project, task_ids: list[int], clock: Clock
 ) -> None:
-    settings.TASK_LOCK_TTL = 60
-    clock = Clock()
-    monkeypatch.setattr(stream, "timezone", SimpleNamespace(now=clock))
     assert next_id(world.member, project) == task_ids[0]
     clock.advance(50)
     assert next_id(world.member, project) == task_ids[0]
