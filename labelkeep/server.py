@@ -61,7 +61,8 @@ def _post_worker_init_with_jobs(worker: Any) -> None:
 
 
 # How long a worker leaves a waiting connection to a sibling that holds fewer, before it
-# takes the connection itself (a sibling stuck in a long request must not stall clients).
+# takes the connection itself (a sibling stuck in a long request must not stall clients);
+# ACCEPT_DEFER_MS in the settings, read when the worker starts serving.
 DEFER_LIMIT = 0.05
 _SLOTS_PER_WORKER = 2  # room for replacements while a dead worker's slot is not yet reused
 
@@ -124,6 +125,7 @@ class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]
     connection to it, for at most DEFER_LIMIT seconds."""
 
     slot = -1
+    defer_limit = DEFER_LIMIT
     deferring_since = 0.0  # when this worker began leaving the waiting connection(s)
     deferred_last = 0.0  # when it last left one (a pause longer than a poll ends a run)
 
@@ -131,6 +133,12 @@ class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]
         if _loads is not None:
             self.slot = _loads.claim(os.getpid())
         super().init_process()
+
+    def run(self) -> None:
+        from django.conf import settings  # loaded with the application by now
+
+        self.defer_limit = settings.ACCEPT_DEFER_MS / 1000
+        super().run()
 
     def notify(self) -> None:
         super().notify()
@@ -156,7 +164,7 @@ class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]
         if now - self.deferred_last > 0.01:
             self.deferring_since = now
         self.deferred_last = now
-        if now - self.deferring_since >= DEFER_LIMIT:
+        if now - self.deferring_since >= self.defer_limit:
             return False
         sleep(0.001)  # the socket stays readable: do not spin while the sibling takes it
         return True

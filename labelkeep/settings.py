@@ -198,6 +198,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 *
 # larger uploads run without a turn.
 REQUEST_TURN_WAIT_MS = env_int("REQUEST_TURN_WAIT_MS", 100, minimum=0)
 REQUEST_TURN_BODY_LIMIT = env_int("REQUEST_TURN_BODY_LIMIT", 256 * 1024, minimum=0)
+# A web worker holding more connections than a sibling leaves a new one to it for at most
+# this long (labelkeep.server.BalancedThreadWorker); 0 accepts at once, as gunicorn does.
+ACCEPT_DEFER_MS = env_int("ACCEPT_DEFER_MS", 50, minimum=0)
 
 # --- Outbound requests (DESIGN.md promises 6 and 10; labelkeep.security.http, .trust) ---
 # Every server-side fetch of a user-supplied URL refuses loopback, private, link-local and
