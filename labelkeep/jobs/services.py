@@ -13,8 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
-from django.utils import timezone
+from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
+from django.db.models.functions import Now
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from labelkeep.jobs.models import Job, JobStatus
 from labelkeep.jobs.registry import REGISTRY, get_kind
@@ -49,7 +51,7 @@ class JobContext:
             fields["total"] = total
         if message:
             fields["message"] = message[:500]
-        fields["heartbeat_at"] = timezone.now()
+        fields["heartbeat_at"] = Now()
         if not Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(**fields):
             raise JobGone(f"{self.job.kind} #{self.job.pk} is no longer running")
 
@@ -78,9 +80,8 @@ def enqueue(
 
 def execute(job_id: int) -> None:
     """Run one queued job to completion, recording its state. Called by the worker."""
-    now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now
+        status=JobStatus.RUNNING, started_at=Now(), heartbeat_at=Now()
     )
     if not claimed:
         logger.warning("job %s is not queued; skipping", job_id)
@@ -107,7 +108,7 @@ def _finish(job: Job, status: str, *, result: Any = None, error: str = "", trace
     logger.debug("job %s finished %s %s", job.pk, status, trace)
     # Only a running job: one that recovery already failed keeps that outcome.
     Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-        status=status, result=result, error=error[:5000], finished_at=timezone.now()
+        status=status, result=result, error=error[:5000], finished_at=Now()
     )
 
 
@@ -134,7 +135,7 @@ class Heartbeat:
             while not self._stop.wait(interval):
                 try:
                     running = Job.objects.filter(pk=self._job_id, status=JobStatus.RUNNING)
-                    running.update(heartbeat_at=timezone.now())
+                    running.update(heartbeat_at=Now())
                 except DatabaseError:  # a busy database: the next beat tries again
                     logger.warning("job %s: heartbeat failed", self._job_id, exc_info=True)
         finally:
@@ -146,21 +147,27 @@ GONE = "The worker running this job stopped before it finished."
 
 def recover_stale() -> list[int]:
     """Fail the running jobs whose worker is gone (no heartbeat for JOB_STALE_AFTER
-    seconds), each with its kind's clean-up in the same transaction; their ids."""
-    cutoff = timezone.now() - timedelta(seconds=float(settings.JOB_STALE_AFTER))
-    stale = Job.objects.filter(status=JobStatus.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    seconds by the database's clock), each with its kind's clean-up in the same
+    transaction, and the queue's own record of the run with them; their ids."""
+    # The database's clock, which every worker shares: workers on machines whose clocks
+    # disagree still agree on how old a heartbeat is.
+    stale_after = timedelta(seconds=float(settings.JOB_STALE_AFTER))
+    cutoff = ExpressionWrapper(Now() - Value(stale_after), output_field=DateTimeField())
+    stale = Job.objects.filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff),
+        status=JobStatus.RUNNING,
     )
     recovered = []
     for job in stale.order_by("pk"):
         try:
             with transaction.atomic():
                 # Another worker's recovery, or a late heartbeat, wins: then leave it.
-                taken = Job.objects.filter(
-                    pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
-                ).update(status=JobStatus.FAILED, error=GONE, finished_at=timezone.now())
+                taken = stale.filter(pk=job.pk).update(
+                    status=JobStatus.FAILED, error=GONE, finished_at=Now()
+                )
                 if not taken:
                     continue
+                _fail_queue_record(job)
                 kind = REGISTRY.get(job.kind)
                 if kind is not None and kind.abandoned is not None:
                     kind.abandoned(job)
@@ -170,6 +177,17 @@ def recover_stale() -> list[int]:
         logger.warning("job %s (%s) lost its worker: recorded as failed", job.pk, job.kind)
         recovered.append(job.pk)
     return recovered
+
+
+def _fail_queue_record(job: Job) -> None:
+    """The queue library's record of a dead worker's run would otherwise stay running."""
+    if job.task_result_id:
+        DBTaskResult.objects.filter(pk=job.task_result_id, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.FAILED,
+            finished_at=Now(),
+            exception_class_path=f"{JobGone.__module__}.{JobGone.__qualname__}",
+            traceback=GONE,
+        )
 
 
 def wait_for(

@@ -6,9 +6,13 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.db.models.functions import Now
 from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from labelkeep.jobs import services
 from labelkeep.jobs.apps import check_stale_after
@@ -78,3 +82,48 @@ def test_stale_after_must_leave_room_for_heartbeats(settings: Any) -> None:
     assert [e.id for e in check_stale_after(None)] == ["labelkeep.E002"]
     settings.JOB_STALE_AFTER = 90
     assert check_stale_after(None) == []
+
+
+@pytest.mark.django_db
+def test_heartbeats_are_judged_by_the_database_clock_not_the_workers(settings: Any) -> None:
+    """A worker whose clock runs an hour fast must not fail a live job on another machine,
+    nor one whose clock runs an hour slow keep a dead one."""
+    settings.JOB_STALE_AFTER = 300
+    alive = running(beat=timedelta(seconds=10))
+    dead = running(beat=timedelta(seconds=400))
+    real_now = timezone.now
+    for skew in (timedelta(hours=1), -timedelta(hours=1)):
+        with mock.patch("django.utils.timezone.now", lambda skew=skew: real_now() + skew):
+            recovered = services.recover_stale()
+        assert alive.pk not in recovered
+    alive.refresh_from_db()
+    dead.refresh_from_db()
+    assert (alive.status, dead.status) == (JobStatus.RUNNING, JobStatus.FAILED)
+
+
+@pytest.mark.django_db
+def test_the_queues_own_record_of_a_dead_run_fails_with_the_job() -> None:
+    job = services.enqueue("jobs.selftest", {})
+    record = DBTaskResult.objects.get(pk=job.task_result_id)
+    record.claim("a-worker-that-dies")
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(days=1)
+    )
+
+    assert services.recover_stale() == [job.pk]
+
+    record.refresh_from_db()
+    assert record.status == TaskResultStatus.FAILED
+    assert record.finished_at is not None and services.GONE in record.traceback
+
+
+@pytest.mark.django_db
+def test_a_job_whose_reports_stop_is_recovered(settings: Any) -> None:
+    """Heartbeats written by the database (its own timestamp format) compare right."""
+    job = running(beat=None)
+    Job.objects.filter(pk=job.pk).update(started_at=Now())
+    services.JobContext(job, timeout=60).progress(1, 2)
+    settings.JOB_STALE_AFTER = 0.2
+    assert services.recover_stale() == []
+    time.sleep(0.3)
+    assert services.recover_stale() == [job.pk]
