@@ -39,4 +39,9 @@ class LimitedJSONParser(JSONParser):
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"Request body too large: the limit is {limit} bytes.")
-        return super().parse(io.BytesIO(read_limited(stream, limit)), media_type, parser_context)
+        body = io.BytesIO(read_limited(stream, limit))
+        try:
+            return super().parse(body, media_type, parser_context)
+        except RecursionError:
+            # A few kilobytes of `[[[[…` exhaust the decoder's stack: malformed, not a 500.
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None

@@ -106,8 +106,12 @@ def _refuse_constant(value: str) -> Any:
 
 
 def loads(text: str) -> Any:
-    """Strict JSON: NaN and Infinity are refused, as every database's JSON type does."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """Strict JSON: NaN and Infinity are refused, as every database's JSON type does;
+    so is nesting deeper than the decoder's stack (ValueError for all of them)."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
 
 
 def read_json(name: str, content: bytes) -> Parsed:
@@ -144,6 +148,9 @@ def read_table(name: str, content: bytes, fmt: str) -> Parsed:
     """CSV or TSV: the header row names the data keys; one task per row, values as text."""
     # newline="" keeps line breaks inside quoted values, as the csv module needs.
     text = io.StringIO(_text(name, content), newline="")
+    # The csv module stops at 128 KiB a value; Label Studio reads long documents whole,
+    # and the file's own size limit (IMPORT_MAX_FILE_SIZE) already bounds every value.
+    csv.field_size_limit(max(csv.field_size_limit(), len(content)))
     reader = csv.reader(text, delimiter="\t" if fmt == ".tsv" else ",", strict=True)
     items: list[Any] = []
     lines: list[int] = []

@@ -10,6 +10,7 @@ and one `json.dumps`.
 from __future__ import annotations
 
 import json
+import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,8 +173,14 @@ class Checker:
             text = dumps(value)
             if not text.isascii():
                 text.encode("utf-8")  # lone surrogates from \ud800-style escapes
-        except (ValueError, UnicodeEncodeError):
+        except UnicodeEncodeError:
             self._refuse(source, index, "holds text that is not valid Unicode.")
+            return None
+        except ValueError:  # 1e400 reads as infinity, which no JSON answer can carry
+            self._refuse(source, index, "holds a number too large to store (such as 1e400).")
+            return None
+        except RecursionError:
+            self._refuse(source, index, "is nested too deeply to store.")
             return None
         if "\\u0000" in text and _has_nul(value):
             self._refuse(source, index, "holds a NUL character (\\u0000), which cannot be stored.")
@@ -331,7 +338,15 @@ def _given(item: dict[str, Any], key: str, empty: Any) -> Any:
 
 
 def _number_or_none(value: Any) -> bool:
-    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+    """None, or a number JSON can carry (1e400 reads as infinity: not one)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _has_nul(value: Any) -> bool:

@@ -144,14 +144,24 @@ def import_items(
     check_count(len(items))
     prepared = checker_for(project, options, actor).prepare([Parsed("request body", "", items)])
     if options.commit and len(items) > int(settings.IMPORT_SYNC_MAX_TASKS):
-        with transaction.atomic():
-            staged = uploads.store(
-                project, "request-body.json", ".json", [json.dumps(items).encode()], actor=actor
-            )
-            queued = _queue(project, [staged], options, actor=actor, origin=origin, staged=True)
-        return Report(queued=queued)
+        return Report(queued=_stage(project, items, options, actor=actor, origin=origin))
     report = Report(found_formats={})
     return _commit(project, prepared, report, options, actor=actor, origin=origin, start=started)
+
+
+def _stage(
+    project: Project, items: list[Any], options: Options, *, actor: User, origin: Origin
+) -> ProjectImport:
+    """Queue a large body, stored as a file for the worker (and removed if queueing fails)."""
+    staged: list[FileUpload] = []
+    try:
+        with transaction.atomic():
+            body = [json.dumps(items).encode()]
+            staged.append(uploads.store(project, "request-body.json", ".json", body, actor=actor))
+            return _queue(project, staged, options, actor=actor, origin=origin, staged=True)
+    except BaseException:
+        uploads.delete(FileUpload(path=s.path) for s in staged)  # the row rolled back
+        raise
 
 
 def import_files(

@@ -81,6 +81,7 @@ _ALSO_REFUSED = tuple(
         ("192.88.99.0/24", "reserved"),  # 6to4 relay anycast
         ("198.18.0.0/15", "reserved"),  # benchmarking
         ("64:ff9b:1::/48", "private"),  # local-use NAT64
+        ("3fff::/20", "reserved"),  # documentation (RFC 9637, 2024): after 3.11's tables
         ("fec0::/10", "site-local"),  # deprecated site-local: is_global on 3.11
     )
 )

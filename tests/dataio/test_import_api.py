@@ -9,11 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from labelkeep.accounts.roles import Role
 from labelkeep.audit.models import AuditEvent
 from labelkeep.dataio.models import ProjectImport, RunStatus
+from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
-from tests.conftest import World
+from tests.conftest import TEST_ORIGIN, World, as_actor, make_user
 from tests.dataio.test_import_support import (
     choice,
     import_path,
@@ -374,6 +376,54 @@ def test_malformed_json_is_a_400(world: World, project: Project) -> None:
     assert not Task.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '[{"text": "a", "meta": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}]",
+    ],
+    ids=["array", "meta"],
+)
+def test_json_nested_too_deeply_is_a_400(
+    world: World, project: Project, root: Path, body: str
+) -> None:
+    response = world.admin.client.post(import_path(project), body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    assert nothing_imported(project, root)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '[{"data": {"text": "a"}, "annotations": [{"result": [], "lead_time": 1e400}]}]',
+            "annotation 0: was_cancelled and ground_truth must be true or false, lead_time a",
+        ),
+        (
+            '[{"data": {"text": "a"}, "predictions": [{"result": [], "score": -1e400}]}]',
+            "prediction 0: score must be a number",
+        ),
+        (
+            '[{"data": {"text": "a"}, "predictions": [{"result": [], "score": 1'
+            + "0" * 400
+            + "}]}]",
+            "prediction 0: score must be a number",
+        ),
+        ('[{"text": "a", "n": 1e400}]', "holds a number too large to store"),
+    ],
+    ids=["lead_time", "score", "integer-score", "data"],
+)
+def test_numbers_json_cannot_hold_are_refused(
+    world: World, project: Project, root: Path, body: str, message: str
+) -> None:
+    # Python reads 1e400 as infinity, which JSON answers cannot carry back out.
+    response = world.admin.client.post(import_path(project), body, content_type="application/json")
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+    assert nothing_imported(project, root)
+
+
 def test_json_body_limit_names_the_setting(world: World, project: Project, settings: Any) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
     body = [{"text": "x" * 100} for _ in range(40)]
@@ -405,6 +455,26 @@ def test_annotator_may_not_import(world: World, project: Project) -> None:
     response = post_json(world.member.client, project, [{"text": "a"}])
     assert response.status_code == 403
     assert not Task.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [(Role.OWNER, True), (Role.MANAGER, True), (Role.REVIEWER, False)],
+)
+def test_import_follows_the_role_matrix(
+    world: World, project: Project, role: Role, allowed: bool
+) -> None:
+    # docs/roles.md: tasks.import_export is owner, admin and manager; a reviewer on the
+    # project still may not import, nor read its imports.
+    actor = as_actor(make_user(f"new-{role}@a.example", org=world.org, role=role))
+    projects.add_members(project, [actor.user], actor=world.admin.user, origin=TEST_ORIGIN)
+    response = post_json(actor.client, project, [{"text": "a"}])
+    assert response.status_code == (201 if allowed else 403)
+    assert Task.objects.filter(project=project).exists() is allowed
+    post_json(world.admin.client, project, [{"text": "b"}])
+    latest = ProjectImport.objects.filter(project=project).latest("pk")
+    status = actor.client.get(f"/api/projects/{project.pk}/imports/{latest.pk}/")
+    assert status.status_code == (200 if allowed else 403)
 
 
 def test_outsider_gets_404(world: World, project: Project) -> None:

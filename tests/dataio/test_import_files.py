@@ -202,6 +202,36 @@ def test_malformed_json_file(world: World, project: Project, root: Path) -> None
     assert nothing_imported(project, root)
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000),
+        ("deep.jsonl", b'{"text": "a"}\n' + b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+    ],
+    ids=["json", "jsonl"],
+)
+def test_json_files_nested_too_deeply_are_refused(
+    world: World, project: Project, root: Path, name: str, content: bytes
+) -> None:
+    response = post_files(world.admin.client, project, {name: content})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(name)
+    assert "nested too deeply" in response.json()["detail"]
+    assert nothing_imported(project, root)
+
+
+def test_long_values_in_csv_and_tsv(world: World, project: Project, root: Path) -> None:
+    # Label Studio reads such files whole; Python's csv module stops at 128 KiB a field.
+    document = "word " * 60_000
+    files = {
+        "long.csv": f'text\n"{document}"\n'.encode(),
+        "long.tsv": f"text\n{document}\n".encode(),
+    }
+    response = post_files(world.admin.client, project, files)
+    assert response.status_code == 201, response.json()
+    assert data_of(project) == [{"text": document}, {"text": document}]
+
+
 def test_upload_size_limit(world: World, project: Project, root: Path, settings: Any) -> None:
     settings.IMPORT_MAX_FILE_SIZE = 4096
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024

@@ -154,6 +154,26 @@ def test_bad_row_in_a_large_file_is_refused_before_queueing(
     assert nothing_imported(project, root)
 
 
+@pytest.mark.parametrize("kind", ["body", "file"])
+def test_a_queue_that_cannot_take_the_job_leaves_nothing(
+    world: World, project: Project, root: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    def queue_down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the queue is down")
+
+    monkeypatch.setattr("labelkeep.dataio.services.enqueue", queue_down)
+    world.admin.client.raise_request_exception = False
+    if kind == "body":
+        response = post_json(world.admin.client, project, tasks(11))
+    else:
+        response = post_files(
+            world.admin.client, project, {"t.json": json.dumps(tasks(11)).encode()}
+        )
+    assert response.status_code == 500
+    assert not ProjectImport.objects.exists() and not Job.objects.exists()
+    assert nothing_imported(project, root)  # the staged body is not left on disk either
+
+
 def test_job_checks_again_and_fails_cleanly(world: World, project: Project, root: Path) -> None:
     queued = post_files(
         world.admin.client, project, {"t.json": json.dumps(tasks(20)).encode()}

@@ -128,6 +128,8 @@ REFUSED_IPV6 = [
     ("ff02::1", "multicast"),
     ("ff0e::1", "multicast"),
     ("2001:db8::1", "documentation"),
+    ("3fff::1", "documentation (RFC 9637)"),
+    ("3fff:fff:ffff::1", "documentation (RFC 9637), last block"),
     ("100::1", "discard"),
     ("2001::1", "Teredo"),
     ("64:ff9b:1::1", "local NAT64"),
