@@ -74,6 +74,18 @@ def test_permissions_on_every_endpoint(world: World, project: Any, anon: Any) ->
     assert ExportSnapshot.objects.count() == 1  # nothing was created or deleted
 
 
+def test_ids_beyond_64_bits_are_not_found(world: World, project: Any) -> None:
+    snapshot = ExportSnapshot.objects.create(project=project, created_by=world.admin.user)
+    huge = 2**64
+    urls = [url.replace(f"/{project.pk}/", f"/{huge}/") for _, url in _endpoints(project, snapshot)]
+    urls.append(f"/api/projects/{project.pk}/exports/{huge}")
+    for url in urls:
+        response = world.admin.client.get(url)
+        assert response.status_code in (404, 405), url
+        assert response["Content-Type"] == "application/json"
+    assert world.admin.client.get(urls[0]).status_code == 404
+
+
 def test_head_needs_the_permission_too(world: World, project: Any, ids: Any) -> None:
     # Django answers HEAD with the GET handler; the permission must not be skipped.
     assert world.member.client.head(f"/api/projects/{project.pk}/export").status_code == 403
@@ -115,7 +127,8 @@ def test_unfit_or_unknown_format_is_refused(world: World, project: Any, ids: Any
     unknown = export(world.admin.client, project, "?export_type=PDF")
     assert unknown.status_code == 400
     assert "export_type" in unknown.json()["validation_errors"]
-    for bad in ("?download_all_tasks=maybe", "?ids=1,x", "?ids=-3"):
+    bad_ids = ("?ids=1,x", "?ids=-3", "?ids=%C2%B2", "?ids=%EF%BC%91")  # "²", a full-width "1"
+    for bad in ("?download_all_tasks=maybe", *bad_ids):
         assert export(world.admin.client, project, bad).status_code == 400, bad
 
 

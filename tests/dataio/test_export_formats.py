@@ -121,7 +121,7 @@ def test_tsv_and_lists_as_json(world: World) -> None:
 
 def test_csv_cells_never_run_as_formulas(world: World) -> None:
     project = make_project(world, TEXT_CONFIG)
-    attacks = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    attacks = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "\x00=1+1"]
     ids = add_tasks(project, world, [{"text": a, "=cmd": "fine"} for a in attacks])
     for task_id in ids:
         annotate(task_id, choice("Positive"), world)
@@ -320,3 +320,57 @@ def test_same_image_name_twice_gets_distinct_files(world: World) -> None:
 )
 def test_timestamps_are_written_as_the_api_writes_them(stored: str, written: str) -> None:
     assert stamp(stored) == written
+
+
+def _strict_json(text: bytes) -> Any:
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("export_type", ["COCO", "YOLO", "VOC"])
+def test_unusable_geometry_is_left_out_without_breaking_the_export(
+    world: World, export_type: str
+) -> None:
+    # Results are checked for names and labels only, so an annotator can store any numbers;
+    # one such annotation must not cut every image export of the project short.
+    project = make_project(world, IMAGE_CONFIG)
+    bad_size = box(10, 10, 20, 20, "Dog") | {"original_width": 1e308}
+    results = {
+        "good": [box(10, 10, 20, 20, "Cat")],
+        "huge": [box(1e308, 10, 1e308, 20, "Cat")],
+        "bigint": [box(10**400, 10, 20, 20, "Cat")],
+        "rotation": [box(10, 10, 20, 20, "Cat", rotation="abc")],
+        "polygon": [polygon([[1e308, 0], [0, 0], [0, 1e308]], "Cat")],
+        "size": [bad_size],
+    }
+    ids = add_tasks(project, world, [{"image": f"/data/upload/1/{n}.jpg"} for n in results])
+    for task_id, result in zip(ids, results.values(), strict=True):
+        annotate(task_id, result, world)
+    with archive(export(world.admin.client, project, f"?export_type={export_type}")) as zipped:
+        files = {name: zipped.read(name) for name in zipped.namelist()}
+    if export_type == "COCO":
+        coco = _strict_json(files["result.json"])
+        # The size comes from the regions: unusable boxes give none, the polygon still does.
+        assert [image["width"] for image in coco["images"]] == [200, None, None, None, 200, None]
+        (only,) = coco["annotations"]
+        assert only["image_id"] == 0 and only["bbox"] == [20.0, 10.0, 40.0, 20.0]
+    elif export_type == "YOLO":
+        lines = {n: files[f"labels/{n}.txt"].decode() for n in results}
+        assert lines["good"] == "0 0.2 0.2 0.2 0.2\n"
+        assert lines["size"] == "1 0.2 0.2 0.2 0.2\n"  # fractions need no image size
+        assert not any(lines[n] for n in ("huge", "bigint", "rotation", "polygon"))
+    else:
+        assert [n for n in files if n.startswith("Annotations/")] == ["Annotations/good.xml"]
+
+
+def test_label_attributes_that_are_not_numbers_are_ignored(world: World) -> None:
+    config = KEYPOINT_CONFIG.replace('value="Person"', 'value="Person" category="²"')
+    project = make_project(world, config.replace('model_index="1"', 'model_index="¹"'))
+    (task,) = add_tasks(project, world, [{"image": "/data/upload/1/person.jpg"}])
+    annotate(task, [box(10, 10, 50, 80, "Person", id="r1"), keypoint(20, 30, "eye", "r1")], world)
+    with archive(export(world.admin.client, project, "?export_type=COCO")) as zipped:
+        categories = json.loads(zipped.read("result.json"))["categories"]
+    assert categories[0] == {"id": 0, "name": "Person"}
+    assert categories[1]["keypoints"] == ["nose", "eye"]

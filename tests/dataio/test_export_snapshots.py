@@ -161,6 +161,17 @@ def test_convert_rules(world: World, project: Any) -> None:
     assert Job.objects.filter(kind="dataio.export_convert").count() == 1
 
 
+def test_download_names_a_known_format(world: World, project: Any) -> None:
+    snapshot = world.admin.client.post(url(project), {}, format="json").json()
+    run_batch()
+    unknown = world.admin.client.get(url(project, f"{snapshot['id']}/download?exportType=PDF"))
+    assert unknown.status_code == 400
+    assert "JSON_MIN" in unknown.json()["validation_errors"]["exportType"]
+    missing = world.admin.client.get(url(project, f"{snapshot['id']}/download?exportType=csv"))
+    assert missing.status_code == 404  # a known format, not converted yet
+    assert not AuditEvent.objects.filter(action="project.export_download").exists()
+
+
 def test_image_snapshot_converts_to_an_archive(world: World, exports_root: Path) -> None:
     made = make_project(world, IMAGE_CONFIG)
     (task,) = add_tasks(made, world, [{"image": "/data/upload/1/a.jpg"}])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -29,6 +29,8 @@ from labelkeep.projects.models import Project
 from labelkeep.projects.services import label_config_of
 
 _EXPORT = Perm.TASKS_IMPORT_EXPORT
+# Database ids are 64-bit: a larger id names nothing, and SQLite cannot even bind it.
+_MAX_ID = 2**63 - 1
 _FILE = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
 _TAGS = ["export"]
 
@@ -40,6 +42,8 @@ class ExportAPIView(MemberAPIView):
     required_perms: ClassVar = {m: _EXPORT for m in ("GET", "HEAD", "POST", "DELETE")}
 
     def project(self, pk: int) -> Project:
+        if pk > _MAX_ID:
+            raise Http404("Project not found.")
         return get_project_for(self.actor, self.role, pk)
 
     def snapshot(self, pk: int, export_pk: int) -> ExportSnapshot:
@@ -192,21 +196,28 @@ class SnapshotDownloadView(ExportAPIView):
         parameters=[
             OpenApiParameter("exportType", str, description="JSON (default) or a converted format.")
         ],
-        responses=responses({200: _FILE}, *MEMBER_ERRORS, 404),
+        responses=responses({200: _FILE}, *MEMBER_ERRORS, 400, 404),
     )
     def get(self, request: Request, pk: int, export_pk: int) -> FileResponse:
         snapshot = self.snapshot(pk, export_pk)
         wanted = request.query_params.get("exportType") or request.query_params.get("export_type")
+        export_format = get_format(wanted or "JSON")
+        if export_format is None:
+            known = ", ".join(FORMATS)
+            raise exceptions.ValidationError(
+                {"exportType": f"Unknown format {(wanted or '')[:40]!r}; use one of {known}."}
+            )
         try:
             path, name = services.snapshot_file(
-                snapshot, wanted or "JSON", actor=self.actor, origin=self.origin
+                snapshot, export_format.name, actor=self.actor, origin=self.origin
             )
         except services.ExportError as exc:
             raise _refused(exc) from None
-        export_format = get_format(wanted or "JSON")
-        content_type: Any = export_format.content_type if export_format else "application/json"
         response = FileResponse(
-            path.open("rb"), as_attachment=True, filename=name, content_type=content_type
+            path.open("rb"),
+            as_attachment=True,
+            filename=name,
+            content_type=export_format.content_type,
         )
         response["Cache-Control"] = "no-store"
         return response

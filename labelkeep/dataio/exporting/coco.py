@@ -14,6 +14,7 @@ from labelkeep.dataio.exporting.imaging import (
     GEOMETRY_CONTROLS,
     Categories,
     Region,
+    bounded,
     chosen_annotation,
     has_keypoints,
     image_key,
@@ -34,7 +35,7 @@ def rectangle_box(value: dict[str, Any], width: float, height: float) -> list[fl
     """
     x, y = value["x"] * width / 100, value["y"] * height / 100
     w, h = value["width"] * width / 100, value["height"] * height / 100
-    angle = math.radians(float(value.get("rotation") or 0))
+    angle = math.radians(bounded(value.get("rotation")) or 0)
     if not angle:
         return [x, y, w, h]
     cos, sin = math.cos(angle), math.sin(angle)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ GEOMETRY_CONTROLS = frozenset(
     | {"rectangle", "polygon", "keypoint"}
 )
 _UNSAFE = re.compile(r"[^\w.\- ]+")
+# Results are checked for names and labels, not numbers. Coordinates (percent) and image
+# sizes (pixels) beyond these bounds describe no image, and would overflow the arithmetic.
+MAX_PERCENT = 1e6
+MAX_PIXELS = 1e7
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,16 @@ def chosen_annotation(task: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return kept[-1] if kept else None
 
 
+def bounded(value: Any, limit: float = MAX_PERCENT) -> float | None:
+    """`value` as a float when it is a finite number within ±`limit`, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and abs(value) > limit:
+        return None  # before float(): an int of hundreds of digits overflows it
+    number = float(value)
+    return number if math.isfinite(number) and abs(number) <= limit else None
+
+
 def points_of(value: Mapping[str, Any]) -> list[tuple[float, float]]:
     """A polygon's points in percent; empty unless all are [x, y] numbers and there are 3+."""
     raw = value.get("points")
@@ -49,19 +64,23 @@ def points_of(value: Mapping[str, Any]) -> list[tuple[float, float]]:
     for point in raw:
         if not isinstance(point, list) or len(point) < 2:
             return []
-        x, y = point[0], point[1]
-        if not isinstance(x, int | float) or not isinstance(y, int | float):
+        x, y = bounded(point[0]), bounded(point[1])
+        if x is None or y is None:
             return []
-        found.append((float(x), float(y)))
+        found.append((x, y))
     return found
 
 
 def _shape(value: Mapping[str, Any]) -> str | None:
+    """The region's shape; None when a coordinate it needs is unusable."""
+    if value.get("rotation") is not None and bounded(value["rotation"]) is None:
+        return None
     if isinstance(value.get("points"), list):
         return "polygon"
-    if all(isinstance(value.get(k), int | float) for k in ("x", "y", "width", "height")):
-        return "rectangle"
-    if all(isinstance(value.get(k), int | float) for k in ("x", "y")):
+    box = ("x", "y", "width", "height")
+    if all(key in value for key in box):  # keypoints carry a width, never a height
+        return "rectangle" if all(bounded(value[key]) is not None for key in box) else None
+    if all(bounded(value.get(key)) is not None for key in ("x", "y")):
         return "keypoint"
     return None
 
@@ -99,7 +118,14 @@ def regions(annotation: Mapping[str, Any] | None, config: LabelConfig) -> list[R
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and value > 0 else None
+    size = bounded(value, MAX_PIXELS)
+    return size if size is not None and size > 0 else None
+
+
+def _index(value: Any) -> int | None:
+    """A label attribute such as `category` or `model_index` as a number, if it is one."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def image_size(found: list[Region]) -> tuple[float | None, float | None]:
@@ -124,8 +150,9 @@ class Categories:
                 continue
             for label, attrs in entry.get("labels_attrs", {}).items():
                 names.add(label)
-                if str(attrs.get("category", "")).isdigit():
-                    explicit.setdefault(label, int(attrs["category"]))
+                category = _index(attrs.get("category", ""))
+                if category is not None:
+                    explicit.setdefault(label, category)
         categories = cls(dict(explicit))
         for label in sorted(names - set(explicit)):
             categories.id_of(label)
@@ -147,11 +174,8 @@ def keypoint_order(config: LabelConfig) -> list[str]:
     for name, entry in config.parsed.items():
         if config.controls[name].type.lower() == "keypointlabels":
             labels.update(entry.get("labels_attrs", {}))
-    indexed = sorted(
-        (int(a["model_index"]), n)
-        for n, a in labels.items()
-        if str(a.get("model_index", "")).isdigit()
-    )
+    positions = {n: _index(a.get("model_index", "")) for n, a in labels.items()}
+    indexed = sorted((at, n) for n, at in positions.items() if at is not None)
     ordered = list(dict.fromkeys(n for _, n in indexed))
     return ordered + [n for n in labels if n not in ordered]
 

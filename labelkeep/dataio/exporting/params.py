@@ -33,7 +33,8 @@ def task_ids(params: QueryDict) -> tuple[int, ...] | None:
     given = [part.strip() for part in given if part.strip()]
     if not given:
         return None
-    if not all(part.isdigit() and len(part) < 19 for part in given):
+    # isdigit() alone would take "²" (which int() refuses) and other scripts' digits.
+    if not all(part.isascii() and part.isdigit() and len(part) < 19 for part in given):
         raise exceptions.ValidationError({"ids": "Task ids are positive integers."})
     unique = sorted({int(part) for part in given})
     if len(unique) > MAX_IDS:

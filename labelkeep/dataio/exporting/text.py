@@ -18,8 +18,9 @@ from labelkeep.dataio.exporting.items import (
     prettify,
 )
 
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection);
+# the list is OWASP's and ASVS 5's (1.2.10), which adds NUL.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 FIXED_COLUMNS = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time")
 
 
