@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from labelkeep.dataio.exporting.conll import tags, tokens
 from labelkeep.dataio.exporting.source import stamp
@@ -121,7 +122,9 @@ def test_tsv_and_lists_as_json(world: World) -> None:
 
 def test_csv_cells_never_run_as_formulas(world: World) -> None:
     project = make_project(world, TEXT_CONFIG)
-    attacks = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "\x00=1+1"]
+    attacks = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    if connection.vendor == "sqlite":  # PostgreSQL's JSON cannot hold a NUL at all
+        attacks.append("\x00=1+1")
     ids = add_tasks(project, world, [{"text": a, "=cmd": "fine"} for a in attacks])
     for task_id in ids:
         annotate(task_id, choice("Positive"), world)
