@@ -9,7 +9,6 @@ and one `json.dumps`.
 
 from __future__ import annotations
 
-import json
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelkeep.accounts.models import Membership, User
+from labelkeep.api.fields import Unstorable, storable_text
 from labelkeep.dataio.formats import Parsed
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
@@ -40,10 +40,6 @@ class Refused(Exception):
     def __init__(self, messages: list[str]) -> None:
         super().__init__("; ".join(messages))
         self.messages = messages
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 @dataclass
@@ -170,22 +166,10 @@ class Checker:
     def _text(self, value: Any, source: Parsed, index: int) -> str | None:
         """`value` as JSON text, or None (and a message) when a database could not store it."""
         try:
-            text = dumps(value)
-            if not text.isascii():
-                text.encode("utf-8")  # lone surrogates from \ud800-style escapes
-        except UnicodeEncodeError:
-            self._refuse(source, index, "holds text that is not valid Unicode.")
+            return storable_text(value)
+        except Unstorable as exc:
+            self._refuse(source, index, str(exc))
             return None
-        except ValueError:  # 1e400 reads as infinity, which no JSON answer can carry
-            self._refuse(source, index, "holds a number too large to store (such as 1e400).")
-            return None
-        except RecursionError:
-            self._refuse(source, index, "is nested too deeply to store.")
-            return None
-        if "\\u0000" in text and _has_nul(value):
-            self._refuse(source, index, "holds a NUL character (\\u0000), which cannot be stored.")
-            return None
-        return text
 
     # --- One item with annotations, predictions or meta ---
 
@@ -347,14 +331,3 @@ def _number_or_none(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an integer beyond any float
         return False
-
-
-def _has_nul(value: Any) -> bool:
-    """Whether any string in a JSON value (keys included) holds a NUL character."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False

@@ -10,6 +10,7 @@ from django.http import Http404
 
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Role
+from labelkeep.api.fields import MAX_ID
 from labelkeep.db.prepared import PreparedSelect
 from labelkeep.projects.models import Project
 
@@ -44,7 +45,8 @@ def find_visible(
     """Run the caller's role's lookup; None when missing, forbidden, or without a role."""
     chosen = prepared.get(Role(role))
     org = user.active_organization_id
-    if chosen is None or not org:
+    # A prepared query binds `pk` as given, and no database binds an int beyond 64 bits.
+    if chosen is None or not org or not 0 < pk <= MAX_ID:
         return None
     return chosen.first(pk=pk, user=user.pk, org=org)
 

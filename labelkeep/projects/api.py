@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm
+from labelkeep.api.fields import parse_id
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.projects import services
@@ -41,10 +42,10 @@ def _refused(exc: services.ProjectError, field: str = "label_config") -> excepti
 
 
 def _id_list(raw: str, name: str) -> list[int]:
-    try:
-        return [int(part) for part in raw.split(",") if part.strip()]
-    except ValueError:
-        raise exceptions.ValidationError({name: "A comma-separated list of ids."}) from None
+    ids = [parse_id(part.strip()) for part in raw.split(",") if part.strip()]
+    if None in ids:
+        raise exceptions.ValidationError({name: "A comma-separated list of ids."})
+    return [pk for pk in ids if pk is not None]
 
 
 def _filtered(projects: QuerySet[Project], request: Request) -> QuerySet[Project]:

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labelkeep.accounts.models import User, Workspace
+from labelkeep.api.fields import IdField
 from labelkeep.projects.models import Project, Sampling
 
 COUNTERS = (
@@ -24,6 +25,12 @@ class WorkspaceField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-a
     def get_queryset(self) -> Any:
         organization_id = self.context["organization_id"]
         return Workspace.objects.filter(organization_id=organization_id)
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except OverflowError:  # 1e400 reads as infinity, which no lookup takes
+            self.fail("incorrect_type", data_type=type(data).__name__)
 
 
 class CreatedBySerializer(serializers.ModelSerializer[User]):
@@ -98,10 +105,8 @@ class LabelConfigSerializer(serializers.Serializer[Any]):
 class MemberIdsSerializer(serializers.Serializer[Any]):
     """`{users: [ids]}`, or one `{user: id}` as the SDK's `projects.members` sends it."""
 
-    users = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=1000, required=False
-    )
-    user = serializers.IntegerField(min_value=1, required=False)
+    users = serializers.ListField(child=IdField(), max_length=1000, required=False)
+    user = IdField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("users" in attrs) == ("user" in attrs):

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm, has_perm
+from labelkeep.api.fields import parse_id
 from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.api.streaming import json_array
 from labelkeep.projects.access import get_project_for
@@ -151,6 +152,13 @@ _TASK_LIST_400 = (
 )
 
 
+def _project_param(request: Request) -> int:
+    pk = parse_id(request.query_params.get("project"))
+    if pk is None:
+        raise exceptions.ValidationError({"project": "Give the project id: ?project=<id>."})
+    return pk
+
+
 class TasksView(TaskScopedView):
     """Lists a project's tasks (`{tasks, total, …}`); creates one task."""
 
@@ -178,10 +186,7 @@ class TasksView(TaskScopedView):
         ),
     )
     def get(self, request: Request) -> Response:
-        raw = request.query_params.get("project", "")
-        if not raw.isdigit():
-            raise exceptions.ValidationError({"project": "Give the project id: ?project=<id>."})
-        project = self.project(int(raw))
+        project = self.project(_project_param(request))
         return Response(
             task_page(project, request, own_only=self.own_annotations_only(), user=self.actor)
         )
@@ -339,12 +344,11 @@ class DataManagerActionView(TaskScopedView):
         ),
     )
     def post(self, request: Request) -> Response:
-        action, raw = request.query_params.get("id"), request.query_params.get("project", "")
-        if action != "delete_tasks":
+        if request.query_params.get("id") != "delete_tasks":
             raise exceptions.ValidationError({"id": "Supported actions: delete_tasks."})
-        if not raw.isdigit():
-            raise exceptions.ValidationError({"project": "Give the project id: ?project=<id>."})
-        project = self.project(int(raw))
+        project = self.project(_project_param(request))
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"detail": "Send a JSON object: {selectedItems}."})
         form = SelectedItemsSerializer(data=request.data.get("selectedItems", request.data))
         form.is_valid(raise_exception=True)
         chosen = form.validated_data
@@ -647,9 +651,10 @@ def _prediction_filters(view: TaskScopedView, request: Request) -> QuerySet[Pred
         raw = request.query_params.get(name)
         if raw is None:
             continue
-        if not raw.isdigit():
+        pk = parse_id(raw)
+        if pk is None:
             raise exceptions.ValidationError({name: "An id."})
-        predictions = predictions.filter(**{lookup: int(raw)})
+        predictions = predictions.filter(**{lookup: pk})
     return predictions
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labelkeep.api.fields import FiniteFloatField, IdField, StorableDictField, StorableJSONField
 from labelkeep.tasks.models import Annotation, Prediction, Task
 
 # Tasks one bulk annotation request may annotate.
@@ -34,9 +35,9 @@ TASK_FIELDS = (
 class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
     """An annotation: one person's result for a task (or, with `was_cancelled`, a skip)."""
 
-    result = serializers.JSONField(required=False)
-    lead_time = serializers.FloatField(min_value=0, required=False, allow_null=True)
-    completed_by = serializers.IntegerField(source="completed_by_id", required=False, min_value=1)
+    result = StorableJSONField(required=False)
+    lead_time = FiniteFloatField(min_value=0, required=False, allow_null=True)
+    completed_by = IdField(source="completed_by_id", required=False)
 
     class Meta:
         model = Annotation
@@ -61,11 +62,11 @@ class AnnotationCreateSerializer(serializers.Serializer[Any]):
     plainly (a ModelSerializer rebuilds its fields from the model for every request).
     tests/tasks/test_output.py pins the two to the same answers."""
 
-    result = serializers.JSONField(required=False)
-    completed_by = serializers.IntegerField(source="completed_by_id", required=False, min_value=1)
+    result = StorableJSONField(required=False)
+    completed_by = IdField(source="completed_by_id", required=False)
     was_cancelled = serializers.BooleanField(required=False)
     ground_truth = serializers.BooleanField(required=False)
-    lead_time = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    lead_time = FiniteFloatField(min_value=0, required=False, allow_null=True)
 
 
 class SelectedItemsSerializer(serializers.Serializer[Any]):
@@ -74,12 +75,12 @@ class SelectedItemsSerializer(serializers.Serializer[Any]):
 
     all = serializers.BooleanField(default=False, help_text="Every task of the project.")
     included = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         required=False,
         help_text="Without `all`: the chosen task ids.",
     )
     excluded = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         required=False,
         help_text="With `all`: task ids to leave out.",
     )
@@ -88,16 +89,14 @@ class SelectedItemsSerializer(serializers.Serializer[Any]):
 class AnnotationBulkCreateSerializer(AnnotationCreateSerializer):
     """One annotation for each of several tasks of one project (`create_bulk`)."""
 
-    project = serializers.IntegerField(
-        required=False, min_value=1, help_text="The project; needed with `selected_items`."
-    )
+    project = IdField(required=False, help_text="The project; needed with `selected_items`.")
     tasks = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         required=False,
         max_length=BULK_ANNOTATION_LIMIT,
         help_text="The tasks to annotate.",
     )
-    task = serializers.IntegerField(required=False, min_value=1, help_text="One more task.")
+    task = IdField(required=False, help_text="One more task.")
     selected_items = SelectedItemsSerializer(
         required=False, help_text="Or the tasks as a data-manager selection of `project`."
     )
@@ -108,9 +107,9 @@ class PredictionSerializer(serializers.ModelSerializer[Prediction]):
 
     # A plain id: the view looks the task up within what the caller may see (404 otherwise),
     # so ids of other organizations' tasks are not told apart from missing ones.
-    task = serializers.IntegerField(source="task_id", min_value=1)
-    result = serializers.JSONField()
-    score = serializers.FloatField(required=False, allow_null=True)
+    task = IdField(source="task_id")
+    result = StorableJSONField()
+    score = FiniteFloatField(required=False, allow_null=True)
 
     class Meta:
         model = Prediction
@@ -318,16 +317,14 @@ class TaskWriteSerializer(serializers.Serializer[Any]):
 
     # DRF's metaclass moves declared fields off the class, so `data` the field does not
     # replace `.data` the property; only the type checker sees a clash.
-    data = serializers.DictField(required=False)  # type: ignore[assignment]
-    meta = serializers.DictField(required=False)
-    project = serializers.IntegerField(required=False, min_value=1)
+    data = StorableDictField(required=False)  # type: ignore[assignment]
+    meta = StorableDictField(required=False)
+    project = IdField(required=False)
     overlap = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
 class IdListSerializer(serializers.Serializer[Any]):
     """Annotation ids, optionally with the project they must all belong to."""
 
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=100_000)
-    project = serializers.IntegerField(
-        required=False, min_value=1, help_text="If given, every id must be in this project."
-    )
+    ids = serializers.ListField(child=IdField(), max_length=100_000)
+    project = IdField(required=False, help_text="If given, every id must be in this project.")

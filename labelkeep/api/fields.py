@@ -1,0 +1,113 @@
+"""Input fields for values a database must be able to store and a JSON answer to carry.
+
+Python's JSON reader accepts more than that: integers of any size, `1e400` (read as
+infinity), `"\\u0000"` and lone surrogates such as `"\\ud800"`. Stored, they fail the
+write (PostgreSQL refuses NUL and ids beyond 64 bits) or every later read of the row
+(no JSON answer can hold infinity or a lone surrogate): a 500 where a 400 belongs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rest_framework import serializers
+
+# The largest id a 64-bit integer column holds; anything larger names nothing.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(raw: str | None) -> int | None:
+    """An id given as text (`?project=12`), or None if it is not one. `str.isdigit()` also
+    passes `²`, which `int()` refuses, so only ASCII digits count."""
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
+
+
+class IdField(serializers.IntegerField):
+    """An object id: 1 up to MAX_ID."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A number; `"nan"`, `"inf"` and `1e400` (which `float()` turns into one) are refused."""
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            raise serializers.ValidationError("A finite number is required.")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether any string in a JSON value (keys included) holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Unstorable(ValueError):
+    """A JSON value no database can store; the message says why (a lower-case clause)."""
+
+
+def compact_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def storable_text(value: Any) -> str:
+    """`value` as compact JSON text, or Unstorable when a database could not store it."""
+    try:
+        text = compact_dumps(value)
+        if not text.isascii():
+            text.encode("utf-8")  # lone surrogates from \ud800-style escapes
+    except UnicodeEncodeError:
+        raise Unstorable("holds text that is not valid Unicode (a lone surrogate).") from None
+    except ValueError:  # 1e400 reads as infinity, which no JSON answer can carry
+        raise Unstorable("holds a number too large to store (such as 1e400).") from None
+    except RecursionError:
+        raise Unstorable("is nested too deeply to store.") from None
+    # The dump keeps NUL escaped, so the text shows where to look (an escaped backslash
+    # followed by `u0000` shows too: the walk is exact).
+    if "\\u0000" in text and _has_nul(value):
+        raise Unstorable("holds a NUL character (\\u0000), which cannot be stored.")
+    return text
+
+
+def storable_problem(value: Any) -> str | None:
+    """Why `value` cannot be stored as JSON (a sentence), or None when it can."""
+    try:
+        storable_text(value)
+    except Unstorable as exc:
+        reason = str(exc)
+        return reason[:1].upper() + reason[1:]
+    return None
+
+
+class _Storable:
+    """Refuses values `storable_problem` finds fault with, after the field's own checks."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        value = super().run_validation(data)  # type: ignore[misc]
+        problem = storable_problem(value)
+        if problem is not None:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class StorableJSONField(_Storable, serializers.JSONField):
+    """Any JSON value a database can store."""
+
+
+class StorableDictField(_Storable, serializers.DictField):
+    """A JSON object a database can store."""
