@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import QueryDict
 from rest_framework import exceptions
 
+from labelkeep.api.fields import parse_id
 from labelkeep.dataio.exporting.formats import FORMATS, get_format
 from labelkeep.dataio.exporting.services import ExportOptions
 
@@ -33,10 +34,10 @@ def task_ids(params: QueryDict) -> tuple[int, ...] | None:
     given = [part.strip() for part in given if part.strip()]
     if not given:
         return None
-    # isdigit() alone would take "²" (which int() refuses) and other scripts' digits.
-    if not all(part.isascii() and part.isdigit() and len(part) < 19 for part in given):
+    parsed = {parse_id(part) for part in given}
+    if None in parsed:
         raise exceptions.ValidationError({"ids": "Task ids are positive integers."})
-    unique = sorted({int(part) for part in given})
+    unique = sorted(pk for pk in parsed if pk is not None)
     if len(unique) > MAX_IDS:
         raise exceptions.ValidationError({"ids": f"At most {MAX_IDS} ids at once."})
     return tuple(unique)
