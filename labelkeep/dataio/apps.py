@@ -6,6 +6,7 @@ class DataioConfig(AppConfig):
     label = "dataio"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.db.models.signals import post_delete
 
         # Job kinds register on import; every process (web, worker, CLI) loads apps.
@@ -13,5 +14,9 @@ class DataioConfig(AppConfig):
         from labelkeep.dataio.exporting import jobs as export_jobs  # noqa: F401
         from labelkeep.dataio.models import FileUpload
         from labelkeep.dataio.uploads import forget_file
+        from labelkeep.security.http import check_allowlist
+
+        # Imports fetch URLs through the guarded client: its allowlist is checked at start.
+        checks.register(check_allowlist)
 
         post_delete.connect(forget_file, sender=FileUpload, dispatch_uid="dataio.forget_file")

@@ -26,9 +26,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import DecodeError, NewConnectionError
@@ -242,8 +244,27 @@ def _allowlist(entries: tuple[str, ...]) -> _Allowlist:
         except ValueError:
             if "/" in entry:
                 raise ImproperlyConfigured(f"SSRF_ALLOWLIST: {entry!r} is not a network") from None
-            hosts.add(_normal_host(entry.lower().removesuffix(".")))
+            if ":" in entry:  # not an address, so a host with a port: ports are not matched
+                raise ImproperlyConfigured(
+                    f"SSRF_ALLOWLIST: {entry!r} is neither an address nor a host name "
+                    "(entries name hosts, addresses and networks, never ports)"
+                ) from None
+            try:
+                hosts.add(_normal_host(entry.lower().removesuffix(".")))
+            except BlockedURL:
+                raise ImproperlyConfigured(
+                    f"SSRF_ALLOWLIST: {entry!r} is not a valid host name"
+                ) from None
     return _Allowlist(frozenset(hosts), tuple(networks))
+
+
+def check_allowlist(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A system check: SSRF_ALLOWLIST is read at start, not at the first fetch."""
+    try:
+        _allowlist(tuple(settings.SSRF_ALLOWLIST))
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="labelkeep.E003")]
+    return []
 
 
 def _check(target: _Target, addresses: Sequence[IPAddress]) -> None:

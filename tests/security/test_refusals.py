@@ -15,7 +15,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 import labelkeep.settings
-from labelkeep.security.http import BlockedURL, FetchError, check_url, fetch
+from labelkeep.security.http import BlockedURL, FetchError, check_allowlist, check_url, fetch
 from tests.security.conftest import never_resolve
 from tests.security.servers import FakeDNS
 
@@ -276,6 +276,15 @@ def test_a_bad_allowlist_network_is_a_configuration_error(settings: Any) -> None
     settings.SSRF_ALLOWLIST = ["10.0.0.0/33"]
     with pytest.raises(ImproperlyConfigured, match=r"SSRF_ALLOWLIST"):
         checked("http://93.184.216.34/")
+
+
+@pytest.mark.parametrize("entry", ["files.internal:8080", "10.0.0.0/33", "bad host!", "a..b"])
+def test_a_bad_allowlist_entry_is_refused_by_the_system_check(settings: Any, entry: str) -> None:
+    settings.SSRF_ALLOWLIST = ["localhost", entry]
+    (error,) = check_allowlist(None)
+    assert error.id == "labelkeep.E003" and repr(entry) in error.msg
+    settings.SSRF_ALLOWLIST = ["localhost", "files.internal", "10.0.0.0/8", "[fd00::1]"]
+    assert check_allowlist(None) == []
 
 
 def test_protection_off_allows_every_address(settings: Any) -> None:
