@@ -79,7 +79,8 @@ class Prediction(models.Model):
     task = models.ForeignKey(
         Task, on_delete=models.CASCADE, related_name="predictions", db_index=False
     )
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # Indexed by (project, id) below: `api/predictions/?project=` reads in id order.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     result = models.JSONField(default=list)
     score = models.FloatField(null=True, blank=True)
     model_version = models.CharField(max_length=200, blank=True, default="")
@@ -87,7 +88,10 @@ class Prediction(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = (models.Index(fields=("task", "id"), name="prediction_task"),)
+        indexes = (
+            models.Index(fields=("task", "id"), name="prediction_task"),
+            models.Index(fields=("project", "id"), name="prediction_project"),
+        )
 
     def __str__(self) -> str:
         return f"prediction {self.pk} of task {self.task_id}"
