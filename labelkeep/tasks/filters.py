@@ -23,7 +23,7 @@ from rest_framework import exceptions
 
 from labelkeep.accounts.models import User
 from labelkeep.projects.models import Project
-from labelkeep.tasks.models import Annotation
+from labelkeep.tasks.models import Annotation, labeled
 
 MAX_ITEMS = 50
 MAX_LIST = 10_000
@@ -140,11 +140,11 @@ def _compare(column: str, operator: str, value: Any, parse: Callable[[Any, str],
     raise refuse("query", f"filter:tasks:{column}: operator `{operator}` is not supported.")
 
 
-def _boolean(column: str, operator: str, value: Any) -> Q:
+def _labeled(operator: str, value: Any) -> Q:
     if operator not in ("equal", "not_equal"):
-        raise refuse("query", f"filter:tasks:{column}: use equal or not_equal.")
-    wanted = _flag(value, f"filter:tasks:{column}")
-    return Q(**{column: wanted if operator == "equal" else not wanted})
+        raise refuse("query", "filter:tasks:is_labeled: use equal or not_equal.")
+    wanted = _flag(value, "filter:tasks:is_labeled")
+    return labeled(wanted if operator == "equal" else not wanted)
 
 
 def _annotators(operator: str, value: Any, scope: Scope) -> Q:
@@ -241,7 +241,7 @@ def _column(column: str, operator: str, value: Any, scope: Scope) -> Q:
     if column == "annotators":
         return _annotators(operator, value, scope)
     if column == "is_labeled":
-        return _boolean(column, operator, value)
+        return _labeled(operator, value)
     parse = _moment if column in ("created_at", "updated_at") else _whole
     return _compare(column, operator, value, parse)
 

@@ -23,6 +23,7 @@ from labelkeep.projects.models import Project
 from labelkeep.tasks import filters
 from labelkeep.tasks.anchors import page_ids
 from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.models import labeled as tasks_labeled
 from labelkeep.tasks.serializers import (
     ANNOTATION_COLUMNS,
     PREDICTION_COLUMNS,
@@ -97,7 +98,7 @@ def _condition(request: Request, query: dict[str, Any], scope: filters.Scope) ->
         parts.append(Q(total_annotations__gt=0))
     labeled = _flag(request, "is_labeled")
     if labeled is not None:
-        parts.append(Q(is_labeled=labeled))
+        parts.append(tasks_labeled(labeled))
     condition = None
     for part in parts:
         if part is not None:

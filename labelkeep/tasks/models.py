@@ -43,6 +43,16 @@ class Task(models.Model):
         return f"task {self.pk}"
 
 
+def labeled(value: bool) -> models.Q:
+    """Tasks whose `is_labeled` is `value`, written so that SQLite seeks on the
+    (project, is_labeled, id) index. Django writes `is_labeled=False` as
+    `NOT is_labeled`, which SQLite cannot seek on: it walks every row of the project (a
+    count of a million tasks' labeled ones takes 30 ms instead of 0.2, and the label
+    stream reads row after labeled row). `is_labeled IN (false)` is an equality to both
+    databases."""
+    return models.Q(is_labeled__in=[value])
+
+
 class Annotation(models.Model):
     """One person's labels for one task (`was_cancelled` marks a skip)."""
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from labelkeep.accounts.models import User
 from labelkeep.db.prepared import PreparedDelete, PreparedSelect, PreparedUpdate
 from labelkeep.projects.models import Project, Sampling
-from labelkeep.tasks.models import Annotation, Task, TaskLock
+from labelkeep.tasks.models import Annotation, Task, TaskLock, labeled
 
 
 def _serialize_per_project(project: Project) -> None:
@@ -52,7 +52,7 @@ def _available(project: int, user: int, now: dt.datetime) -> QuerySet[Task]:
         project_id=project, completed_by_id=user, task_id=OuterRef("pk")
     )
     return (
-        Task.objects.filter(project_id=project, is_labeled=False)
+        Task.objects.filter(labeled(False), project_id=project)
         .exclude(Exists(done_by_user))
         .annotate(locks=Coalesce(Subquery(others_locks), Value(0)))
         .filter(overlap__gt=F("total_annotations") + F("locks"))
