@@ -258,7 +258,8 @@ class TaskDetailView(TaskScopedView):
         task = self.task(pk)
         form = TaskWriteSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        values = {k: v for k, v in form.validated_data.items() if k in ("data", "meta", "overlap")}
+        changeable = ("data", "meta", "overlap", "is_labeled")
+        values = {k: v for k, v in form.validated_data.items() if k in changeable}
         services.update_task(task, values, actor=self.actor, origin=self.origin)
         return Response(self.task_body(task))
 

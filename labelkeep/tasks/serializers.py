@@ -321,6 +321,9 @@ class TaskWriteSerializer(serializers.Serializer[Any]):
     meta = StorableDictField(required=False)
     project = IdField(required=False)
     overlap = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    is_labeled = serializers.BooleanField(
+        required=False, help_text="Mark the task done (or not) until its annotations change."
+    )
 
 
 class IdListSerializer(serializers.Serializer[Any]):

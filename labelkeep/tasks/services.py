@@ -139,7 +139,8 @@ def write_task_rows(
 
 
 def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: Origin) -> Task:
-    """Change a task's data, meta or overlap."""
+    """Change a task's data, meta, overlap or is_labeled. A given `is_labeled` (marking a
+    task done, or not, by hand) holds until its next annotation change recounts it."""
     with transaction.atomic():
         for name, value in fields.items():
             setattr(task, name, value)
@@ -147,6 +148,8 @@ def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: O
         task.save(update_fields=[*fields, "updated_by", "updated_at"])
         if "overlap" in fields:
             counters.recount_tasks([task.pk])
+            if "is_labeled" in fields:  # the recount set it from the counts: the given wins
+                Task.objects.filter(pk=task.pk).update(is_labeled=fields["is_labeled"])
         _audit("task.update", task.project, actor, origin, task=task.pk, fields=sorted(fields))
     return task
 

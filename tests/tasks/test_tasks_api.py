@@ -99,6 +99,31 @@ def test_create_update_delete_task(world: World, project) -> None:
     assert world.admin.client.get(f"/api/projects/{project.pk}/").json()["task_number"] == 0
 
 
+def test_patch_marks_a_task_done_until_its_annotations_change(
+    world: World, project, task_ids
+) -> None:
+    first = task_ids[0]
+    url = f"/api/tasks/{first}/"
+    marked = world.admin.client.patch(url, {"is_labeled": True}, format="json")
+    assert marked.status_code == 200 and marked.json()["is_labeled"] is True
+    # Sequential sampling would give the first task; it is done now.
+    assert world.member.client.get(f"/api/projects/{project.pk}/next").json()["id"] == task_ids[1]
+    # With overlap in the same request, the given value wins over the recount.
+    both = world.admin.client.patch(url, {"is_labeled": True, "overlap": 3}, format="json")
+    assert both.status_code == 200 and Task.objects.get(pk=first).is_labeled is True
+    world.admin.client.patch(url, {"is_labeled": False, "overlap": 1}, format="json")
+    assert Task.objects.get(pk=first).is_labeled is False
+    # An annotation change recounts it.
+    created = world.member.client.post(
+        f"/api/tasks/{first}/annotations/", {"result": choice("Positive")}, format="json"
+    )
+    assert created.status_code == 201 and Task.objects.get(pk=first).is_labeled is True
+    for bad in ("maybe", None, [True]):
+        assert world.admin.client.patch(url, {"is_labeled": bad}, format="json").status_code == 400
+    assert world.member.client.patch(url, {"is_labeled": False}, format="json").status_code == 403
+    assert Task.objects.get(pk=first).is_labeled is True
+
+
 def test_create_task_in_foreign_project_is_404(world: World, project) -> None:
     response = world.outsider.client.post(
         "/api/tasks/", {"project": project.pk, "data": {"text": "x"}}, format="json"
