@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from unittest import mock
 
 import pytest
-from django.db import connections
+from django.db import connection, connections, transaction
 
 from labelkeep.accounts.roles import Role
 from labelkeep.projects import services as projects
 from labelkeep.tasks import services as tasks
+from labelkeep.tasks import stream
 from labelkeep.tasks.stream import next_task
 from tests.conftest import TEST_ORIGIN, make_user
 from tests.tasks.conftest import CONFIG
@@ -64,3 +66,39 @@ def test_concurrent_annotators_never_share_a_task() -> None:
     assert not errors, errors
     assert len(given) == PEOPLE * 2
     assert all(len(holders) == 1 for holders in given.values()), given
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_streams_own_commit_skips_the_disk_flush() -> None:
+    """`next` holds its project's lock until its commit, so on PostgreSQL that commit does
+    not wait for the disk; every other transaction on the connection still does."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting (SQLite's stream takes the write lock instead)")
+    owner = make_user("owner@d.example", role=Role.OWNER, title="Durable")
+    org = owner.active_organization
+    assert org is not None
+    project = projects.create_project(
+        org, {"title": "D", "label_config": CONFIG}, actor=owner, origin=TEST_ORIGIN
+    )
+    tasks.create_tasks(
+        project, [tasks.NewTask(data={"text": "x"})], actor=owner, origin=TEST_ORIGIN
+    )
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return str(cursor.fetchone()[0])
+
+    inside: list[str] = []
+    real_drop = stream._DROP_EXPIRED.run
+
+    def drop(**values: Any) -> int:
+        inside.append(setting())
+        return real_drop(**values)
+
+    with mock.patch.object(stream._DROP_EXPIRED, "run", drop):
+        assert next_task(project, owner) is not None
+    assert inside == ["off"]
+    assert setting() == "on"
+    with transaction.atomic():
+        assert setting() == "on"
