@@ -20,9 +20,20 @@ def _django(data_dir: str) -> None:
     django.setup()
 
 
+def _checked() -> None:
+    """Django's system checks (labelkeep.E001 to E003 among them), which `call_command`
+    skips: a configuration they refuse stops the process before it serves or works."""
+    from django.core import checks
+
+    errors = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]
+    if errors:
+        raise SystemExit("\n".join(f"error: {message}" for message in errors))
+
+
 def _migrate() -> None:
     from django.core.management import call_command
 
+    _checked()
     call_command("migrate", interactive=False, verbosity=0)
 
 
@@ -101,6 +112,7 @@ def _start_redirect(args: argparse.Namespace) -> subprocess.Popen[bytes]:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _django(args.data_dir)
+    _checked()
     if args.processes > 1:
         children = [
             subprocess.Popen(  # noqa: S603 (our own interpreter and module)

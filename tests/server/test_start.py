@@ -53,6 +53,28 @@ def test_a_taken_http_port_stops_the_start(tmp_path: Path) -> None:
     assert "Address already in use" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["start", "worker"])
+def test_a_setting_the_system_checks_refuse_stops_the_process(tmp_path: Path, command: str) -> None:
+    import subprocess
+
+    from tests.server.harness import LABELKEEP, free_port, server_env
+
+    arguments = [command, "--data-dir", str(tmp_path / "data")]
+    if command == "start":
+        arguments += ["--port", str(free_port()), "--workers", "1"]
+    result = subprocess.run(
+        [str(LABELKEEP), *arguments],
+        env={**server_env(), "SSRF_ALLOWLIST": "files.internal:8080"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "labelkeep.E003" in result.stderr and "files.internal:8080" in result.stderr
+    assert "Serving Labelkeep" not in result.stdout
+
+
 def test_database_file_is_owner_only(tmp_path: Path) -> None:
     with running_server(tmp_path / "data", "--no-worker") as server:
         assert (server.database.stat().st_mode & 0o777) == 0o600
