@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from rest_framework import serializers
@@ -46,14 +47,36 @@ class FiniteFloatField(serializers.FloatField):
         return value
 
 
+# JSON nested deeper than this is refused wherever it comes in (request bodies, imported
+# files). Python's JSON reader and writer recurse: a value that only just fits the stack
+# where it is read fails again where the stack is deeper, as when Django reads it back.
+MAX_JSON_DEPTH = 100
+
+
+def _containers(value: Any) -> Iterator[tuple[Any, int]]:
+    """Every list and object in a JSON value with its depth (1 for the value itself),
+    walked without recursion, however deep it goes."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        yield item, depth
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def too_deep(value: Any) -> bool:
+    """Whether lists and objects nest more than MAX_JSON_DEPTH levels in `value`."""
+    return any(depth > MAX_JSON_DEPTH for _, depth in _containers(value))
+
+
 def _has_nul(value: Any) -> bool:
     """Whether any string in a JSON value (keys included) holds a NUL character."""
     if isinstance(value, str):
         return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    for item, _ in _containers(value):
+        strings = [*item, *item.values()] if isinstance(item, dict) else item
+        if any(isinstance(text, str) and "\x00" in text for text in strings):
+            return True
     return False
 
 
@@ -67,6 +90,8 @@ def compact_dumps(value: Any) -> str:
 
 def storable_text(value: Any) -> str:
     """`value` as compact JSON text, or Unstorable when a database could not store it."""
+    if too_deep(value):
+        raise Unstorable(f"is nested more than {MAX_JSON_DEPTH} levels deep.")
     try:
         text = compact_dumps(value)
         if not text.isascii():

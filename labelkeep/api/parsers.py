@@ -10,6 +10,8 @@ from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
+from labelkeep.api.fields import MAX_JSON_DEPTH, too_deep
+
 
 class BodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -23,6 +25,9 @@ def read_limited(stream: IO[bytes], limit: int) -> bytes:
     if len(data) > limit:
         raise BodyTooLarge(f"Request body too large: the limit is {limit} bytes.")
     return data
+
+
+_TOO_DEEP = object()
 
 
 class LimitedJSONParser(JSONParser):
@@ -40,8 +45,14 @@ class LimitedJSONParser(JSONParser):
         if declared and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"Request body too large: the limit is {limit} bytes.")
         body = io.BytesIO(read_limited(stream, limit))
+        parsed: Any
         try:
-            return super().parse(body, media_type, parser_context)
+            parsed = super().parse(body, media_type, parser_context)
         except RecursionError:
             # A few kilobytes of `[[[[…` exhaust the decoder's stack: malformed, not a 500.
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+            parsed = _TOO_DEEP
+        if parsed is _TOO_DEEP or too_deep(parsed):
+            raise exceptions.ParseError(
+                f"JSON parse error - nested more than {MAX_JSON_DEPTH} levels deep."
+            )
+        return parsed

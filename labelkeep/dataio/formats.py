@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from labelkeep.api.fields import MAX_JSON_DEPTH, too_deep
+
 # Files whose content is tasks; everything else accepted is a media file, one task each.
 TASK_FORMATS = frozenset({".json", ".jsonl", ".csv", ".tsv", ".txt"})
 LIST_FORMATS = frozenset({".csv", ".tsv", ".txt"})  # Label Studio's "could be tasks list"
@@ -105,13 +107,20 @@ def _refuse_constant(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 
 
+_TOO_DEEP = object()
+
+
 def loads(text: str) -> Any:
     """Strict JSON: NaN and Infinity are refused, as every database's JSON type does;
-    so is nesting deeper than the decoder's stack (ValueError for all of them)."""
+    so is nesting deeper than MAX_JSON_DEPTH (ValueError for all of them)."""
+    loaded: Any
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        loaded = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
-        raise ValueError("it is nested too deeply") from None
+        loaded = _TOO_DEEP
+    if loaded is _TOO_DEEP or too_deep(loaded):
+        raise ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep")
+    return loaded
 
 
 def read_json(name: str, content: bytes) -> Parsed:

@@ -380,17 +380,33 @@ def test_malformed_json_is_a_400(world: World, project: Project) -> None:
     "body",
     [
         "[" * 100_000 + "]" * 100_000,
-        '[{"text": "a", "meta": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}]",
+        *(
+            '[{"text": "a", "meta": ' + '{"a": ' * depth + '"\\u0000"' + "}" * depth + "}]"
+            for depth in (99, 300, 600, 900, 5000)
+        ),
     ],
-    ids=["array", "meta"],
+    ids=["array", "meta-101", "meta-302", "meta-602", "meta-902", "meta-5002"],
 )
 def test_json_nested_too_deeply_is_a_400(
     world: World, project: Project, root: Path, body: str
 ) -> None:
     response = world.admin.client.post(import_path(project), body, content_type="application/json")
     assert response.status_code == 400
-    assert "nested too deeply" in response.json()["detail"]
+    assert "nested more than 100 levels deep" in response.json()["detail"]
     assert nothing_imported(project, root)
+
+
+def test_json_nested_a_hundred_deep_is_imported_and_reads_back(
+    world: World, project: Project
+) -> None:
+    meta = '{"a": ' * 98 + "1" + "}" * 98  # the body's array and the task are two more
+    body = '[{"data": {"text": "a"}, "meta": ' + meta + "}]"
+    response = world.admin.client.post(
+        import_path(project) + "?return_task_ids=true", body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    (task_id,) = response.json()["task_ids"]
+    assert world.admin.client.get(f"/api/tasks/{task_id}/").status_code == 200
 
 
 @pytest.mark.parametrize(

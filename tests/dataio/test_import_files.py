@@ -207,8 +207,10 @@ def test_malformed_json_file(world: World, project: Project, root: Path) -> None
     [
         ("deep.json", b"[" * 100_000 + b"]" * 100_000),
         ("deep.jsonl", b'{"text": "a"}\n' + b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+        ("some.json", b'[{"text": "a", "n": ' + b"[" * 400 + b"]" * 400 + b"}]"),
+        ("some.jsonl", b'{"text": "a", "n": ' + b"[" * 800 + b"]" * 800 + b"}\n"),
     ],
-    ids=["json", "jsonl"],
+    ids=["json", "jsonl", "json-402", "jsonl-801"],
 )
 def test_json_files_nested_too_deeply_are_refused(
     world: World, project: Project, root: Path, name: str, content: bytes
@@ -216,7 +218,7 @@ def test_json_files_nested_too_deeply_are_refused(
     response = post_files(world.admin.client, project, {name: content})
     assert response.status_code == 400
     assert response.json()["detail"].startswith(name)
-    assert "nested too deeply" in response.json()["detail"]
+    assert "nested more than 100 levels deep" in response.json()["detail"]
     assert nothing_imported(project, root)
 
 

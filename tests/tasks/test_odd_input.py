@@ -117,7 +117,12 @@ RAW_BODIES = [
     b"[" * 50_000,
 ]
 # Literals Python's JSON reader accepts but no database or JSON answer can carry.
-UNSTORABLE = [b"1e400", b"-1e400", b'"\\ud800"', b'"a\\u0000b"', b'{"\\udfff": 1}', b'["\\u0000"]']
+UNSTORABLE = [
+    *(b"1e400", b"-1e400", b'"\\ud800"', b'"a\\u0000b"', b'{"\\udfff": 1}', b'["\\u0000"]'),
+    # Deeper than the API takes (100 levels), where Python's JSON code runs out of stack.
+    b"[" * 400 + b'"\\u0000"' + b"]" * 400,
+    b'{"a": ' * 900 + b"1" + b"}" * 900,
+]
 
 
 @pytest.fixture
@@ -287,7 +292,7 @@ STORED_JSON = [
 
 # Number fields take only the numbers: strings there are covered above.
 CASES = [
-    pytest.param(*where, value, id=f"{where[1]}:{where[2].decode()[:40]}:{value.decode()}")
+    pytest.param(*where, value, id=f"{where[1]}:{where[2].decode()[:40]}:{value.decode()[:24]}")
     for where in STORED_JSON
     for value in UNSTORABLE
     if value[-1:].isdigit() or not (b"lead_time" in where[2] or b"score" in where[2])
