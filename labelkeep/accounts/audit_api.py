@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.roles import Perm
 from labelkeep.accounts.serializers import AuditEventSerializer
+from labelkeep.api.fields import parse_id
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.audit.models import AuditEvent
@@ -33,9 +34,10 @@ def _when(request: Request, name: str) -> object | None:
 def _filtered(events: QuerySet[AuditEvent], request: Request) -> QuerySet[AuditEvent]:
     user = request.query_params.get("user")
     if user:
-        if not user.isdigit():
+        actor_id = parse_id(user)
+        if actor_id is None:
             raise exceptions.ValidationError({"user": "A user id is a number."})
-        events = events.filter(actor_id=int(user))
+        events = events.filter(actor_id=actor_id)
     action = request.query_params.get("action")
     if action:
         events = events.filter(action=action)

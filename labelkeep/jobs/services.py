@@ -92,6 +92,11 @@ def execute(job_id: int) -> None:
         with Heartbeat(job.pk):
             result = kind.function(JobContext(job, kind.timeout))
         json.dumps(result)
+    except JobGone:
+        # Recovery gave the job up for dead and failed it, with the queue's record of this
+        # run; raised on, the queue keeps that record failed (a return would succeed it).
+        logger.warning("job %s (%s) was given up for dead while it ran", job.pk, job.kind)
+        raise
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         _finish(

@@ -250,6 +250,10 @@ class TaskDetailView(TaskScopedView):
                     max_value=1000,
                     help_text="How many annotations the task needs.",
                 ),
+                "is_labeled": serializers.BooleanField(
+                    required=False,
+                    help_text="Mark the task done (or not) until it is next recounted.",
+                ),
             },
         ),
         responses=responses({200: TaskDetailSerializer}, 400, *MEMBER_ERRORS, _NO_TASK, 413),

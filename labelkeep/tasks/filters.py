@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import exceptions
 
 from labelkeep.accounts.models import User
+from labelkeep.api.fields import MAX_ID
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, labeled
 
@@ -29,7 +30,6 @@ MAX_ITEMS = 50
 MAX_LIST = 10_000
 MAX_TEXT = 1000
 MAX_KEY_DEPTH = 5
-MAX_INT = 2**63 - 1
 COLUMNS = ("id", "created_at", "updated_at", "is_labeled")
 COUNTERS = ("total_annotations", "cancelled_annotations", "total_predictions")
 ORDERABLE = (*COLUMNS, *COUNTERS)
@@ -69,7 +69,7 @@ class Scope:
 def _whole(value: Any, where: str) -> int:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INT:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_ID:
         raise refuse("query", f"{where}: give a whole number.")
     return int(value)
 

@@ -322,7 +322,7 @@ class TaskWriteSerializer(serializers.Serializer[Any]):
     project = IdField(required=False)
     overlap = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     is_labeled = serializers.BooleanField(
-        required=False, help_text="Mark the task done (or not) until its annotations change."
+        required=False, help_text="Mark the task done (or not) until it is next recounted."
     )
 
 

@@ -218,3 +218,28 @@ def test_a_snapshot_deleted_before_its_job_ran_is_skipped(world: World, project:
     job = Job.objects.get(kind="dataio.export_snapshot")
     assert job.status == JobStatus.SUCCEEDED
     assert job.result == {"skipped": "the export was deleted before the job ran"}
+
+
+@pytest.mark.parametrize(
+    ("filters", "kept"),
+    [
+        ({"finished": "only"}, [0, 1]),
+        ({"finished": "exclude"}, [2, 3]),
+        ({"annotated": "only"}, [0, 1]),
+        ({"annotated": "exclude"}, [2, 3]),
+        ({"skipped": "only"}, [2]),
+        ({"skipped": "exclude"}, [0, 1, 3]),
+        ({"finished": "exclude", "skipped": "exclude"}, [3]),
+    ],
+)
+def test_snapshot_task_filters(
+    world: World, project: Any, filters: dict[str, str], kept: list[int]
+) -> None:
+    client = world.admin.client
+    ids = sorted(t["id"] for t in exported_json(client, project, "?download_all_tasks=true"))
+    created = client.post(url(project), {"task_filter_options": filters}, format="json")
+    assert created.status_code == 201, created.content
+    run_batch()
+    download = client.get(url(project, f"{created.json()['id']}/download"))
+    assert download.status_code == 200
+    assert sorted(t["id"] for t in json.loads(body(download))) == [ids[n] for n in kept]

@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from labelkeep.jobs import services
 from labelkeep.jobs.apps import check_stale_after
 from labelkeep.jobs.models import Job, JobStatus
+from labelkeep.jobs.registry import REGISTRY, JobKind
 from labelkeep.jobs.worker import run_batch
 
 
@@ -127,3 +128,23 @@ def test_a_job_whose_reports_stop_is_recovered(settings: Any) -> None:
     assert services.recover_stale() == []
     time.sleep(0.3)
     assert services.recover_stale() == [job.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_given_up_for_dead_leaves_the_queues_record_failed(settings: Any) -> None:
+    """The worker was alive after all: its run stops at the next report, and the queue's
+    record stays failed with the job instead of being marked successful."""
+
+    def slow(ctx: services.JobContext) -> None:
+        Job.objects.filter(pk=ctx.job.pk).update(heartbeat_at=timezone.now() - timedelta(days=1))
+        assert services.recover_stale() == [ctx.job.pk]  # another worker's sweep
+        ctx.progress(1, 2)
+
+    with mock.patch.dict(REGISTRY, {"tests.slow": JobKind("tests.slow", slow, 60)}):
+        job = services.enqueue("tests.slow", {})
+        run_batch()
+    job.refresh_from_db()
+    record = DBTaskResult.objects.get(pk=job.task_result_id)
+    assert (job.status, job.error) == (JobStatus.FAILED, services.GONE)
+    assert record.status == TaskResultStatus.FAILED
+    assert record.exception_class_path.endswith("JobGone")

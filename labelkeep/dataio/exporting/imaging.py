@@ -125,7 +125,7 @@ def _number(value: Any) -> float | None:
 def _index(value: Any) -> int | None:
     """A label attribute such as `category` or `model_index` as a number, if it is one."""
     text = str(value)
-    return int(text) if text.isascii() and text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
 def image_size(found: list[Region]) -> tuple[float | None, float | None]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
-from labelkeep.tasks.models import Annotation, Task
+from labelkeep.tasks.models import Annotation, Task, labeled
 
 ID_SLICE = 1000
 
@@ -86,17 +86,20 @@ def _has_annotation(**conditions: Any) -> Exists:
 
 def _apply_task_filters(tasks: QuerySet[Task], options: Mapping[str, Any]) -> QuerySet[Task]:
     """Label Studio's snapshot task filters: each mode is "only", "exclude" or absent."""
+    # name -> (the condition of "only", the condition of "exclude")
+    annotated, skipped = _has_annotation(was_cancelled=False), _has_annotation(was_cancelled=True)
     conditions = {
-        "annotated": _has_annotation(was_cancelled=False),
-        "skipped": _has_annotation(was_cancelled=True),
-        "finished": Q(is_labeled=True),
+        "annotated": (annotated, ~annotated),
+        "skipped": (skipped, ~skipped),
+        # Equalities both ways, which SQLite seeks on (NOT is_labeled it cannot).
+        "finished": (labeled(True), labeled(False)),
     }
-    for name, condition in conditions.items():
+    for name, (only, exclude) in conditions.items():
         mode = options.get(name)
         if mode == "only":
-            tasks = tasks.filter(condition)
+            tasks = tasks.filter(only)
         elif mode == "exclude":
-            tasks = tasks.exclude(condition)
+            tasks = tasks.filter(exclude)
     if options.get("only_with_annotations"):
         tasks = tasks.filter(_has_annotation())
     return tasks
