@@ -55,18 +55,34 @@ MAX_JSON_DEPTH = 100
 
 def _containers(value: Any) -> Iterator[tuple[Any, int]]:
     """Every list and object in a JSON value with its depth (1 for the value itself),
-    walked without recursion, however deep it goes."""
-    stack = [(value, 1)] if isinstance(value, dict | list) else []
-    while stack:
-        item, depth = stack.pop()
-        yield item, depth
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    walked level by level without recursion, however deep it goes."""
+    level = [value] if type(value) in (dict, list) else []
+    depth = 1
+    while level:
+        deeper = []
+        for item in level:
+            yield item, depth
+            for child in item.values() if type(item) is dict else item:
+                if type(child) in (dict, list):  # all a JSON reader makes of containers
+                    deeper.append(child)
+        level, depth = deeper, depth + 1
 
 
 def too_deep(value: Any) -> bool:
     """Whether lists and objects nest more than MAX_JSON_DEPTH levels in `value`."""
-    return any(depth > MAX_JSON_DEPTH for _, depth in _containers(value))
+    level = [value] if type(value) in (dict, list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            return True
+        level = [
+            child
+            for item in level
+            for child in (item.values() if type(item) is dict else item)
+            if type(child) in (dict, list)
+        ]
+    return False
 
 
 def _has_nul(value: Any) -> bool:
@@ -89,9 +105,9 @@ def compact_dumps(value: Any) -> str:
 
 
 def storable_text(value: Any) -> str:
-    """`value` as compact JSON text, or Unstorable when a database could not store it."""
-    if too_deep(value):
-        raise Unstorable(f"is nested more than {MAX_JSON_DEPTH} levels deep.")
+    """`value` as compact JSON text, or Unstorable when a database could not store it.
+    (Nesting beyond MAX_JSON_DEPTH is refused where JSON comes in: the API's parser and
+    the import's reader.)"""
     try:
         text = compact_dumps(value)
         if not text.isascii():
