@@ -196,13 +196,7 @@ class SnapshotDownloadView(ExportAPIView):
     )
     def get(self, request: Request, pk: int, export_pk: int) -> FileResponse:
         snapshot = self.snapshot(pk, export_pk)
-        wanted = request.query_params.get("exportType") or request.query_params.get("export_type")
-        export_format = get_format(wanted or "JSON")
-        if export_format is None:
-            known = ", ".join(FORMATS)
-            raise exceptions.ValidationError(
-                {"exportType": f"Unknown format {(wanted or '')[:40]!r}; use one of {known}."}
-            )
+        export_format = params.export_format(request.query_params, "exportType")
         try:
             path, name = services.snapshot_file(
                 snapshot, export_format.name, actor=self.actor, origin=self.origin

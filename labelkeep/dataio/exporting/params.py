@@ -6,7 +6,7 @@ from django.http import QueryDict
 from rest_framework import exceptions
 
 from labelkeep.api.fields import parse_id
-from labelkeep.dataio.exporting.formats import FORMATS, get_format
+from labelkeep.dataio.exporting.formats import FORMATS, Format, get_format
 from labelkeep.dataio.exporting.services import ExportOptions
 
 MAX_IDS = 100_000
@@ -43,16 +43,22 @@ def task_ids(params: QueryDict) -> tuple[int, ...] | None:
     return tuple(unique)
 
 
-def export_options(params: QueryDict) -> ExportOptions:
+def export_format(params: QueryDict, field: str = "export_type") -> Format:
+    """The format `export_type` (or `exportType`) names, JSON when neither is given; an
+    unknown name is a 400 on `field` that lists the formats."""
     name = params.get("export_type") or params.get("exportType") or "JSON"
-    export_format = get_format(name)
-    if export_format is None:
+    found = get_format(name)
+    if found is None:
         known = ", ".join(FORMATS)
         raise exceptions.ValidationError(
-            {"export_type": f"Unknown format {name[:40]!r}; use one of {known}."}
+            {field: f"Unknown format {name[:40]!r}; use one of {known}."}
         )
+    return found
+
+
+def export_options(params: QueryDict) -> ExportOptions:
     return ExportOptions(
-        format=export_format,
+        format=export_format(params),
         only_annotated=not flag(params, "download_all_tasks", False),
         download_resources=flag(params, "download_resources", False),
         ids=task_ids(params),

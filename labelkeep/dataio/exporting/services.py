@@ -170,10 +170,10 @@ def convert_snapshot(
 
 
 def snapshot_file(
-    snapshot: ExportSnapshot, export_type: str, *, actor: User, origin: Origin
+    snapshot: ExportSnapshot, name: str, *, actor: User, origin: Origin
 ) -> tuple[Path, str]:
-    """(path, download name) of a snapshot or its converted file; audited."""
-    name = export_type.strip().upper() or "JSON"
+    """(path, download name) of a snapshot (format `name` JSON) or its conversion to the
+    format `name` (a format's canonical name); audited."""
     if name == "JSON":
         relative = snapshot.path if snapshot.status == RunStatus.COMPLETED else ""
     else:
