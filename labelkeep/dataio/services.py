@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -154,13 +155,20 @@ def _stage(
 ) -> ProjectImport:
     """Queue a large body, stored as a file for the worker (and removed if queueing fails)."""
     staged: list[FileUpload] = []
+    with _removed_on_failure(staged), transaction.atomic():
+        body = [json.dumps(items).encode()]
+        staged.append(uploads.store(project, "request-body.json", ".json", body, actor=actor))
+        return _queue(project, staged, options, actor=actor, origin=origin, staged=True)
+
+
+@contextmanager
+def _removed_on_failure(stored: list[FileUpload]) -> Iterator[None]:
+    """The files of `stored` (filled inside the block) are removed if the block fails:
+    the transaction inside it rolled their rows back."""
     try:
-        with transaction.atomic():
-            body = [json.dumps(items).encode()]
-            staged.append(uploads.store(project, "request-body.json", ".json", body, actor=actor))
-            return _queue(project, staged, options, actor=actor, origin=origin, staged=True)
+        yield
     except BaseException:
-        uploads.delete(FileUpload(path=s.path) for s in staged)  # the row rolled back
+        uploads.delete(FileUpload(path=s.path) for s in stored)
         raise
 
 
@@ -176,31 +184,27 @@ def import_files(
     started = time.monotonic()
     names = [(f, check_extension(f.name or "")) for f in files]
     stored: list[FileUpload] = []
-    try:
-        with transaction.atomic():
-            for given, ext in names:
-                stored.append(
-                    uploads.store(
-                        project,
-                        given.name or "",
-                        ext,
-                        given.chunks(),
-                        actor=actor,
-                        content_type=given.content_type or "",
-                    )
+    with _removed_on_failure(stored), transaction.atomic():
+        for given, ext in names:
+            stored.append(
+                uploads.store(
+                    project,
+                    given.name or "",
+                    ext,
+                    given.chunks(),
+                    actor=actor,
+                    content_type=given.content_type or "",
                 )
-            read = read_uploads(project, stored)
-            check_count(read.count)
-            prepared = checker_for(project, options, actor).prepare(read.sources)
-            if options.commit and read.count > int(settings.IMPORT_SYNC_MAX_TASKS):
-                return Report(queued=_queue(project, stored, options, actor=actor, origin=origin))
-            report = _report_of(read, stored)
-            return _commit(
-                project, prepared, report, options, actor=actor, origin=origin, start=started
             )
-    except BaseException:
-        uploads.delete(FileUpload(path=s.path) for s in stored)  # the rows rolled back
-        raise
+        read = read_uploads(project, stored)
+        check_count(read.count)
+        prepared = checker_for(project, options, actor).prepare(read.sources)
+        if options.commit and read.count > int(settings.IMPORT_SYNC_MAX_TASKS):
+            return Report(queued=_queue(project, stored, options, actor=actor, origin=origin))
+        report = _report_of(read, stored)
+        return _commit(
+            project, prepared, report, options, actor=actor, origin=origin, start=started
+        )
 
 
 def import_url(
