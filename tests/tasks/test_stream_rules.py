@@ -10,6 +10,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from labelkeep.projects import services as projects
@@ -270,3 +272,21 @@ def test_tasks_all_locked_by_others_is_also_nothing_left(world: World) -> None:
     a, b = annotator(world, project, "a"), annotator(world, project, "b")
     assert next_id(a, project) == t[0]
     assert next_id(b, project) is None
+
+
+def test_the_users_own_annotations_are_probed_per_candidate(world: World) -> None:
+    """PostgreSQL plans NOT EXISTS as an anti join, which on statistics older than a burst
+    of skips loops over all of the user's annotations for every candidate (seconds per
+    `next` at 10,000 skips); a scalar subquery stays a probe of the author index."""
+    project, t = make_project(world, 4)
+    a = annotator(world, project, "probe")
+    annotate(a, t[0], skip=True)
+    with CaptureQueriesContext(connection) as captured:
+        assert next_id(a, project) == t[1]
+    picks = [
+        q["sql"] for q in captured if '"tasks_annotation"' in q["sql"] and "LIMIT 1" in q["sql"]
+    ]
+    assert picks
+    for sql in picks:
+        assert "EXISTS" not in sql, sql
+        assert '"completed_by_id"' in sql and "IS NULL" in sql, sql
