@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OrderBy, Q, QuerySet
+from django.db.models import F, IntegerField, OrderBy, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.lookups import GreaterThan
 from rest_framework import exceptions
 from rest_framework.request import Request
 
@@ -39,6 +41,11 @@ MAX_PAGE = 10_000_000
 RELATED = ("annotations", "predictions", "drafts")
 _DIGITS = re.compile(r"[0-9]{1,12}")
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
+# `only_annotated=true`, with the 0 written into the SQL: the partial index of annotated
+# tasks (tasks/models.py) then answers the condition itself. As a bound parameter, the
+# databases cannot know it matches the index's `> 0` and read every row to check it
+# (SQLite: 100 ms instead of 28 at the 800,000th annotated task).
+ANNOTATED = Q(GreaterThan(F("total_annotations"), RawSQL("0", (), output_field=IntegerField())))
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ def _condition(request: Request, query: dict[str, Any], scope: filters.Scope) ->
         except (ValueError, RecursionError):
             raise filters.refuse("selectedItems", "Not valid JSON.") from None
     if _flag(request, "only_annotated"):
-        parts.append(Q(total_annotations__gt=0))
+        parts.append(ANNOTATED)
     labeled = _flag(request, "is_labeled")
     if labeled is not None:
         parts.append(tasks_labeled(labeled))
@@ -161,12 +168,23 @@ def _by_task(
     return grouped
 
 
-def _totals(project: Project, tasks: QuerySet[Task], filtered: bool) -> dict[str, int]:
-    # Filtered: a COUNT, which the filters' indexes answer. Summing the annotation and
-    # prediction counters of the filtered tasks would read every matching row, five to
-    # twenty times the cost, so those two stay the project's (docs/api-compatibility.md).
+def _total(project: Project, tasks: QuerySet[Task], condition: Q | None) -> int:
+    """The matching tasks: the project's counters when they answer it (no filter, or only
+    `only_annotated`: `num_tasks_with_annotations` counts exactly those), else a COUNT,
+    which the filters' indexes answer."""
+    if condition is None:
+        return project.task_number
+    if condition == ANNOTATED:
+        return project.num_tasks_with_annotations
+    return tasks.count()
+
+
+def _totals(project: Project, tasks: QuerySet[Task], condition: Q | None) -> dict[str, int]:
+    # Summing the annotation and prediction counters of the filtered tasks would read
+    # every matching row, five to twenty times the cost of counting them, so those two
+    # stay the project's (docs/api-compatibility.md).
     return {
-        "total": tasks.count() if filtered else project.task_number,
+        "total": _total(project, tasks, condition),
         "total_annotations": project.total_annotations_number,
         "total_predictions": project.total_predictions_number,
     }
@@ -182,7 +200,7 @@ def task_page(project: Project, request: Request, *, own_only: bool, user: User)
     rows = _page_rows(project, tasks, listing)
     return {
         "tasks": _json(rows, listing, scope),
-        **_totals(project, tasks, listing.condition is not None),
+        **_totals(project, tasks, listing.condition),
     }
 
 
