@@ -22,7 +22,9 @@ MAX_ID = 2**63 - 1
 def parse_id(raw: str | None) -> int | None:
     """An id given as text (`?project=12`), or None if it is not one. `str.isdigit()` also
     passes `²`, which `int()` refuses, so only ASCII digits count."""
-    if not raw or not raw.isascii() or not raw.isdigit():
+    # 19 digits hold MAX_ID; a longer string names nothing, and past 4,300 digits
+    # int() itself refuses it.
+    if not raw or len(raw) > 19 or not raw.isascii() or not raw.isdigit():
         return None
     value = int(raw)
     return value if 0 < value <= MAX_ID else None

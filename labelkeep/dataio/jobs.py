@@ -30,7 +30,7 @@ from labelkeep.dataio.models import FileUpload, ProjectImport, RunStatus
 from labelkeep.dataio.prepare import Refused
 from labelkeep.jobs.models import Job
 from labelkeep.jobs.registry import register_job
-from labelkeep.jobs.services import JobContext, JobTimedOut
+from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
 from labelkeep.projects.models import Project
 from labelkeep.security import http
 from labelkeep.tasks.services import delete_tasks, write_task_rows
@@ -94,6 +94,11 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     run.stored = list(given_uploads.order_by("pk"))
     try:
         _run(run, payload, started)
+    except JobGone:
+        # Recovery failed the import and ran its clean-up (`abandoned`) meanwhile; what this
+        # run wrote since (a chunk at most) goes too, and the recorded outcome stays.
+        _undo(run)
+        raise
     except Exception as error:
         message = _message(error, done)
         _undo(run)

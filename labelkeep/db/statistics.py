@@ -29,7 +29,9 @@ def note_inserted(model: type[models.Model], count: int) -> None:
     if count < MIN_ROWS:
         return
     table = model._meta.db_table
-    transaction.on_commit(lambda: analyze_if_grown(table, count))
+    # Robust: statistics are an optimisation, and the insert has committed; a busy
+    # database (SQLite's write lock, say) must not fail the request or job after it.
+    transaction.on_commit(lambda: analyze_if_grown(table, count), robust=True)
 
 
 def analyze_if_grown(table: str, inserted: int) -> bool:

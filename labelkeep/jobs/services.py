@@ -93,27 +93,35 @@ def execute(job_id: int) -> None:
             result = kind.function(JobContext(job, kind.timeout))
         json.dumps(result)
     except JobGone:
-        # Recovery gave the job up for dead and failed it, with the queue's record of this
-        # run; raised on, the queue keeps that record failed (a return would succeed it).
-        logger.warning("job %s (%s) was given up for dead while it ran", job.pk, job.kind)
+        _gone(job)
         raise
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
-        _finish(
-            job,
-            JobStatus.FAILED,
-            error=f"{type(exc).__name__}: {exc}",
-            trace=traceback.format_exc(),
-        )
+        error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        if not _finish(job, JobStatus.FAILED, error=error, trace=trace):
+            _gone(job)
+            raise JobGone(f"{job.kind} #{job.pk} is no longer running") from exc
         return
-    _finish(job, JobStatus.SUCCEEDED, result=result)
+    if not _finish(job, JobStatus.SUCCEEDED, result=result):
+        _gone(job)
+        raise JobGone(f"{job.kind} #{job.pk} is no longer running")
 
 
-def _finish(job: Job, status: str, *, result: Any = None, error: str = "", trace: str = "") -> None:
+def _gone(job: Job) -> None:
+    # Recovery gave the job up for dead and failed it, with the queue's record of this
+    # run. Raised on (however the job kind ended), the queue keeps that record failed; a
+    # return would mark it successful.
+    logger.warning("job %s (%s) was given up for dead while it ran", job.pk, job.kind)
+
+
+def _finish(job: Job, status: str, *, result: Any = None, error: str = "", trace: str = "") -> bool:
+    """Record the outcome; False when the job was no longer running (recovery failed it,
+    and that outcome stays)."""
     logger.debug("job %s finished %s %s", job.pk, status, trace)
-    # Only a running job: one that recovery already failed keeps that outcome.
-    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-        status=status, result=result, error=error[:5000], finished_at=Now()
+    return bool(
+        Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=status, result=result, error=error[:5000], finished_at=Now()
+        )
     )
 
 

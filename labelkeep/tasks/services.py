@@ -140,8 +140,9 @@ def write_task_rows(
 
 def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: Origin) -> Task:
     """Change a task's data, meta, overlap or is_labeled. A given `is_labeled` (marking a
-    task done, or not, by hand) holds until the task is next recounted: an annotation or
-    prediction change on it, or an overlap change (its own or the project's)."""
+    task done, or not, by hand) holds until the task is next recounted: an annotation
+    added, deleted or switched between skipped and submitted, a prediction added, or an
+    overlap change (its own or the project's)."""
     with transaction.atomic():
         for name, value in fields.items():
             setattr(task, name, value)

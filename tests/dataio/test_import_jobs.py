@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from labelkeep.audit.models import AuditEvent
 from labelkeep.dataio import jobs
 from labelkeep.dataio.models import FileUpload, ProjectImport, RunStatus
 from labelkeep.jobs.models import Job, JobStatus
-from labelkeep.jobs.services import execute
+from labelkeep.jobs.services import GONE, JobGone, execute, recover_stale
 from labelkeep.jobs.worker import run_batch
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
@@ -28,6 +30,8 @@ from tests.dataio.test_import_support import (
     stored_files,
     use_uploads_root,
 )
+
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -125,6 +129,33 @@ def test_failure_while_writing_deletes_everything(
     job = Job.objects.get(pk=queued["job"])
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("ImportFailed: The import failed")
+
+
+def test_an_import_given_up_for_dead_keeps_the_recoverys_outcome(
+    world: World, project: Project, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its worker was alive after all: the run stops at its next report without undoing
+    or failing the import a second time, and the job stays failed as recovery left it."""
+    queued = post_json(world.admin.client, project, tasks(11)).json()
+    real_write, calls = write_task_rows, []
+
+    def given_up_midway(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # another worker's sweep finds the heartbeat stale
+            Job.objects.filter(pk=queued["job"]).update(heartbeat_at=timezone.now() - DAY)
+            assert recover_stale() == [queued["job"]]
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr("labelkeep.dataio.jobs.write_task_rows", given_up_midway)
+    with pytest.raises(JobGone):
+        execute(queued["job"])
+    done = status_of(world, project, queued["import"])
+    assert done["status"] == "failed"
+    assert done["error"].startswith("The worker running the import stopped")
+    job = Job.objects.get(pk=queued["job"])
+    assert (job.status, job.error) == (JobStatus.FAILED, GONE)
+    assert AuditEvent.objects.filter(action="project.import").count() == 1
+    assert nothing_imported(project, root)
 
 
 def test_large_file_is_queued_and_its_file_kept(world: World, project: Project, root: Path) -> None:

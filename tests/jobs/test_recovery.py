@@ -131,14 +131,24 @@ def test_a_job_whose_reports_stop_is_recovered(settings: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_given_up_for_dead_leaves_the_queues_record_failed(settings: Any) -> None:
+@pytest.mark.parametrize("ending", ["raises", "wraps", "returns"])
+def test_a_run_given_up_for_dead_leaves_the_queues_record_failed(
+    settings: Any, ending: str
+) -> None:
     """The worker was alive after all: its run stops at the next report, and the queue's
-    record stays failed with the job instead of being marked successful."""
+    record stays failed with the job instead of being marked successful, whether the job
+    kind lets JobGone through, wraps it in its own error, or swallows it and returns."""
 
     def slow(ctx: services.JobContext) -> None:
         Job.objects.filter(pk=ctx.job.pk).update(heartbeat_at=timezone.now() - timedelta(days=1))
         assert services.recover_stale() == [ctx.job.pk]  # another worker's sweep
-        ctx.progress(1, 2)
+        try:
+            ctx.progress(1, 2)
+        except services.JobGone as gone:
+            if ending == "raises":
+                raise
+            if ending == "wraps":
+                raise RuntimeError("the import failed") from gone
 
     with mock.patch.dict(REGISTRY, {"tests.slow": JobKind("tests.slow", slow, 60)}):
         job = services.enqueue("tests.slow", {})

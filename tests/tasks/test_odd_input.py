@@ -207,7 +207,8 @@ def test_project_list_id_filters_beyond_64_bits_are_400(
     assert_refused(world.admin.client.get(f"/api/projects/?{param}=1,{2**64}"), 400)
 
 
-@pytest.mark.parametrize("digit", ["\u00b2", "1\u00b2"])  # str.isdigit() yet not int()
+# str.isdigit() yet not int(): "²"; and digits past what int() reads (4,300).
+@pytest.mark.parametrize("digit", ["\u00b2", "1\u00b2", "1" * 5000], ids=["sup2", "1sup2", "long"])
 def test_unicode_digits_are_not_ids(world: World, ids: dict[str, int], digit: str) -> None:
     assert_refused(world.admin.client.get("/api/tasks/", {"project": digit}), 400)
     assert_refused(world.admin.client.get("/api/predictions/", {"task": digit}), 400)
