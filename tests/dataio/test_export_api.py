@@ -87,10 +87,27 @@ def test_ids_beyond_64_bits_are_not_found(world: World, project: Any) -> None:
 
 
 def test_head_needs_the_permission_too(world: World, project: Any, ids: Any) -> None:
-    # Django answers HEAD with the GET handler; the permission must not be skipped.
-    assert world.member.client.head(f"/api/projects/{project.pk}/export").status_code == 403
+    url = f"/api/projects/{project.pk}/export"
+    assert world.member.client.head(url).status_code == 403
+    assert world.outsider.client.head(url).status_code == 404
     assert not AuditEvent.objects.filter(action="project.export").exists()
-    assert world.admin.client.head(f"/api/projects/{project.pk}/export").status_code == 200
+
+
+def test_head_answers_the_headers_without_exporting(world: World, project: Any, ids: Any) -> None:
+    url = f"/api/projects/{project.pk}/export"
+    with CaptureQueriesContext(connection) as queries:
+        response = world.admin.client.head(f"{url}?export_type=CSV")
+    assert response.status_code == 200 and response.content == b""
+    assert response["Content-Type"].startswith("text/csv")
+    assert re.fullmatch(
+        r'attachment; filename="project-\d+-at-[\w-]+-CSV\.csv"', response["Content-Disposition"]
+    )
+    assert not any("tasks_task" in q["sql"] for q in queries.captured_queries)
+    # Nothing left the server, so nothing is audited as exported.
+    assert not AuditEvent.objects.filter(action="project.export").exists()
+    # The GET's refusals hold for HEAD as well.
+    assert world.admin.client.head(f"{url}?export_type=COCO").status_code == 400
+    assert world.admin.client.head(f"{url}?export_type=NOPE").status_code == 400
 
 
 def test_both_slash_spellings_answer_without_redirects(

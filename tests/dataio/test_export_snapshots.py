@@ -68,10 +68,17 @@ def test_snapshot_lifecycle(world: World, project: Any, exports_root: Path) -> N
     assert len(done["md5"]) == 32 and done["converted_formats"] == []
     assert [s["id"] for s in client.get(url(project)).json()] == [snapshot["id"]]
 
+    head = client.head(url(project, f"{snapshot['id']}/download?exportType=JSON"))
+    assert head.status_code == 200 and head.content == b""
+    assert "attachment" in head["Content-Disposition"] and int(head["Content-Length"]) > 2
+    assert not AuditEvent.objects.filter(action="project.export_download").exists()
     download = client.get(url(project, f"{snapshot['id']}/download?exportType=JSON"))
     assert download.status_code == 200
+    content = body(download)
+    assert int(head["Content-Length"]) == len(content)
+    assert AuditEvent.objects.filter(action="project.export_download").count() == 1
     assert "attachment" in download["Content-Disposition"]
-    tasks = json.loads(body(download))
+    tasks = json.loads(content)
     assert tasks == exported_json(client, project, "?download_all_tasks=true")
 
     converted = client.post(

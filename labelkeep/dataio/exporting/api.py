@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -76,17 +77,33 @@ class ExportView(ExportAPIView):
         ],
         responses=responses({200: _FILE}, *MEMBER_ERRORS, 400, 404),
     )
-    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
         project = self.project(pk)
         options = params.export_options(request.query_params)
         try:
             export = services.start_export(project, options, actor=self.actor, origin=self.origin)
         except services.ExportError as exc:
             raise _refused(exc) from None
-        response = StreamingHttpResponse(export.stream, content_type=export.content_type)
-        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return _download(StreamingHttpResponse(export.stream), export.content_type, export.filename)
+
+    @extend_schema(exclude=True)
+    def head(self, request: Request, pk: int) -> HttpResponseBase:
+        """The GET's headers and refusals, without reading a task or auditing an export."""
+        project = self.project(pk)
+        options = params.export_options(request.query_params)
+        try:
+            services.config_for(project, options.format)
+        except services.ExportError as exc:
+            raise _refused(exc) from None
+        name = services.filename(project, options.format)
+        return _download(HttpResponse(), options.format.content_type, name)
+
+
+def _download(response: HttpResponseBase, content_type: str, name: str) -> HttpResponseBase:
+    response["Content-Type"] = content_type
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class ExportFormatsView(ExportAPIView):
@@ -194,15 +211,28 @@ class SnapshotDownloadView(ExportAPIView):
         ],
         responses=responses({200: _FILE}, *MEMBER_ERRORS, 400, 404),
     )
-    def get(self, request: Request, pk: int, export_pk: int) -> FileResponse:
+    def get(self, request: Request, pk: int, export_pk: int) -> HttpResponseBase:
+        return self._answer(request, pk, export_pk, sending=True)
+
+    @extend_schema(exclude=True)
+    def head(self, request: Request, pk: int, export_pk: int) -> HttpResponseBase:
+        return self._answer(request, pk, export_pk, sending=False)
+
+    def _answer(
+        self, request: Request, pk: int, export_pk: int, *, sending: bool
+    ) -> HttpResponseBase:
         snapshot = self.snapshot(pk, export_pk)
         export_format = params.export_format(request.query_params, "exportType")
         try:
             path, name = services.snapshot_file(
-                snapshot, export_format.name, actor=self.actor, origin=self.origin
+                snapshot, export_format.name, actor=self.actor, origin=self.origin, audited=sending
             )
         except services.ExportError as exc:
             raise _refused(exc) from None
+        if not sending:
+            response = _download(HttpResponse(), export_format.content_type, name)
+            response["Content-Length"] = str(path.stat().st_size)
+            return response
         response = FileResponse(
             path.open("rb"),
             as_attachment=True,

@@ -170,10 +170,11 @@ def convert_snapshot(
 
 
 def snapshot_file(
-    snapshot: ExportSnapshot, name: str, *, actor: User, origin: Origin
+    snapshot: ExportSnapshot, name: str, *, actor: User, origin: Origin, audited: bool = True
 ) -> tuple[Path, str]:
     """(path, download name) of a snapshot (format `name` JSON) or its conversion to the
-    format `name` (a format's canonical name); audited."""
+    format `name` (a format's canonical name); audited as a download unless `audited` is
+    false (a HEAD request, which sends no byte of it)."""
     if name == "JSON":
         relative = snapshot.path if snapshot.status == RunStatus.COMPLETED else ""
     else:
@@ -186,15 +187,16 @@ def snapshot_file(
     path = files.absolute(relative) if relative else None
     if path is None or not path.is_file():
         raise NotReady(f"No {name} file for this export yet: create or convert it first.")
-    record(
-        "project.export_download",
-        actor=actor,
-        origin=origin,
-        organization_id=snapshot.project.organization_id,
-        target=snapshot.project,
-        snapshot=snapshot.pk,
-        format=name,
-    )
+    if audited:
+        record(
+            "project.export_download",
+            actor=actor,
+            origin=origin,
+            organization_id=snapshot.project.organization_id,
+            target=snapshot.project,
+            snapshot=snapshot.pk,
+            format=name,
+        )
     extension = path.suffix or ".json"
     return path, f"project-{snapshot.project_id}-export-{snapshot.pk}-{name}{extension}"
 
