@@ -361,7 +361,10 @@ class UserDetailView(MemberAPIView):
             raise exceptions.PermissionDenied("You can only change your own profile.")
         form = UserSerializer(user, data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        services.update_profile(user, form.validated_data, origin=self.origin)
+        try:
+            services.update_profile(user, form.validated_data, origin=self.origin)
+        except services.AccountError as exc:
+            raise exceptions.ValidationError({"username": [str(exc)]}) from None
         return Response(UserSerializer(user).data)
 
     @extend_schema(
@@ -384,9 +387,7 @@ class UserDetailView(MemberAPIView):
 
 def _remove(view: MemberAPIView, membership: Membership) -> None:
     try:
-        services.remove_member(
-            membership, actor=view.actor, actor_role=view.role, origin=view.origin
-        )
+        services.remove_member(membership, actor=view.actor, origin=view.origin)
     except services.AccountError as exc:
         raise _refused(exc) from None
 
@@ -544,12 +545,8 @@ class MembershipDetailView(MemberAPIView):
         form = RoleChangeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            services.change_role(
-                membership,
-                Role(form.validated_data["role"]),
-                actor=self.actor,
-                actor_role=self.role,
-                origin=self.origin,
+            membership = services.change_role(
+                membership, Role(form.validated_data["role"]), actor=self.actor, origin=self.origin
             )
         except services.AccountError as exc:
             raise _refused(exc) from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.roles import Perm
 from labelkeep.accounts.serializers import AuditEventSerializer
-from labelkeep.api.fields import parse_id
+from labelkeep.api.fields import parse_id, parse_moment
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.audit.models import AuditEvent
@@ -25,7 +24,7 @@ def _when(request: Request, name: str) -> object | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
-    value = parse_datetime(raw)
+    value = parse_moment(raw)
     if value is None:
         raise exceptions.ValidationError({name: "Use an ISO 8601 date and time."})
     return value

@@ -27,14 +27,20 @@ def sign_in(request: HttpRequest, email: str, password: str) -> User:
     """Check credentials under throttling, start a session and audit the outcome."""
     origin = Origin.of(request)
     email = (email or "").strip().lower()
-    wait = throttle.retry_after(email, origin.ip_address)
-    if wait:
-        record("login.throttled", actor=None, origin=origin, email=email)
-        raise LoginThrottled(wait)
+    attempt = throttle.reserve(email, origin.ip_address)
+    if attempt.wait:
+        known = _known(email)
+        record(
+            "login.throttled",
+            actor=known,
+            origin=origin,
+            organization_id=known.active_organization_id if known else None,
+            email=email,
+        )
+        raise LoginThrottled(attempt.wait)
     user = auth.authenticate(request, username=email, password=password)
     if not isinstance(user, User) or not _may_sign_in(user):
-        throttle.note_failure(email, origin.ip_address)
-        known = User.objects.filter(email=email).only("id", "active_organization_id").first()
+        known = _known(email)
         record(
             "login.failure",
             actor=known,
@@ -44,9 +50,13 @@ def sign_in(request: HttpRequest, email: str, password: str) -> User:
         )
         raise LoginFailed("Wrong e-mail address or password.")
     auth.login(request, user)
-    throttle.clear_account(email)
+    throttle.forgive(email, attempt)
     record("login.success", actor=user, origin=origin, organization_id=user.active_organization_id)
     return user
+
+
+def _known(email: str) -> User | None:
+    return User.objects.filter(email=email).only("id", "active_organization_id").first()
 
 
 def _may_sign_in(user: User) -> bool:
@@ -55,7 +65,9 @@ def _may_sign_in(user: User) -> bool:
 
 
 def sign_out(request: HttpRequest) -> None:
-    user = request.user
+    # The session's user, read from the session itself: an API view without
+    # authentication classes has already replaced `request.user` with an anonymous one.
+    user = auth.get_user(request)
     if isinstance(user, User):
         record(
             "logout",

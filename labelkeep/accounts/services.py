@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labelkeep.accounts.models import Membership, Organization, SetupToken, User, new_invite_token
@@ -173,18 +173,36 @@ def _owners_left(organization_id: int, excluding: Membership) -> int:
     )
 
 
+def _locked(membership: Membership, actor: User) -> tuple[Membership, Role]:
+    """The membership and the actor's role as they are now, read under a lock on the
+    organization, so that two owners demoting each other at once cannot both see the
+    other still an owner, nor act with a role taken from them a moment ago. Call inside
+    a transaction (SQLite's IMMEDIATE transactions serialise writers anyway)."""
+    Organization.objects.select_for_update().filter(pk=membership.organization_id).first()
+    current = Membership.objects.select_related("user").filter(pk=membership.pk).first()
+    if current is None:
+        raise AccountError("This member has already been removed.")
+    role = (
+        Membership.objects.filter(organization_id=current.organization_id, user=actor)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return current, Role(role) if role else Role.DEACTIVATED
+
+
 def change_role(
-    membership: Membership, new_role: Role, *, actor: User, actor_role: Role, origin: Origin
+    membership: Membership, new_role: Role, *, actor: User, origin: Origin
 ) -> Membership:
     """Give a member another role (deactivation is the role `deactivated`)."""
-    old_role = Role(membership.role)
-    if new_role == old_role:
-        return membership
-    if not may_assign(actor_role, old_role, new_role):
-        raise AccountError("Only an owner can grant or change the owner role.")
-    if old_role == Role.OWNER and not _owners_left(membership.organization_id, membership):
-        raise AccountError("An organization needs at least one owner.")
     with transaction.atomic():
+        membership, actor_role = _locked(membership, actor)
+        old_role = Role(membership.role)
+        if new_role == old_role:
+            return membership
+        if not may_assign(actor_role, old_role, new_role):
+            raise AccountError("Only an owner can grant or change the owner role.")
+        if old_role == Role.OWNER and not _owners_left(membership.organization_id, membership):
+            raise AccountError("An organization needs at least one owner.")
         membership.role = new_role
         membership.save(update_fields=["role", "updated_at"])
         action = "member.deactivate" if new_role == Role.DEACTIVATED else "member.role_change"
@@ -200,17 +218,18 @@ def change_role(
     return membership
 
 
-def remove_member(membership: Membership, *, actor: User, actor_role: Role, origin: Origin) -> None:
+def remove_member(membership: Membership, *, actor: User, origin: Origin) -> None:
     """Take a member out of the organization; their account stays for other organizations."""
-    role = Role(membership.role)
-    if not may_assign(actor_role, role, Role.DEACTIVATED):
-        raise AccountError("Only an owner can remove an owner.")
-    if role == Role.OWNER and not _owners_left(membership.organization_id, membership):
-        raise AccountError("An organization needs at least one owner.")
     if membership.user_id == actor.pk:
         raise AccountError("You cannot remove yourself.")
-    user = membership.user
     with transaction.atomic():
+        membership, actor_role = _locked(membership, actor)
+        role = Role(membership.role)
+        if not may_assign(actor_role, role, Role.DEACTIVATED):
+            raise AccountError("Only an owner can remove an owner.")
+        if role == Role.OWNER and not _owners_left(membership.organization_id, membership):
+            raise AccountError("An organization needs at least one owner.")
+        user = membership.user
         org_id = membership.organization_id
         membership.delete()
         if user.active_organization_id == org_id:
@@ -243,19 +262,24 @@ def change_password(user: User, old: str, new: str, *, origin: Origin) -> None:
 
 
 def update_profile(user: User, changes: dict[str, object], *, origin: Origin) -> User:
-    """Change a user's own name, username or phone."""
-    with transaction.atomic():
-        for field, value in changes.items():
-            setattr(user, field, value)
-        user.save(update_fields=list(changes))
-        record(
-            "user.update",
-            actor=user,
-            origin=origin,
-            organization_id=user.active_organization_id,
-            target=user,
-            fields=sorted(changes),
-        )
+    """Change a user's own name, username or phone. A username taken by someone else in
+    the meantime (after the form checked it) is refused, the user left as stored."""
+    try:
+        with transaction.atomic():
+            for field, value in changes.items():
+                setattr(user, field, value)
+            user.save(update_fields=list(changes))
+            record(
+                "user.update",
+                actor=user,
+                origin=origin,
+                organization_id=user.active_organization_id,
+                target=user,
+                fields=sorted(changes),
+            )
+    except IntegrityError:
+        user.refresh_from_db()
+        raise AccountError("This username is taken.") from None
     return user
 
 

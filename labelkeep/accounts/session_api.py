@@ -39,6 +39,15 @@ class CsrfView(APIView):
         return Response({"csrf_token": get_token(request._request)})
 
 
+class _Throttled(exceptions.Throttled):
+    """A 429 whose message already names the wait (DRF's would repeat it), with the
+    wait in `Retry-After`."""
+
+    def __init__(self, refused: login.LoginThrottled) -> None:
+        super().__init__(detail=str(refused))
+        self.wait = refused.wait
+
+
 @method_decorator(csrf_protect, name="dispatch")
 class LoginView(APIView):
     """Signs in with e-mail and password and starts a session (CSRF token required)."""
@@ -68,7 +77,7 @@ class LoginView(APIView):
                 request._request, form.validated_data["email"], form.validated_data["password"]
             )
         except login.LoginThrottled as exc:
-            raise exceptions.Throttled(wait=exc.wait, detail=str(exc)) from None
+            raise _Throttled(exc) from None
         except login.LoginFailed as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from None
         return Response(UserSerializer(user).data)

@@ -1,29 +1,62 @@
-"""Login throttling per account and per address, shared by every web process (database)."""
+"""Login throttling per account and per address, shared by every web process (database).
+
+An attempt is counted before its password is checked, under a lock per key, so parallel
+guesses cannot all pass the check before any of them is recorded: `reserve` either
+refuses (the wait in seconds) or records the attempt as a failure, and `forgive` takes
+it back once the password proved right."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from labelkeep.accounts.models import LoginFailure
 
+_KEY_LENGTH = LoginFailure._meta.get_field("key").max_length or 300
+
+
+def _key(kind: str, value: str) -> str:
+    key = f"{kind}:{value}"
+    if len(key) <= _KEY_LENGTH:
+        return key
+    # Lower-casing may lengthen a name (İ -> i̇); a digest keeps it within the column.
+    return f"{kind}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
 
 def _keys(email: str, address: str | None) -> list[tuple[str, int]]:
-    keys = [(f"account:{email.strip().lower()}", settings.LOGIN_FAILURES_PER_ACCOUNT)]
+    keys = [(_key("account", email.strip().lower()), settings.LOGIN_FAILURES_PER_ACCOUNT)]
     if address:
-        keys.append((f"address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS))
+        keys.append((_key("address", address), settings.LOGIN_FAILURES_PER_ADDRESS))
     return keys
 
 
-def retry_after(email: str, address: str | None) -> int:
-    """Seconds until a login may be tried again; 0 when not throttled."""
+@dataclass
+class Attempt:
+    """The outcome of `reserve`: `wait` seconds when throttled, else the recorded rows."""
+
+    wait: int = 0
+    rows: list[int] = field(default_factory=list)
+
+
+def _lock(keys: list[str]) -> None:
+    """SQLite transactions take the write lock up front (IMMEDIATE); PostgreSQL takes a
+    transaction-scoped advisory lock per key, in a fixed order."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for key in sorted(keys):
+                cursor.execute("SELECT pg_advisory_xact_lock(7002, hashtext(%s))", [key])
+
+
+def _wait(keys: list[tuple[str, int]], now: dt.datetime) -> int:
     window = dt.timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW)
-    now = timezone.now()
     wait = 0.0
-    for key, limit in _keys(email, address):
+    for key, limit in keys:
         recent = list(
             LoginFailure.objects.filter(key=key, created_at__gt=now - window)
             .order_by("-created_at")
@@ -35,13 +68,23 @@ def retry_after(email: str, address: str | None) -> int:
     return math.ceil(wait)
 
 
-def note_failure(email: str, address: str | None) -> None:
+def reserve(email: str, address: str | None) -> Attempt:
+    """Refuse the attempt (its wait) or count it as a failure until `forgive`n."""
     keys = _keys(email, address)
-    cutoff = timezone.now() - dt.timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW)
-    LoginFailure.objects.filter(key__in=[k for k, _ in keys], created_at__lt=cutoff).delete()
-    LoginFailure.objects.bulk_create(LoginFailure(key=key) for key, _ in keys)
+    with transaction.atomic():
+        _lock([key for key, _ in keys])
+        now = timezone.now()
+        wait = _wait(keys, now)
+        if wait:
+            return Attempt(wait=wait)
+        cutoff = now - dt.timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW)
+        LoginFailure.objects.filter(key__in=[k for k, _ in keys], created_at__lt=cutoff).delete()
+        rows = LoginFailure.objects.bulk_create(LoginFailure(key=key) for key, _ in keys)
+    return Attempt(rows=[row.pk for row in rows if row.pk is not None])
 
 
-def clear_account(email: str) -> None:
-    """A successful login forgives the account's failures (not the address's)."""
-    LoginFailure.objects.filter(key=f"account:{email.strip().lower()}").delete()
+def forgive(email: str, attempt: Attempt) -> None:
+    """A successful login: its own attempt and the account's failures are forgiven (the
+    address's earlier failures are not)."""
+    LoginFailure.objects.filter(pk__in=attempt.rows).delete()
+    LoginFailure.objects.filter(key=_key("account", email.strip().lower())).delete()

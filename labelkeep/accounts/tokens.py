@@ -90,14 +90,18 @@ def create_pat(user: User, *, actor: User, origin: Origin) -> IssuedToken:
     org = user.active_organization
     if org is None or not org.api_tokens_enabled:
         raise TokenError("personal access tokens are disabled for this organization")
-    live = PersonalAccessToken.objects.filter(
-        user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    )
-    if live.count() >= settings.PERSONAL_ACCESS_TOKENS_PER_USER:
-        raise TokenError(
-            f"at most {settings.PERSONAL_ACCESS_TOKENS_PER_USER} active tokens; revoke one first"
-        )
     with transaction.atomic():
+        # Counted under a lock on the user (SQLite: the IMMEDIATE transaction's write
+        # lock), so parallel requests cannot all pass the count before any inserts.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        live = PersonalAccessToken.objects.filter(
+            user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        if live.count() >= settings.PERSONAL_ACCESS_TOKENS_PER_USER:
+            raise TokenError(
+                f"at most {settings.PERSONAL_ACCESS_TOKENS_PER_USER} active tokens; "
+                "revoke one first"
+            )
         issued = _issue_refresh(user, org.api_token_ttl_days)
         record("token.create", actor=actor, origin=origin, organization_id=org.pk, target=user)
     return issued

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import serializers
 
 # The largest id a 64-bit integer column holds; anything larger names nothing.
@@ -28,6 +31,25 @@ def parse_id(raw: str | None) -> int | None:
         return None
     value = int(raw)
     return value if 0 < value <= MAX_ID else None
+
+
+def parse_moment(raw: object) -> datetime | None:
+    """An ISO 8601 date and time (or a date: its midnight) as an aware datetime, naive
+    ones read as UTC; None for anything else, an impossible date such as 2024-02-30 or
+    an offset beyond ±24 h included (the parser raises on those)."""
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    try:
+        parsed = parse_datetime(raw)
+        if parsed is None and (day := parse_date(raw)) is not None:
+            parsed = datetime.combine(day, time.min)
+        if parsed is None:
+            return None
+        parsed = parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+        parsed.astimezone(UTC)  # the database stores UTC: year 1 at +01:00 does not fit
+    except (ValueError, OverflowError):
+        return None
+    return parsed
 
 
 class IdField(serializers.IntegerField):

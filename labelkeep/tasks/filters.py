@@ -12,17 +12,15 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 
 from django.db.models import OrderBy, Q
 from django.db.models.fields.json import KeyTransform
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import exceptions
 
 from labelkeep.accounts.models import User
-from labelkeep.api.fields import MAX_ID
+from labelkeep.api.fields import MAX_ID, parse_moment
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, labeled
 
@@ -75,17 +73,10 @@ def _whole(value: Any, where: str) -> int:
 
 
 def _moment(value: Any, where: str) -> datetime:
-    parsed = None
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            parsed = parse_datetime(value)
-            if parsed is None and (day := parse_date(value)) is not None:
-                parsed = datetime.combine(day, time.min)
-        except ValueError:
-            parsed = None
+    parsed = parse_moment(value)
     if parsed is None:
         raise refuse("query", f"{where}: give an ISO 8601 date and time.")
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 def _flag(value: Any, where: str) -> bool:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from django.test import Client, override_settings
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connections
+from django.test import Client, RequestFactory, override_settings
 
 from labelkeep.accounts.models import ApiToken, PersonalAccessToken
 from labelkeep.security.hashing import key_hash
@@ -81,6 +85,7 @@ def test_api_login_throttled_with_retry_after(world: World, settings: Any) -> No
     assert throttled.status_code == 429
     assert 0 < int(throttled["Retry-After"]) <= settings.LOGIN_THROTTLE_WINDOW
     assert "Too many" in throttled.json()["detail"]
+    assert throttled.json()["detail"].count("seconds") == 1
 
 
 def test_login_throttled_per_address(world: World, settings: Any) -> None:
@@ -201,3 +206,54 @@ def test_last_used_is_recorded(world: World) -> None:
     ApiToken.objects.filter(user=world.member.user).update(last_used_at=None)
     world.member.client.get("/api/current-user/whoami")
     assert ApiToken.objects.get(user=world.member.user).last_used_at is not None
+
+
+def test_api_logout_ends_the_session_and_is_audited(world: World) -> None:
+    from labelkeep.audit.models import AuditEvent
+
+    client, csrf = _session_client("admin@a.example")
+    refused = client.post("/api/auth/logout", secure=True)
+    assert refused.status_code == 403
+    assert client.get("/api/current-user/whoami", secure=True).status_code == 200
+    out = client.post("/api/auth/logout", headers={"x-csrftoken": csrf}, secure=True)
+    assert out.status_code == 204
+    assert client.get("/api/current-user/whoami", secure=True).status_code == 401
+    event = AuditEvent.objects.get(action="logout")
+    assert event.actor_id == world.admin.user.pk
+    assert event.organization_id == world.org.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_cannot_outrun_the_account_limit(settings: Any) -> None:
+    from labelkeep.accounts import login
+    from labelkeep.accounts.roles import Role
+    from tests.conftest import make_user
+
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    make_user("target@race.example", role=Role.OWNER, title="Race")
+    start = threading.Barrier(GUESSES)
+    outcomes: list[str] = []
+
+    def guess(n: int) -> None:
+        request = RequestFactory().post("/api/auth/login", REMOTE_ADDR=f"198.51.100.{n + 1}")
+        request.session = SessionStore()
+        try:
+            start.wait()
+            login.sign_in(request, "target@race.example", f"wrong-guess-{n}")
+        except login.LoginFailed:
+            outcomes.append("checked")
+        except login.LoginThrottled:
+            outcomes.append("throttled")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(GUESSES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Exactly the limit's worth of passwords were checked; every other guess waited.
+    assert sorted(outcomes) == ["checked"] * 3 + ["throttled"] * (GUESSES - 3)
+
+
+GUESSES = 8

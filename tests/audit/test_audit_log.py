@@ -65,8 +65,20 @@ def test_filters(world: World) -> None:
     future = (timezone.now() + dt.timedelta(hours=1)).isoformat()
     assert _actions(world, since=future) == []
     assert _actions(world, until=future)
-    bad = world.admin.client.get("/api/audit-log/", {"since": "yesterday"})
-    assert bad.status_code == 400
+    for moment in (
+        "yesterday",
+        "2024-13-45T00:00:00",
+        "2024-02-30T10:00",
+        "2020-01-01T00:00:00+99:00",
+        "0001-01-01T00:00:00+01:00",
+    ):
+        for name in ("since", "until"):
+            bad = world.admin.client.get("/api/audit-log/", {name: moment})
+            assert bad.status_code == 400, (name, moment)
+            assert "ISO 8601" in str(bad.json()["validation_errors"][name])
+    # A date alone is its midnight, and a naive time is UTC.
+    assert _actions(world, until="2000-01-01") == []
+    assert _actions(world, since="2000-01-01T00:00:00")
     for user in ("1 OR 1=1", "\u00b2", str(2**63)):  # "²" is a digit to str.isdigit()
         assert world.admin.client.get("/api/audit-log/", {"user": user}).status_code == 400
 
