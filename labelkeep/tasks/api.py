@@ -19,7 +19,7 @@ from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.api.streaming import json_array
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
-from labelkeep.tasks import access, services
+from labelkeep.tasks import access, filters, services
 from labelkeep.tasks.filters import ORDERABLE
 from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
 from labelkeep.tasks.models import Annotation, Prediction, Task
@@ -213,6 +213,10 @@ class TasksView(TaskScopedView):
         if "project" not in values or "data" not in values:
             raise exceptions.ValidationError({"detail": "Both `project` and `data` are required."})
         project = self.project(values["project"])
+        try:
+            services.check_data(project, values["data"])
+        except services.TaskError as exc:
+            raise _refused(exc, "data") from None
         created = services.create_tasks(
             project,
             [services.NewTask(data=values["data"], meta=values.get("meta", {}))],
@@ -264,7 +268,10 @@ class TaskDetailView(TaskScopedView):
         form.is_valid(raise_exception=True)
         changeable = ("data", "meta", "overlap", "is_labeled")
         values = {k: v for k, v in form.validated_data.items() if k in changeable}
-        services.update_task(task, values, actor=self.actor, origin=self.origin)
+        try:
+            services.update_task(task, values, actor=self.actor, origin=self.origin)
+        except services.TaskError as exc:
+            raise _refused(exc, "data") from None
         return Response(self.task_body(task))
 
     @extend_schema(
@@ -327,7 +334,12 @@ class DataManagerActionView(TaskScopedView):
             {
                 "selectedItems": SelectedItemsSerializer(
                     help_text="The tasks to act on (also accepted as the whole body)."
-                )
+                ),
+                "filters": serializers.JSONField(
+                    required=False,
+                    help_text="The task list's filters ({conjunction, items}): the selection "
+                    "applies to the tasks that match them.",
+                ),
             },
         ),
         responses=responses(
@@ -354,13 +366,26 @@ class DataManagerActionView(TaskScopedView):
         project = self.project(_project_param(request))
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"detail": "Send a JSON object: {selectedItems}."})
+        if request.query_params.get("view") or request.data.get("view"):
+            # Acting on tasks other than those the caller named is never a guess.
+            raise exceptions.ValidationError(
+                {"view": "Saved views are not kept by Labelkeep; send the filters instead."}
+            )
         form = SelectedItemsSerializer(data=request.data.get("selectedItems", request.data))
         form.is_valid(raise_exception=True)
         chosen = form.validated_data
         ids = None if chosen["all"] else chosen.get("included", [])
         excluded = set(chosen.get("excluded", [])) if chosen["all"] else set()
+        # Label Studio's rule: with filters, the selection applies to the filtered tasks.
+        scope = filters.Scope(project=project, user=self.actor, own_only=False)
+        matching = filters.conditions(request.data.get("filters"), scope)
         count = services.delete_tasks(
-            project, ids, excluded=excluded, actor=self.actor, origin=self.origin
+            project,
+            ids,
+            excluded=excluded,
+            matching=matching,
+            actor=self.actor,
+            origin=self.origin,
         )
         return Response({"detail": f"Deleted {count} tasks.", "processed_items": count})
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from labelkeep.accounts.models import User
 from labelkeep.audit.services import Origin, listed, record
@@ -138,11 +138,25 @@ def write_task_rows(
     return Created(ids, rows.annotation_count, rows.prediction_count)
 
 
+def check_data(project: Project, data: Mapping[str, Any]) -> None:
+    """Refuse task data without a `$key` the project's config reads, as imports do (a
+    config change relies on the tasks carrying them: labelkeep/projects/configchange.py)."""
+    missing = [k for k in label_config_of(project.label_config).data_keys if k not in data]
+    if missing:
+        keys = ", ".join(f'"{k}"' for k in missing)
+        variables = ", ".join(f"${k}" for k in missing)
+        raise TaskError(
+            [f"The task data has no {keys}, which the labeling config reads ({variables})."]
+        )
+
+
 def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: Origin) -> Task:
     """Change a task's data, meta, overlap or is_labeled. A given `is_labeled` (marking a
     task done, or not, by hand) holds until the task is next recounted: an annotation
     added, deleted or switched between skipped and submitted, a prediction added, or an
-    overlap change (its own or the project's)."""
+    overlap change (its own or the project's). New `data` must carry the config's keys."""
+    if "data" in fields:
+        check_data(task.project, fields["data"])
     with transaction.atomic():
         for name, value in fields.items():
             setattr(task, name, value)
@@ -161,17 +175,28 @@ def delete_tasks(
     task_ids: Iterable[int] | None,
     *,
     excluded: Collection[int] = (),
+    matching: Q | None = None,
     actor: User | None,
     origin: Origin,
 ) -> int:
     """Delete some (or, with None, all but `excluded`) tasks of a project with their
-    annotations, predictions and locks, in one transaction; returns how many.
+    annotations, predictions and locks, in one transaction; returns how many. With
+    `matching` (the data manager's filters), only those of them that match it, as they
+    are inside the transaction.
 
     Any number: slice by slice (labelkeep/tasks/deletion.py). The project's counters move
     by the deleted tasks' own counters, as they moved when the tasks were written."""
     deleted = dict.fromkeys(counters.PROJECT_COUNTERS, 0)
     chosen = None if task_ids is None else sorted(set(task_ids))
     with transaction.atomic():
+        if matching is not None:
+            found = Task.objects.filter(project=project).filter(matching)
+            if chosen is not None:
+                found = found.filter(pk__in=chosen)
+            elif excluded:
+                found = found.exclude(pk__in=list(excluded))
+            chosen = list(found.order_by("pk").values_list("pk", flat=True))
+            excluded = ()
         for part in deletion.slices(project.pk, chosen, excluded):
             for name, value in deletion.tally(part).items():
                 deleted[name] += value
@@ -181,7 +206,9 @@ def delete_tasks(
         )
         count = deleted["task_number"]
         everything = chosen is None and not excluded
-        named = {} if chosen is None else {"ids": listed(chosen)}
+        named: dict[str, Any] = {} if chosen is None else {"ids": listed(chosen)}
+        if matching is not None:
+            named["filtered"] = True
         _audit("tasks.delete", project, actor, origin, count=count, all=everything, **named)
     return count
 

@@ -144,6 +144,58 @@ def test_delete_all_and_bulk(world: World, project, task_ids) -> None:
     assert world.admin.client.get(f"/api/projects/{project.pk}/").json()["task_number"] == 0
 
 
+def test_bulk_delete_applies_the_filters(world: World, project, task_ids) -> None:
+    for pk in task_ids[:3]:
+        created = world.member.client.post(
+            f"/api/tasks/{pk}/annotations/", {"result": choice("Positive")}, format="json"
+        )
+        assert created.status_code == 201
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+    unannotated = {
+        "conjunction": "and",
+        "items": [
+            {
+                "filter": "filter:tasks:total_annotations",
+                "operator": "equal",
+                "type": "Number",
+                "value": 0,
+            }
+        ],
+    }
+    # The SDK's wire shape: every task, narrowed by the filters, one of them left out.
+    body = {
+        "filters": unannotated,
+        "selectedItems": {"all": True, "excluded": [task_ids[4]]},
+    }
+    response = world.admin.client.post(url, body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["processed_items"] == 1
+    left = set(Task.objects.filter(project=project).values_list("pk", flat=True))
+    assert left == set(task_ids[:3]) | {task_ids[4]}
+    # Chosen ids that do not match are kept too.
+    chosen = {"filters": unannotated, "selectedItems": {"all": False, "included": task_ids[:2]}}
+    assert world.admin.client.post(url, chosen, format="json").json()["processed_items"] == 0
+    assert Task.objects.filter(project=project).count() == 4
+    counts = world.admin.client.get(f"/api/projects/{project.pk}/").json()
+    assert counts["task_number"] == 4 and counts["num_tasks_with_annotations"] == 3
+    # A saved view, or filters that cannot be read, delete nothing.
+    for refused_url, refused_body in (
+        (f"{url}&view=7", {"selectedItems": {"all": True}}),
+        (url, {"view": 7, "selectedItems": {"all": True}}),
+        (
+            url,
+            {
+                "filters": {"items": [{"filter": "filter:tasks:project__title"}]},
+                "selectedItems": {"all": True},
+            },
+        ),
+        (url, {"filters": "everything", "selectedItems": {"all": True}}),
+    ):
+        refused = world.admin.client.post(refused_url, refused_body, format="json")
+        assert refused.status_code == 400, refused_body
+    assert Task.objects.filter(project=project).count() == 4
+
+
 def test_annotation_lifecycle(world: World, project, task_ids) -> None:
     url = f"/api/tasks/{task_ids[0]}/annotations/"
     created = world.member.client.post(
@@ -295,3 +347,19 @@ def test_task_ids_are_never_reused(world: World, project, task_ids) -> None:
         "/api/tasks/", {"project": project.pk, "data": {"text": "again"}}, format="json"
     )
     assert created.json()["id"] > max(task_ids)
+
+
+def test_task_data_must_carry_the_configs_keys(world: World, project, task_ids) -> None:
+    created = world.admin.client.post(
+        "/api/tasks/", {"project": project.pk, "data": {"other": "x"}}, format="json"
+    )
+    assert created.status_code == 400
+    assert '"text"' in str(created.json()["validation_errors"]["data"])
+    assert Task.objects.filter(project=project).count() == 5
+    url = f"/api/tasks/{task_ids[0]}/"
+    changed = world.admin.client.patch(url, {"data": {"nope": 1}}, format="json")
+    assert changed.status_code == 400 and "$text" in str(changed.json())
+    assert Task.objects.get(pk=task_ids[0]).data == {"text": "review 0"}
+    kept = world.admin.client.patch(url, {"data": {"text": "new", "extra": 1}}, format="json")
+    assert kept.status_code == 200
+    assert Task.objects.get(pk=task_ids[0]).data == {"text": "new", "extra": 1}
