@@ -3,25 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import signal
+import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from cryptography import x509
+from django.core.exceptions import ImproperlyConfigured
+
 from labelkeep import datadir
+
+EVERY_ADDRESS = ("0.0.0.0", "::")  # noqa: S104 (what --host may say, not a default)
+WORKER_GRACE = 30.0
+
+
+class UsageError(Exception):
+    """A refused command line or configuration: one line on stderr, exit status 2."""
 
 
 def _django(data_dir: str) -> None:
     os.umask(0o077)  # the database, keys and uploads are the server's alone
-    datadir.prepare(Path(data_dir))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelkeep.settings")
-    import django
+    try:
+        datadir.prepare(Path(data_dir))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelkeep.settings")
+        import django
 
-    django.setup()
+        django.setup()
+    except (datadir.DataDirError, ImproperlyConfigured) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _checked() -> None:
-    """Django's system checks (labelkeep.E001 to E003 among them), which `call_command`
+    """Django's system checks (labelkeep.E001 to E004 among them), which `call_command`
     skips: a configuration they refuse stops the process before it serves or works."""
     from django.core import checks
 
@@ -38,8 +55,9 @@ def _migrate() -> None:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    hosts = [args.host] if args.host not in ("0.0.0.0", "::") else []  # noqa: S104
-    os.environ.setdefault("ALLOWED_HOSTS", ",".join([*hosts, "localhost", "127.0.0.1", "[::1]"]))
+    given = _given_pair(args.cert, args.key)
+    bound = [] if args.host in EVERY_ADDRESS else [_url_host(args.host)]
+    os.environ.setdefault("ALLOWED_HOSTS", ",".join([*bound, "localhost", "127.0.0.1", "[::1]"]))
     _django(args.data_dir)
     from django.conf import settings
     from django.db import connections
@@ -49,19 +67,15 @@ def cmd_start(args: argparse.Namespace) -> int:
     from labelkeep.server import LabelkeepServer, ServerOptions
 
     _migrate()
-    if bool(args.cert) != bool(args.key):
-        print("error: give both --cert and --key, or neither", file=sys.stderr)
-        return 2
-    if args.cert:
-        cert, key = Path(args.cert), Path(args.key)
+    host = display_host(args.host, settings.ALLOWED_HOSTS)
+    if given:
+        cert, key = given
     else:
-        # The printed address says `localhost`, so the certificate must name it too.
-        cert_hosts = [*hosts, "localhost", "127.0.0.1", "::1"]
-        cert, key, created = datadir.certificate(settings.DATA_DIR, cert_hosts)
-        if created:
-            print(f"Created a self-signed certificate: {cert}")
-    display_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0", "::") else args.host  # noqa: S104
-    base = f"https://{display_host}:{args.port}"
+        names = certificate_names(host, [*bound, *settings.ALLOWED_HOSTS])
+        cert, key, news = _certificate(settings.DATA_DIR, names)
+        if news:
+            print(news)
+    base = f"https://{host}:{args.port}"
     print(f"Certificate SHA-256 fingerprint: {fingerprint(cert)}")
     print(f"Serving Labelkeep at {base}/ (data directory: {settings.DATA_DIR})")
     if services.needs_setup():
@@ -90,6 +104,71 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given_pair(cert_option: str | None, key_option: str | None) -> tuple[Path, Path] | None:
+    """--cert and --key, checked before anything is done with them."""
+    if bool(cert_option) != bool(key_option):
+        raise UsageError("give both --cert and --key, or neither")
+    if not cert_option or not key_option:
+        return None
+    cert, key = Path(cert_option), Path(key_option)
+    for option, path in (("--cert", cert), ("--key", key)):
+        if not path.is_file():
+            raise UsageError(f"{option} {path}: no such file")
+    try:
+        x509.load_pem_x509_certificate(cert.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--cert {cert}: not a PEM certificate ({exc})") from None
+    try:
+        # An empty password: an encrypted key is refused here, not prompted for per worker.
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password="")
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(
+            f"--key {key}: not the unencrypted PEM private key of --cert {cert} ({exc})"
+        ) from None
+    return cert, key
+
+
+def _certificate(data_dir: Path, names: list[str]) -> tuple[Path, Path, str]:
+    try:
+        return datadir.certificate(data_dir, names)
+    except datadir.DataDirError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _url_host(host: str) -> str:
+    """`host` as a URL and ALLOWED_HOSTS write it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def display_host(bound: str, allowed_hosts: list[str]) -> str:
+    """The host the printed addresses name: `localhost` for the loopback or every address,
+    else the bound address; when the server does not answer for that name (ALLOWED_HOSTS),
+    the first concrete name it does answer for."""
+    from django.http.request import validate_host
+
+    from labelkeep.redirect import concrete_hosts
+
+    natural = "localhost" if bound in ("127.0.0.1", *EVERY_ADDRESS) else _url_host(bound)
+    if validate_host(natural.lower(), allowed_hosts):
+        return natural
+    return next(iter(concrete_hosts(allowed_hosts)), natural)
+
+
+def certificate_names(host: str, wanted: list[str]) -> list[str]:
+    """What the self-signed certificate must name: the printed host first, then the concrete
+    ALLOWED_HOSTS names and the bound address, and the loopback names; no duplicates."""
+    from labelkeep.redirect import concrete_hosts
+
+    names: dict[str, str] = {}
+    for name in [host, *concrete_hosts(wanted), "localhost", "127.0.0.1", "::1"]:
+        bare = name.strip("[]")
+        try:
+            names.setdefault(str(ipaddress.ip_address(bare)), bare)
+        except ValueError:
+            names.setdefault(bare.lower(), bare.lower())
+    return list(names.values())
+
+
 def _start_redirect(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     from django.conf import settings
 
@@ -114,18 +193,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _django(args.data_dir)
     _checked()
     if args.processes > 1:
-        children = [
-            subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-                [sys.executable, "-m", "labelkeep.cli", "worker", "--data-dir", args.data_dir]
-            )
-            for _ in range(args.processes)
-        ]
-        try:
-            return max(child.wait() for child in children)
-        except KeyboardInterrupt:
-            for child in children:
-                child.terminate()
-            return 0
+        command = [sys.executable, "-m", "labelkeep.cli", "worker", "--data-dir", args.data_dir]
+        return supervise([command] * args.processes, grace=args.grace)
     from django.conf import settings
 
     from labelkeep.jobs.worker import make_worker
@@ -136,14 +205,54 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_user_create(args: argparse.Namespace) -> int:
-    _django(args.data_dir)
-    from labelkeep.accounts.cli import create_user
+def supervise(commands: list[list[str]], *, grace: float) -> int:
+    """Run each command as a child process until all have exited (status 0 if all did 0).
 
+    SIGTERM or SIGINT is passed on to the children (a worker finishes its job on the first,
+    abandons it on the second); those still running `grace` seconds after the first are
+    killed. The children have a process group of their own, so a Ctrl-C at the terminal
+    reaches them once, through here, and not also directly."""
+    children: list[subprocess.Popen[bytes]] = []
+    deadline: float | None = None  # set by the first signal
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal deadline
+        if deadline is None:
+            deadline = time.monotonic() + grace
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    previous = {
+        number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        for command in commands:
+            if deadline is not None:
+                break  # stopped while starting: start no more
+            children.append(subprocess.Popen(command, process_group=0))  # noqa: S603
+        while any(child.poll() is None for child in children):
+            if deadline is not None and time.monotonic() > deadline:
+                for child in children:
+                    if child.poll() is None:
+                        child.kill()
+            time.sleep(0.1)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0 if all(child.returncode == 0 for child in children) else 1
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else ""
     if not password:
-        print("error: give the password on standard input with --password-stdin", file=sys.stderr)
-        return 2
+        raise UsageError("give the password on standard input with --password-stdin")
+    # A fresh data directory is prepared and migrated as `start` would, so that scripted
+    # installs can create the owner before the first start.
+    _django(args.data_dir)
+    _migrate()
+    from labelkeep.accounts.cli import create_user
+
     return create_user(args.email, password, role=args.role, org=args.org, token=args.token)
 
 
@@ -188,6 +297,13 @@ def parser() -> argparse.ArgumentParser:
 
     worker = with_data_dir(sub.add_parser("worker", help="run background job workers"))
     worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument(
+        "--grace",
+        type=float,
+        default=WORKER_GRACE,
+        help="with --processes: seconds the workers get to finish their jobs once stopped "
+        "(SIGTERM, Ctrl-C) before they are killed (default: %(default)s)",
+    )
     worker.add_argument("--batch", action="store_true", help="run queued jobs, then exit")
     worker.set_defaults(func=cmd_worker)
 
@@ -223,7 +339,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,12 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from django.http.request import split_domain_port, validate_host
 
 
+def concrete_hosts(allowed_hosts: list[str]) -> list[str]:
+    """The allowed hosts that are literal names or addresses (not `.domain` or `*` patterns)."""
+    return [host for host in allowed_hosts if host and not host.startswith(".") and "*" not in host]
+
+
 def fallback_host(allowed_hosts: list[str]) -> str:
-    """The first allowed host that is a literal name (not a `.domain` or `*` pattern)."""
-    for host in allowed_hosts:
-        if host and not host.startswith(".") and host != "*":
-            return host
-    return "localhost"
+    """The first allowed host that is a literal name."""
+    return next(iter(concrete_hosts(allowed_hosts)), "localhost")
 
 
 def target_host(header: str, allowed_hosts: list[str]) -> str:

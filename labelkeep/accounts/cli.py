@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.db import transaction
 
 from labelkeep.accounts import services, tokens
@@ -19,14 +21,28 @@ def _organization(name: str | None) -> Organization | None:
     return orgs[0] if orgs else None
 
 
+def _role(requested: str | None, organization: Organization | None, org: str | None) -> Role:
+    """The role asked for; in an organization this command creates, only its owner."""
+    if organization is not None:
+        return Role(requested) if requested else Role.ANNOTATOR
+    if requested and Role(requested) != Role.OWNER:
+        missing = f"Organization {org!r} does not exist" if org else "No organization exists"
+        raise services.AccountError(
+            f"{missing}, and a new organization needs an owner: create its owner first "
+            f"(--role owner, or no --role), then the {requested}."
+        )
+    return Role.OWNER
+
+
 def create_user(
     email: str, password: str, *, role: str | None, org: str | None, token: bool
 ) -> int:
-    """Create the account and print the outcome; the token, if asked, is the last line."""
+    """Create the account and print the outcome; the token, if asked, is the last line.
+    Refusals go to stderr, so a script reading the last line never takes one for a token."""
     try:
         with transaction.atomic():
             organization = _organization(org)
-            chosen = Role(role) if role else (Role.ANNOTATOR if organization else Role.OWNER)
+            chosen = _role(role, organization, org)
             user = services.create_account(
                 services.NewAccount(email, password),
                 organization=organization,
@@ -37,7 +53,7 @@ def create_user(
             )
             key = tokens.reset_legacy_token(user, actor=user, origin=CLI) if token else None
     except services.AccountError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     org_title = user.active_organization.title if user.active_organization else ""
     print(f"Created {user.email} as {chosen.value} of {org_title!r}")

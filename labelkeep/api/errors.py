@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 import labelkeep
+from labelkeep.api.parsers import form_limit_error
 
 
 def error_body(status: int, detail: Any, **extra: Any) -> dict[str, Any]:
@@ -29,6 +30,8 @@ def _encodable(value: Any) -> Any:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF errors as `{status_code, version, detail, validation_errors?}`."""
+    # Also raised while authenticating: a session login's CSRF check reads the form.
+    exc = form_limit_error(exc) or exc
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
@@ -17,6 +18,37 @@ class BodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body too large."
     default_code = "body_too_large"
+
+
+class TooManyParts(exceptions.APIException):
+    """More files or fields than Django's form parsers accept (a count, not a size: 400)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Too many files or fields in the request."
+    default_code = "too_many_parts"
+
+
+def form_limit_error(exc: Exception) -> exceptions.APIException | None:
+    """Django's own limits on form and multipart bodies, which its parsers raise as
+    `SuspiciousOperation` (a bare 400 page), as API errors naming the setting."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return BodyTooLarge(
+            f"The request body, not counting uploaded files, is larger than "
+            f"DATA_UPLOAD_MAX_MEMORY_SIZE ({limit} bytes)."
+        )
+    if isinstance(exc, TooManyFilesSent):
+        count = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return TooManyParts(
+            f"The request has more than DATA_UPLOAD_MAX_NUMBER_FILES ({count}) files; "
+            "send them in several requests."
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        count = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return TooManyParts(
+            f"The request has more than DATA_UPLOAD_MAX_NUMBER_FIELDS ({count}) form fields."
+        )
+    return None
 
 
 def read_limited(stream: IO[bytes], limit: int) -> bytes:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import IO, Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, QueryDict
 from django.http.response import HttpResponseBase
@@ -163,7 +164,11 @@ class ImportView(MemberAPIView):
         ],
         responses=responses(
             {201: IMPORT_RESPONSE},
-            (400, "Malformed input, a task the labeling config cannot use, or a limit."),
+            (
+                400,
+                "Malformed input, a task the labeling config cannot use, or a count limit "
+                "(IMPORT_MAX_TASKS, DATA_UPLOAD_MAX_NUMBER_FILES).",
+            ),
             *MEMBER_ERRORS,
             404,
             (413, "A body or upload larger than its limit (the message names it)."),
@@ -201,13 +206,16 @@ class ImportView(MemberAPIView):
 
 
 def _data(request: Request) -> Any:
+    # Other limits of the form parsers (DATA_UPLOAD_MAX_NUMBER_FILES) are answered by
+    # labelkeep.api.errors; a body too large to read gets advice fit for imports.
     try:
         return request.data
-    except BodyTooLarge:
+    except (BodyTooLarge, RequestDataTooBig):
         limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         raise BodyTooLarge(
-            f"The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE ({limit} bytes); "
-            "upload the tasks as a file instead (up to IMPORT_MAX_FILE_SIZE)."
+            f"The request body, not counting uploaded files, is larger than "
+            f"DATA_UPLOAD_MAX_MEMORY_SIZE ({limit} bytes); upload the tasks as a file instead "
+            "(up to IMPORT_MAX_FILE_SIZE)."
         ) from None
 
 

@@ -71,6 +71,10 @@ _SCRIPT_URL = re.compile(r"(?:java|vb)script:", re.IGNORECASE)
 _SCRIPT_TAG = re.compile(r"<\s*script", re.IGNORECASE)
 _EVENT_HANDLER = re.compile(r"[\s/\"'`]on[a-z]+\s*=", re.IGNORECASE)
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")  # browsers ignore these inside a URL scheme
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators. A label holding
+# one (`value="Cat&#10;Zebra"`) breaks every line-based export: YOLO's classes.txt (one
+# class per line, ids by position), CoNLL's one-token-per-line tags.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 NO_LABEL = ""
 """`Usage.label` of a result that carries no label (TextArea, Rating, a bare Rectangle…)."""
@@ -229,6 +233,11 @@ def _unsafe(value: str) -> str | None:
     return None
 
 
+def _shown(value: str) -> str:
+    """`value` with its control characters written as escapes (`\\n`, `\\x85`), for messages."""
+    return CONTROL_CHARACTERS.sub(lambda found: repr(found.group())[1:-1], value)
+
+
 def _script_problems(node: _Node) -> list[str]:
     if node.kind == "script":
         return [f"Line {node.line}: <{node.tag}> elements are not allowed"]
@@ -363,6 +372,14 @@ class _Collector:
     def _option(self, node: _Node, owner: _Draft | None, path: tuple[str, ...]) -> tuple[str, ...]:
         kinds, where = _OPTION_OWNERS[node.kind]
         key = node.attrs.get("alias") or node.attrs.get("value")
+        for attribute in ("value", "alias"):
+            text = node.attrs.get(attribute, "")
+            if CONTROL_CHARACTERS.search(text):
+                self.errors.append(
+                    f'Line {node.line}: <{node.tag}> {attribute} "{_short(_shown(text))}" contains '
+                    "a control character (a line break, tab or the like); labels must be one "
+                    "line of text"
+                )
         if owner is None or owner.node.kind not in kinds:
             self.errors.append(f"{node.describe()} must be inside {where}")
         elif not key:
@@ -718,10 +735,17 @@ def _region_problems(config: LabelConfig, control: ControlTag, item: dict[str, A
     if labels is None:
         return [*problems, f"value.{_label_key(result_type)} must be a list of labels"]
     return problems + [
-        f"label '{_short(label)}' is not an option of control '{control.name}'"
+        _label_problem(label, control)
         for label in labels
-        if not _allows(config, control, label)
+        if CONTROL_CHARACTERS.search(label) or not _allows(config, control, label)
     ]
+
+
+def _label_problem(label: str, control: ControlTag) -> str:
+    if CONTROL_CHARACTERS.search(label):
+        # Options loaded from task data or added by annotators are not in the config.
+        return f"label '{_short(_shown(label))}' contains a control character"
+    return f"label '{_short(label)}' is not an option of control '{control.name}'"
 
 
 def _relation_problems(config: LabelConfig, item: dict[str, Any], ids: set[Any]) -> list[str]:

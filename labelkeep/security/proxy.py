@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.http import HttpRequest, HttpResponse
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -15,6 +17,28 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 @cache
 def _trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def check_trusted_proxies(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A system check: every TRUSTED_PROXIES entry is an address or a network.
+
+    Forwarded headers are trusted by the address a connection comes from, so a host name
+    cannot be matched (resolving it per request would trust whoever controls its DNS);
+    unchecked, it fails every request instead of the start."""
+    refused = []
+    for entry in settings.TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            refused.append(entry)
+    if not refused:
+        return []
+    names = ", ".join(repr(entry) for entry in refused)
+    message = (
+        f"TRUSTED_PROXIES must list IP addresses or networks (10.0.0.5, 10.0.0.0/24, "
+        f"fd00::/8), not {names}: host names are not resolved, and ports are not matched."
+    )
+    return [checks.Error(message, id="labelkeep.E004")]
 
 
 def _is_trusted(address: str) -> bool:

@@ -11,7 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +186,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _start(data_dir: Path, extra: tuple[str, ...]) -> RunningServer:
+def _start(data_dir: Path, extra: tuple[str, ...], env: Mapping[str, str]) -> RunningServer:
     port, http_port = free_port(), free_port()
     command = [
         str(LABELKEEP),
@@ -211,7 +211,7 @@ def _start(data_dir: Path, extra: tuple[str, ...]) -> RunningServer:
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
-            env=server_env(),
+            env={**server_env(), **env},
             cwd=data_dir.parent,
             start_new_session=True,
         )
@@ -225,11 +225,14 @@ def _start(data_dir: Path, extra: tuple[str, ...]) -> RunningServer:
 
 
 @contextmanager
-def running_server(data_dir: Path, *extra: str) -> Iterator[RunningServer]:
-    """`labelkeep start` on 127.0.0.1 with free HTTPS and HTTP ports, stopped on exit."""
+def running_server(
+    data_dir: Path, *extra: str, env: Mapping[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """`labelkeep start` on 127.0.0.1 with free HTTPS and HTTP ports, stopped on exit;
+    `env` adds to (or replaces in) the server's environment."""
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
-            server = _start(data_dir, extra)
+            server = _start(data_dir, extra, env or {})
             break
         except StartFailed as failed:
             if not failed.port_taken or attempt == START_ATTEMPTS:

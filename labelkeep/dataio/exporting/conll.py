@@ -15,6 +15,7 @@ from typing import Any
 
 from labelkeep.dataio.exporting.context import ExportContext, buffered
 from labelkeep.dataio.exporting.items import Item, control_types, items
+from labelkeep.projects.labelconfig import CONTROL_CHARACTERS
 
 TOKEN = re.compile(
     r"\w+?(?=n't\b)|n't\b"  # don't → do n't
@@ -49,7 +50,10 @@ def tags(words: Sequence[tuple[str, int, int]], spans: Sequence[dict[str, Any]])
             found.append("O")
             previous = None
             continue
-        found.append(("I-" if span is previous else "B-") + str(labels[0]))
+        # One token per line: a label's line break (stored before configs refused them)
+        # would cut the tag off its token.
+        label = CONTROL_CHARACTERS.sub(" ", str(labels[0]))
+        found.append(("I-" if span is previous else "B-") + label)
         previous = span
     return found
 

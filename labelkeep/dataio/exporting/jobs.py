@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
@@ -13,17 +14,37 @@ from django.utils import timezone
 from labelkeep.audit.services import Origin, record
 from labelkeep.dataio.exporting import files
 from labelkeep.dataio.exporting.context import ExportContext
-from labelkeep.dataio.exporting.formats import get_format
+from labelkeep.dataio.exporting.formats import Format, get_format
 from labelkeep.dataio.exporting.selection import Selection
 from labelkeep.dataio.exporting.source import DatabaseSource, FileSource
 from labelkeep.dataio.exporting.text import write_json
 from labelkeep.dataio.models import ExportSnapshot, RunStatus
 from labelkeep.jobs.registry import register_job
-from labelkeep.jobs.services import JobContext
+from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
 from labelkeep.projects.services import label_config_of
+
+logger = logging.getLogger(__name__)
 
 TIMEOUT = 6 * 3600
 PROGRESS_EVERY = 1.0  # seconds between progress records
+
+
+class ExportFailed(Exception):
+    """A snapshot or conversion job failed; the message is the one its record shows."""
+
+
+def failure_message(exc: Exception, ctx: JobContext, what: str) -> str:
+    """What a failed export's record says: never the exception's own text, which may name
+    paths or internals; the log has that (logged here, with the job's id)."""
+    if isinstance(exc, JobTimedOut):
+        return f"The export took longer than its time limit ({TIMEOUT // 3600} hours)."
+    if isinstance(exc, JobGone):
+        return "The worker running the export stopped before it finished."
+    logger.exception("%s failed (job %s)", what, ctx.job.pk)
+    return (
+        f"The export failed because of an internal error (job {ctx.job.pk}); "
+        "the server's log has the details."
+    )
 
 
 def _expanded(options: dict[str, Any], key: str) -> bool:
@@ -54,9 +75,11 @@ def _every_so_often(report: Callable[[], None]) -> Callable[[], None]:
     return tick
 
 
-def _audit(snapshot: ExportSnapshot, ctx: JobContext, **details: Any) -> None:
+def _audit(
+    snapshot: ExportSnapshot, ctx: JobContext, action: str = "project.export", /, **details: Any
+) -> None:
     record(
-        "project.export",
+        action,
         actor=snapshot.created_by,
         origin=Origin(**ctx.payload.get("origin", {})),
         organization_id=snapshot.project.organization_id,
@@ -84,6 +107,15 @@ def build_snapshot(ctx: JobContext) -> dict[str, Any]:
     snapshot = _snapshot(ctx)
     if snapshot is None:
         return GONE
+    try:
+        counters = _write_snapshot(snapshot, ctx)
+    except Exception as exc:
+        _give_up(snapshot, ctx, exc, "JSON", lambda message: _fail(snapshot.pk, message))
+    _audit(snapshot, ctx, format="JSON", **counters)
+    return counters
+
+
+def _write_snapshot(snapshot: ExportSnapshot, ctx: JobContext) -> dict[str, int]:
     ExportSnapshot.objects.filter(pk=snapshot.pk).update(status=RunStatus.IN_PROGRESS)
     selection = selection_of(snapshot)
     total = selection.tally()["tasks"]
@@ -91,13 +123,11 @@ def build_snapshot(ctx: JobContext) -> dict[str, Any]:
     config = label_config_of(snapshot.project.label_config)
     relative = f"{snapshot.project_id}/export-{snapshot.pk}.json"
     tick = _every_so_often(lambda: ctx.progress(source.counts.tasks, total, "exporting tasks"))
-    try:
-        md5 = files.write(
-            relative, write_json(ExportContext(source, config, snapshot.project_id)), tick
-        )
-    except Exception as exc:
-        _fail(snapshot.pk, exc)
-        raise
+    md5 = files.write(
+        relative, write_json(ExportContext(source, config, snapshot.project_id)), tick
+    )
+    # The last chance to time out or be given up for dead: before the snapshot is completed.
+    ctx.progress(source.counts.tasks, total, "completed")
     counters = source.counts.as_dict()
     ExportSnapshot.objects.filter(pk=snapshot.pk).update(
         status=RunStatus.COMPLETED,
@@ -106,22 +136,38 @@ def build_snapshot(ctx: JobContext) -> dict[str, Any]:
         counters=counters,
         finished_at=timezone.now(),
     )
-    ctx.progress(source.counts.tasks, total, "completed")
-    _audit(snapshot, ctx, format="JSON", **counters)
     return counters
 
 
-def _fail(snapshot_id: int, exc: Exception) -> None:
+def _give_up(
+    snapshot: ExportSnapshot,
+    ctx: JobContext,
+    exc: Exception,
+    format_name: str,
+    mark: Callable[[str], None],
+) -> NoReturn:
+    """Record a failed snapshot or conversion (`mark` stores the message), audit it, and
+    end the job with the same message."""
+    what = "snapshot" if format_name == "JSON" else f"{format_name} conversion"
+    message = failure_message(exc, ctx, f"export {snapshot.pk}: {what}")
+    mark(message)
+    _audit(snapshot, ctx, "project.export_failed", format=format_name, error=message)
+    if isinstance(exc, JobGone):
+        raise exc  # the worker knows the job is over already
+    raise ExportFailed(message) from exc
+
+
+def _fail(snapshot_id: int, message: str) -> None:
     ExportSnapshot.objects.filter(pk=snapshot_id).update(
-        status=RunStatus.FAILED,
-        error=f"{type(exc).__name__}: {exc}"[:5000],
-        finished_at=timezone.now(),
+        status=RunStatus.FAILED, error=message, finished_at=timezone.now()
     )
 
 
 def _update_entry(snapshot_id: int, entry_id: int, **fields: Any) -> None:
     with transaction.atomic():
-        locked = ExportSnapshot.objects.select_for_update().get(pk=snapshot_id)
+        locked = ExportSnapshot.objects.select_for_update().filter(pk=snapshot_id).first()
+        if locked is None:
+            return  # deleted while the job ran: nothing left to mark
         locked.converted_formats = [
             entry | fields if entry["id"] == entry_id else entry
             for entry in locked.converted_formats
@@ -144,6 +190,27 @@ def convert_snapshot(ctx: JobContext) -> dict[str, Any]:
     export_format = get_format(entries[0]["export_type"]) if entries else None
     if snapshot is None or export_format is None:
         return GONE
+    try:
+        size = _write_conversion(snapshot, ctx, entry_id, export_format)
+    except Exception as exc:
+        # `traceback` is Label Studio's name for the field; it holds the message only.
+        _give_up(
+            snapshot,
+            ctx,
+            exc,
+            export_format.name,
+            lambda message: _update_entry(
+                snapshot.pk, entry_id, status=RunStatus.FAILED.value, traceback=message
+            ),
+        )
+    _audit(snapshot, ctx, format=export_format.name, bytes=size, **snapshot.counters)
+    return {"converted_format": entry_id, "bytes": size}
+
+
+def _write_conversion(
+    snapshot: ExportSnapshot, ctx: JobContext, entry_id: int, export_format: Format
+) -> int:
+    """Write the converted file and mark its entry completed; the bytes written."""
     _update_entry(snapshot.pk, entry_id, status=RunStatus.IN_PROGRESS.value)
     context = ExportContext(
         FileSource(files.absolute(snapshot.path)),
@@ -154,13 +221,6 @@ def convert_snapshot(ctx: JobContext) -> dict[str, Any]:
     relative = f"{snapshot.project_id}/export-{snapshot.pk}-{entry_id}.{export_format.extension}"
     size = [0]
     tick = _every_so_often(lambda: ctx.progress(size[0], None, "bytes written"))
-    try:
-        files.write(relative, _counted(export_format.write(context), size), tick)
-    except Exception as exc:
-        _update_entry(
-            snapshot.pk, entry_id, status=RunStatus.FAILED.value, traceback=str(exc)[:2000]
-        )
-        raise
+    files.write(relative, _counted(export_format.write(context), size), tick)
     _update_entry(snapshot.pk, entry_id, status=RunStatus.COMPLETED.value, path=relative)
-    _audit(snapshot, ctx, format=export_format.name, bytes=size[0], **snapshot.counters)
-    return {"converted_format": entry_id, "bytes": size[0]}
+    return size[0]

@@ -1,7 +1,8 @@
 """Starting exports: sync downloads and snapshots (created, converted, downloaded, deleted).
 
 Every export is audited here or in the job that makes it: `project.export` names the
-format and counts what left the server.
+format and counts what left the server; a snapshot or conversion is also audited when it
+is asked for (`project.export_request`), and when its job fails (`project.export_failed`).
 """
 
 from __future__ import annotations
@@ -123,6 +124,18 @@ def create_snapshot(
             "dataio.export_snapshot", payload, actor=actor, organization_id=project.organization_id
         )
         snapshot.save(update_fields=["job"])
+        record(
+            "project.export_request",
+            actor=actor,
+            origin=origin,
+            organization_id=project.organization_id,
+            target=project,
+            snapshot=snapshot.pk,
+            format="JSON",
+            job=snapshot.job.pk,
+            task_filter_options=snapshot.task_filter_options,
+            annotation_filter_options=snapshot.annotation_filter_options,
+        )
     return snapshot
 
 
@@ -160,11 +173,23 @@ def convert_snapshot(
             "download_resources": download_resources or export_format.bundles_images,
             "origin": _origin_payload(origin),
         }
-        enqueue(
+        job = enqueue(
             "dataio.export_convert",
             payload,
             actor=actor,
             organization_id=locked.project.organization_id,
+        )
+        record(
+            "project.export_request",
+            actor=actor,
+            origin=origin,
+            organization_id=locked.project.organization_id,
+            target=locked.project,
+            snapshot=locked.pk,
+            format=export_format.name,
+            job=job.pk,
+            converted=entry["id"],
+            download_resources=payload["download_resources"],
         )
     return entry
 

@@ -21,6 +21,7 @@ from labelkeep.dataio.exporting.imaging import (
     regions,
 )
 from labelkeep.dataio.exporting.zipstream import ZipStream
+from labelkeep.projects.labelconfig import CONTROL_CHARACTERS
 
 
 def _n(value: float) -> str:
@@ -88,6 +89,13 @@ def _categories(ctx: ExportContext) -> tuple[Categories, list[str]]:
     return Categories({label: i for i, label in enumerate(ordered)}), keypoint_order(ctx.config)
 
 
+def one_line(name: str) -> str:
+    """A class name fit for classes.txt, where a class's id is its line number. Configs and
+    results refuse labels with control characters, but results stored before that rule may
+    hold one, and a line break would shift the id of every class after it."""
+    return CONTROL_CHARACTERS.sub(" ", name)
+
+
 def write_yolo(ctx: ExportContext) -> Iterator[bytes]:
     archive = ZipStream()
     bundler = ImageBundler(archive, ctx)
@@ -101,7 +109,7 @@ def write_yolo(ctx: ExportContext) -> Iterator[bytes]:
     listed = categories.listed()
     if order:
         listed = [c | {"keypoints": order} for c in listed]
-    yield archive.add("classes.txt", "".join(f"{c['name']}\n" for c in listed).encode())
+    yield archive.add("classes.txt", "".join(f"{one_line(c['name'])}\n" for c in listed).encode())
     notes = {"categories": listed, "info": {"version": "1.0", "contributor": "Labelkeep"}}
     yield archive.add("notes.json", json.dumps(notes, indent=2, ensure_ascii=False).encode())
     yield from bundler.finish()
