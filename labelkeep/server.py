@@ -7,6 +7,7 @@ itself, streams responses, runs several worker processes and restarts crashed on
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing
 import os
 import ssl
@@ -15,6 +16,7 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
@@ -115,6 +117,30 @@ def _alive(pid: int) -> bool:
 _loads: Loads | None = None
 
 
+def _json_error(sock: Any, status: int, reason: str, message: str) -> None:
+    """gunicorn's answer to a request it refuses before Django sees it (a request line over
+    `limit_request_line`, a malformed header, …): JSON like every API error, with the
+    headers every other response carries, instead of gunicorn's bare HTML page."""
+    from django.conf import settings  # loaded with the application by now
+
+    detail = f"{reason}: {message}" if message else reason
+    body = json.dumps({"status_code": status, "detail": detail}).encode()
+    headers = [
+        f"HTTP/1.1 {status} {reason}",
+        "Connection: close",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Cache-Control: no-store",
+        "X-Content-Type-Options: nosniff",
+        "X-Frame-Options: DENY",
+        "Referrer-Policy: same-origin",
+        "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; object-src 'none'",
+    ]
+    if settings.SECURE_HSTS_SECONDS:
+        headers.append(f"Strict-Transport-Security: max-age={settings.SECURE_HSTS_SECONDS}")
+    gunicorn_util.write_nonblock(sock, "\r\n".join(headers).encode("latin-1") + b"\r\n\r\n" + body)
+
+
 class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's threaded worker, taking new connections in turn with its siblings.
 
@@ -132,6 +158,8 @@ class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]
     def init_process(self) -> None:
         if _loads is not None:
             self.slot = _loads.claim(os.getpid())
+        # The worker's error path calls `util.write_error`; in this process it is ours.
+        gunicorn_util.write_error = _json_error
         super().init_process()
 
     def run(self) -> None:

@@ -29,25 +29,11 @@ def sign_in(request: HttpRequest, email: str, password: str) -> User:
     email = (email or "").strip().lower()
     attempt = throttle.reserve(email, origin.ip_address)
     if attempt.wait:
-        known = _known(email)
-        record(
-            "login.throttled",
-            actor=known,
-            origin=origin,
-            organization_id=known.active_organization_id if known else None,
-            email=email,
-        )
+        _refusal("login.throttled", email, origin)
         raise LoginThrottled(attempt.wait)
     user = auth.authenticate(request, username=email, password=password)
     if not isinstance(user, User) or not _may_sign_in(user):
-        known = _known(email)
-        record(
-            "login.failure",
-            actor=known,
-            origin=origin,
-            organization_id=known.active_organization_id if known else None,
-            email=email,
-        )
+        _refusal("login.failure", email, origin)
         raise LoginFailed("Wrong e-mail address or password.")
     auth.login(request, user)
     throttle.forgive(email, attempt)
@@ -55,8 +41,16 @@ def sign_in(request: HttpRequest, email: str, password: str) -> User:
     return user
 
 
-def _known(email: str) -> User | None:
-    return User.objects.filter(email=email).only("id", "active_organization_id").first()
+def _refusal(action: str, email: str, origin: Origin) -> None:
+    """Audit a refused sign-in: in the account's organization when the e-mail is known."""
+    known = User.objects.filter(email=email).only("id", "active_organization_id").first()
+    record(
+        action,
+        actor=known,
+        origin=origin,
+        organization_id=known.active_organization_id if known else None,
+        email=email,
+    )
 
 
 def _may_sign_in(user: User) -> bool:

@@ -86,6 +86,11 @@ def test_api_login_throttled_with_retry_after(world: World, settings: Any) -> No
     assert 0 < int(throttled["Retry-After"]) <= settings.LOGIN_THROTTLE_WINDOW
     assert "Too many" in throttled.json()["detail"]
     assert throttled.json()["detail"].count("seconds") == 1
+    from labelkeep.audit.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="login.throttled")
+    # A known account's refusals are in its organization, where its admins read them.
+    assert event.actor_id == world.member.user.pk and event.organization_id == world.org.pk
 
 
 def test_login_throttled_per_address(world: World, settings: Any) -> None:

@@ -155,3 +155,19 @@ def test_plain_http_never_redirects_to_a_foreign_host(server: RunningServer, hos
     assert location.host in {"localhost", "127.0.0.1", "::1"}
     assert location.port == server.port
     assert location.path == "/user/login/"
+
+
+def test_requests_refused_before_django_get_json_and_the_security_headers(
+    server: RunningServer,
+) -> None:
+    # A request line over gunicorn's limit (a task-list `query` with thousands of ids).
+    with server.client() as client:
+        response = client.get("/api/tasks/", params={"query": "x" * 9000})
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["status_code"] == 400 and "too large" in body["detail"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert int(response.headers["Strict-Transport-Security"].split("=")[1]) >= 31_536_000
