@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -591,7 +591,7 @@ def usage_conflicts(config: LabelConfig, usage: Usage) -> list[Conflict]:
             return []
         message = f"Relation label '{label}' is used by existing annotations"
         return [Conflict(("relation", label), message)]
-    control = config.controls.get(from_name)
+    control = control_named(config, from_name)
     if control is None:
         message = f"Control '{from_name}' is used by existing annotations"
         return [Conflict(("control", from_name), message)]
@@ -610,6 +610,43 @@ def usage_conflicts(config: LabelConfig, usage: Usage) -> list[Conflict]:
         message = f"Label '{label}' of control '{from_name}' is used by existing annotations"
         found.append(Conflict(("label", from_name, label), message))
     return found
+
+
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")  # a <Repeater>'s indexFlag, such as {{idx}}
+
+
+def control_named(config: LabelConfig, from_name: str) -> ControlTag | None:
+    """The control a result's `from_name` names: by its name, or, inside a <Repeater>, by
+    its name with the index flag filled in (`labels_0` for `labels_{{idx}}`); such a
+    control is returned with that index filled into its name and `toName` too."""
+    control = config.controls.get(from_name)
+    if control is not None or not from_name:
+        return control
+    for name, template in config.controls.items():
+        flags = _PLACEHOLDER.findall(name)
+        if not flags:
+            continue
+        pattern = _template_pattern(name)
+        found = re.fullmatch(pattern, from_name)
+        if found is None:
+            continue
+        filled = dict(zip(flags, found.groups(), strict=False))
+
+        def fill(text: str, filled: dict[str, str] = filled) -> str:
+            return _PLACEHOLDER.sub(lambda m: filled.get(m.group(), m.group()), text)
+
+        return replace(template, name=from_name, to_name=tuple(map(fill, template.to_name)))
+    return None
+
+
+def _template_pattern(name: str) -> str:
+    parts, last = [], 0
+    for found in _PLACEHOLDER.finditer(name):
+        parts.append(re.escape(name[last : found.start()]))
+        parts.append("(\\d+)")
+        last = found.end()
+    parts.append(re.escape(name[last:]))
+    return "".join(parts)
 
 
 def _targets(control: ControlTag, to_name: str, result_type: str) -> bool:
@@ -715,7 +752,7 @@ def _item_problems(config: LabelConfig, item: Any, ids: set[Any]) -> list[str]:
     from_name, to_name, result_type = item["from_name"], item["to_name"], item["type"]
     if not all(isinstance(v, str) for v in (from_name, to_name, result_type)):
         return ["from_name, to_name and type must be strings"]
-    control = config.controls.get(from_name)
+    control = control_named(config, from_name)
     if control is None:
         return [f"from_name '{_short(from_name)}' is not a control in the labeling config"]
     return _region_problems(config, control, item)
