@@ -29,7 +29,7 @@ from labelkeep.dataio.prepare import Refused
 from labelkeep.jobs.models import Job
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
-from labelkeep.projects.services import label_config_of
+from labelkeep.projects.services import stored_config
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
@@ -226,7 +226,7 @@ def _url(data: Any, project: Project) -> str | None:
         url = data.get("url")
         return url if url else None
     only_url = isinstance(data, dict) and set(data) == {"url"} and isinstance(data["url"], str)
-    if only_url and "url" not in label_config_of(project.label_config).data_keys:
+    if only_url and "url" not in stored_config(project).data_keys:
         return str(data["url"])
     return None
 

@@ -20,7 +20,7 @@ from labelkeep.api.fields import Unstorable, storable_text
 from labelkeep.dataio.formats import Parsed
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
-from labelkeep.projects.services import label_config_of
+from labelkeep.projects.services import stored_config
 from labelkeep.tasks.bulk import TaskRows
 
 MAX_MESSAGES = 20
@@ -99,7 +99,7 @@ class Checker:
     def __init__(
         self, project: Project, *, actor: User, preannotated_from_fields: Sequence[str] = ()
     ) -> None:
-        self.config = label_config_of(project.label_config)
+        self.config = stored_config(project)
         self.required = frozenset(self.config.data_keys)
         self.overlap = project.maximum_annotations
         self.importer = actor.pk

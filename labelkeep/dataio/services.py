@@ -30,7 +30,7 @@ from labelkeep.dataio.models import FileUpload, ProjectImport, RunStatus
 from labelkeep.dataio.prepare import Checker, Prepared, Refused
 from labelkeep.jobs.services import enqueue
 from labelkeep.projects.models import Project
-from labelkeep.projects.services import label_config_of
+from labelkeep.projects.services import stored_config
 from labelkeep.security import http
 from labelkeep.tasks.services import write_task_rows
 
@@ -97,7 +97,7 @@ def check_extension(name: str) -> str:
 
 
 def _single_key(project: Project) -> str:
-    keys = label_config_of(project.label_config).data_keys
+    keys = stored_config(project).data_keys
     if len(keys) > 1:
         listed = ", ".join(f"${k}" for k in keys)
         raise FormatError(
@@ -108,7 +108,7 @@ def _single_key(project: Project) -> str:
 
 
 def _media_key(project: Project, kind: str) -> str:
-    config = label_config_of(project.label_config)
+    config = stored_config(project)
     tags = formats.KIND_TAGS.get(kind, frozenset())
     for key, tag in config.data_types.items():
         if tag.lower() in tags:

@@ -3,9 +3,12 @@
 A config is XML that annotators' browsers render, so it is read without DTDs, entities or
 external references, and scripts in any form are refused. `parse` returns a `LabelConfig`
 whose `parsed` is Label Studio's `parsed_label_config`, or raises `ConfigError` listing every
-problem found. `labels_in_result` and `usage_conflicts` keep a config change from orphaning
-existing annotations (see `configchange`); `validate_result` checks one annotation's result
-before it is stored.
+problem found. `parse(config, strict=False)` reads a config already stored: it skips the
+checks on option values added after configs could be saved (`CONTROL_CHARACTERS`), so that
+tightening a rule never breaks a project; structure and safety are checked as ever.
+`labels_in_result` and `usage_conflicts` keep a config change from orphaning existing
+annotations (see `configchange`); `validate_result` checks one annotation's result before
+it is stored.
 """
 
 from __future__ import annotations
@@ -113,8 +116,12 @@ class ControlTag:
     def labeled(self) -> bool:
         return self.type.lower() in LABELED_TAGS
 
+    def lists(self, label: str) -> bool:
+        """Whether the config names `label` itself, as an option's alias or value."""
+        return label in self.labels or label in self.label_values
+
     def accepts(self, label: str) -> bool:
-        return self.dynamic or label in self.labels or label in self.label_values
+        return self.dynamic or self.lists(label)
 
 
 @dataclass(frozen=True)
@@ -309,8 +316,9 @@ class _Draft:
 class _Collector:
     """Walks the tree once, collecting tags and every problem with them."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], *, strict: bool) -> None:
         self.errors = errors
+        self.strict = strict
         self.names: dict[str, _Node] = {}
         self.objects: dict[str, _Node] = {}
         self.controls: dict[str, _Draft] = {}
@@ -372,6 +380,17 @@ class _Collector:
     def _option(self, node: _Node, owner: _Draft | None, path: tuple[str, ...]) -> tuple[str, ...]:
         kinds, where = _OPTION_OWNERS[node.kind]
         key = node.attrs.get("alias") or node.attrs.get("value")
+        if self.strict:
+            self._check_characters(node)
+        if owner is None or owner.node.kind not in kinds:
+            self.errors.append(f"{node.describe()} must be inside {where}")
+        elif not key:
+            self.errors.append(f'{node.describe()} needs a "value" attribute')
+        else:
+            return self._add_option(node, owner, (*path, key))
+        return path
+
+    def _check_characters(self, node: _Node) -> None:
         for attribute in ("value", "alias"):
             text = node.attrs.get(attribute, "")
             if CONTROL_CHARACTERS.search(text):
@@ -380,13 +399,6 @@ class _Collector:
                     "a control character (a line break, tab or the like); labels must be one "
                     "line of text"
                 )
-        if owner is None or owner.node.kind not in kinds:
-            self.errors.append(f"{node.describe()} must be inside {where}")
-        elif not key:
-            self.errors.append(f'{node.describe()} needs a "value" attribute')
-        else:
-            return self._add_option(node, owner, (*path, key))
-        return path
 
     def _add_option(self, node: _Node, owner: _Draft, path: tuple[str, ...]) -> tuple[str, ...]:
         key = path[-1]
@@ -439,10 +451,15 @@ class _Collector:
 # --- Building the result ---------------------------------------------------------------
 
 
-def parse(config: str) -> LabelConfig:
-    """Parse and validate a labeling config; raise `ConfigError` listing every problem."""
+def parse(config: str, *, strict: bool = True) -> LabelConfig:
+    """Parse and validate a labeling config; raise `ConfigError` listing every problem.
+
+    `strict=False` is for a config already stored, never for one sent in: it skips the
+    checks on option values that were added after configs could be saved (docs/
+    labeling-configs.md, "Configs stored before a rule"), and keeps every other check.
+    """
     root, errors = _read(config)
-    collector = _Collector(errors)
+    collector = _Collector(errors, strict=strict)
     collector.visit(root, None, ())
     collector.finish(root)
     if len(errors) > MAX_MESSAGES:
@@ -589,7 +606,7 @@ def usage_conflicts(config: LabelConfig, usage: Usage) -> list[Conflict]:
         known = config.relation_labels
         if label == NO_LABEL or known is None or label in known:
             return []
-        message = f"Relation label '{label}' is used by existing annotations"
+        message = f"Relation label '{_shown(label)}' is used by existing annotations"
         return [Conflict(("relation", label), message)]
     control = control_named(config, from_name)
     if control is None:
@@ -607,7 +624,9 @@ def usage_conflicts(config: LabelConfig, usage: Usage) -> list[Conflict]:
         message = f"Object '{to_name}' of control '{from_name}' is used by existing annotations"
         found.append(Conflict(("target", from_name, to_name), message))
     if label != NO_LABEL and not _allows(config, control, label):
-        message = f"Label '{label}' of control '{from_name}' is used by existing annotations"
+        message = (
+            f"Label '{_shown(label)}' of control '{from_name}' is used by existing annotations"
+        )
         found.append(Conflict(("label", from_name, label), message))
     return found
 
@@ -667,13 +686,19 @@ def _fits(control: ControlTag, result_type: str) -> bool:
     return own == "labels" and result_type.endswith("labels")
 
 
-def _allows(config: LabelConfig, control: ControlTag, label: str) -> bool:
+def _allows(config: LabelConfig, control: ControlTag, label: str, *, listed: bool = False) -> bool:
+    """Whether results of `control` may carry `label`; `listed`: only if the config names it
+    (dynamic options do not count)."""
+
+    def takes(tag: ControlTag) -> bool:
+        return tag.lists(label) if listed else tag.accepts(label)
+
     if control.labeled:
-        return control.accepts(label)
+        return takes(control)
     # Tools without options of their own (VideoRectangle) take labels from a labels
     # control on the same object.
     return any(
-        other.labeled and other.accepts(label) and set(other.to_name) & set(control.to_name)
+        other.labeled and takes(other) and set(other.to_name) & set(control.to_name)
         for other in config.controls.values()
     )
 
@@ -771,16 +796,18 @@ def _region_problems(config: LabelConfig, control: ControlTag, item: dict[str, A
     labels = _labels_in_value(result_type, value)
     if labels is None:
         return [*problems, f"value.{_label_key(result_type)} must be a list of labels"]
+    # A label with a control character must be one the config names: only a config stored
+    # before such options were refused does. Options from task data, an API or annotators
+    # are never trusted with one.
     return problems + [
         _label_problem(label, control)
         for label in labels
-        if CONTROL_CHARACTERS.search(label) or not _allows(config, control, label)
+        if not _allows(config, control, label, listed=bool(CONTROL_CHARACTERS.search(label)))
     ]
 
 
 def _label_problem(label: str, control: ControlTag) -> str:
     if CONTROL_CHARACTERS.search(label):
-        # Options loaded from task data or added by annotators are not in the config.
         return f"label '{_short(_shown(label))}' contains a control character"
     return f"label '{_short(label)}' is not an option of control '{control.name}'"
 

@@ -55,6 +55,8 @@ class Project(models.Model):
     num_tasks_with_annotations = models.PositiveBigIntegerField(default=0)
     total_annotations_number = models.PositiveBigIntegerField(default=0)
     total_predictions_number = models.PositiveBigIntegerField(default=0)
+    # The highest `inner_id` handed out: a task's number within its project, never reused.
+    last_inner_id = models.PositiveBigIntegerField(default=0)
 
     objects: ClassVar[ProjectQuerySet] = ProjectQuerySet.as_manager()  # type: ignore[assignment]
 

@@ -27,8 +27,20 @@ class ProjectError(Exception):
 
 @lru_cache(maxsize=256)
 def label_config_of(config: str) -> labelconfig.LabelConfig:
-    """The parsed config, cached by its text: results are checked against it on every save."""
+    """A config sent in, checked by every rule; a project's own config is `stored_config`."""
     return labelconfig.parse(config)
+
+
+@lru_cache(maxsize=256)
+def _stored_config(config: str) -> labelconfig.LabelConfig:
+    return labelconfig.parse(config, strict=False)
+
+
+def stored_config(project: Project) -> labelconfig.LabelConfig:
+    """The project's config as stored, cached by its text: results are checked against it on
+    every save. Read leniently, so a rule added since it was saved does not break the
+    project (docs/labeling-configs.md); changing it checks the new config strictly."""
+    return _stored_config(project.label_config)
 
 
 def parsed_config(config: str) -> dict[str, Any]:
@@ -60,10 +72,10 @@ def create_project(
     return project
 
 
-def _parsed_or_none(config: str) -> labelconfig.LabelConfig | None:
+def _stored_or_none(project: Project) -> labelconfig.LabelConfig | None:
     try:
-        return label_config_of(config)
-    except labelconfig.ConfigError:  # stored before a rule it breaks: compare with nothing
+        return stored_config(project)
+    except labelconfig.ConfigError:  # stored before a structural rule: compare with nothing
         return None
 
 
@@ -74,7 +86,7 @@ def config_problems(project: Project, new_config: str) -> list[str]:
     be the row as stored; `update_project` reads it locked, in the transaction that writes.
     """
     new = label_config_of(new_config)
-    old = _parsed_or_none(project.label_config)
+    old = _stored_or_none(project)
     problems = []
     if added := configchange.added_keys(old, new):
         sample = task_data_sample(project, configchange.DATA_SAMPLE)

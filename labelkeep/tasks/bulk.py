@@ -205,12 +205,13 @@ class TaskRows:
         return len(self.predictions)
 
 
-def insert(project_id: int, overlap: int, rows: TaskRows) -> list[int]:
-    """Write the rows; the new task ids in input order. Counters are the caller's."""
+def insert(project_id: int, overlap: int, rows: TaskRows, first_inner_id: int) -> list[int]:
+    """Write the rows, numbered `first_inner_id`, `first_inner_id + 1`, … within the
+    project; the new task ids in input order. Counters and numbers are the caller's."""
     from labelkeep.tasks.models import Annotation, Prediction, Task
 
     fixed = {"project_id": project_id}
-    ids = _insert_tasks(Task, project_id, overlap, rows.tasks)
+    ids = _insert_tasks(Task, project_id, overlap, rows.tasks, first_inner_id)
     if rows.annotations:
         Columns(Annotation, ANNOTATION_COLUMNS, fixed).insert(
             [(ids[task], *rest) for task, *rest in rows.annotations]
@@ -223,7 +224,11 @@ def insert(project_id: int, overlap: int, rows: TaskRows) -> list[int]:
 
 
 def _insert_tasks(
-    task_model: type[models.Model], project_id: int, overlap: int, rows: Sequence[TaskRow]
+    task_model: type[models.Model],
+    project_id: int,
+    overlap: int,
+    rows: Sequence[TaskRow],
+    first_inner_id: int,
 ) -> list[int]:
     """Columns with one value in every row (meta `{}`, counters 0) are sent once."""
     if not rows:
@@ -236,5 +241,8 @@ def _insert_tasks(
             fixed[name] = json.loads(first) if name == "meta" else first  # type: ignore[arg-type]
         else:
             varying.append(index)
-    columns = Columns(task_model, [TASK_COLUMNS[i] for i in varying], fixed)
-    return columns.insert([tuple(row[i] for i in varying) for row in rows])
+    names = [TASK_COLUMNS[i] for i in varying]
+    columns = Columns(task_model, [*names, "inner_id"], fixed)
+    return columns.insert(
+        [(*(row[i] for i in varying), number) for number, row in enumerate(rows, first_inner_id)]
+    )

@@ -28,7 +28,7 @@ MAX_ITEMS = 50
 MAX_LIST = 10_000
 MAX_TEXT = 1000
 MAX_KEY_DEPTH = 5
-COLUMNS = ("id", "created_at", "updated_at", "is_labeled")
+COLUMNS = ("id", "inner_id", "created_at", "updated_at", "is_labeled")
 COUNTERS = ("total_annotations", "cancelled_annotations", "total_predictions")
 ORDERABLE = (*COLUMNS, *COUNTERS)
 _SEGMENT = re.compile(r"[A-Za-z0-9_]{1,100}")
@@ -125,8 +125,8 @@ def _compare(column: str, operator: str, value: Any, parse: Callable[[Any, str],
         low, high = _bounds(value, parse, where)
         between = Q(**{f"{column}__gte": low, f"{column}__lte": high})
         return between if operator == "in" else ~between
-    if column == "id" and operator in ("in_list", "not_in_list"):
-        listed = Q(id__in=_items(value, parse, where))
+    if column in ("id", "inner_id") and operator in ("in_list", "not_in_list"):
+        listed = Q(**{f"{column}__in": _items(value, parse, where)})
         return listed if operator == "in_list" else ~listed
     raise refuse("query", f"filter:tasks:{column}: operator `{operator}` is not supported.")
 
@@ -193,7 +193,7 @@ def _data(key: str, operator: str, kind: str, value: Any) -> Q:
 
 
 _TYPES = {
-    **dict.fromkeys(("id", *COUNTERS), ("Number",)),
+    **dict.fromkeys(("id", "inner_id", *COUNTERS), ("Number",)),
     "created_at": ("Datetime",),
     "updated_at": ("Datetime",),
     "is_labeled": ("Boolean",),
@@ -321,7 +321,7 @@ def ordering(names: Any, field: str) -> list[str | OrderBy]:
     descending = name.startswith("-")
     column = name.removeprefix("-").removeprefix("tasks:")
     tiebreak = "-id" if descending else "id"
-    if column == "id":
+    if column in ("id", "inner_id"):  # within a project, inner_id follows id
         return [tiebreak]
     if column in ORDERABLE:
         return [f"-{column}" if descending else column, tiebreak]

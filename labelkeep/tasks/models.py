@@ -13,6 +13,9 @@ class Task(models.Model):
 
     # Indexed by the (project, …) indexes below; a single-column index would only slow inserts.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The task's number within its project (1, 2, …), as Label Studio shows it; handed
+    # out in creation order from Project.last_inner_id, so it follows `id`.
+    inner_id = models.PositiveBigIntegerField()
     data = models.JSONField()
     meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -44,6 +47,9 @@ class Task(models.Model):
                 name="task_project_annotated_id",
                 condition=models.Q(total_annotations__gt=0),
             ),
+        )
+        constraints = (
+            models.UniqueConstraint(fields=("project", "inner_id"), name="task_project_inner_id"),
         )
 
     def __str__(self) -> str:

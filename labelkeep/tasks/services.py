@@ -15,7 +15,7 @@ from labelkeep.audit.services import Origin, listed, record
 from labelkeep.db.prepared import PreparedInsert
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
-from labelkeep.projects.services import label_config_of
+from labelkeep.projects.services import stored_config
 from labelkeep.tasks import bulk, counters, deletion
 from labelkeep.tasks.bulk import TaskRows
 from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock
@@ -113,18 +113,26 @@ def create_tasks(
 def write_task_rows(
     project: Project, rows: TaskRows, *, actor: User | None, origin: Origin
 ) -> Created:
-    """The one way tasks are created: insert the rows, move the project's counters by the
-    input's own numbers (never a recount), and record one audit entry."""
+    """The one way tasks are created: move the project's counters by the input's own
+    numbers (never a recount), number the tasks from the project's last `inner_id`, insert
+    the rows, and record one audit entry.
+
+    The project's row is updated first, so concurrent writers to one project take its
+    numbers in turn and `inner_id` follows `id` within a project."""
+    count = len(rows.tasks)
     with transaction.atomic():
-        ids = bulk.insert(project.pk, project.maximum_annotations, rows)
         done = sum(row[3] for row in rows.tasks)
-        Project.objects.filter(pk=project.pk).update(
-            task_number=F("task_number") + len(ids),
+        changed = Project.objects.filter(pk=project.pk)
+        changed.update(
+            task_number=F("task_number") + count,
             num_tasks_with_annotations=F("num_tasks_with_annotations")
             + sum(1 for row in rows.tasks if row[3]),
             total_annotations_number=F("total_annotations_number") + done,
             total_predictions_number=F("total_predictions_number") + rows.prediction_count,
+            last_inner_id=F("last_inner_id") + count,
         )
+        last = changed.values_list("last_inner_id", flat=True).get()
+        ids = bulk.insert(project.pk, project.maximum_annotations, rows, last - count + 1)
         _audit(
             "tasks.create",
             project,
@@ -141,7 +149,7 @@ def write_task_rows(
 def check_data(project: Project, data: Mapping[str, Any]) -> None:
     """Refuse task data without a `$key` the project's config reads, as imports do (a
     config change relies on the tasks carrying them: labelkeep/projects/configchange.py)."""
-    missing = [k for k in label_config_of(project.label_config).data_keys if k not in data]
+    missing = [k for k in stored_config(project).data_keys if k not in data]
     if missing:
         keys = ", ".join(f'"{k}"' for k in missing)
         variables = ", ".join(f"${k}" for k in missing)
@@ -219,7 +227,7 @@ def delete_tasks(
 def _checked_result(project: Project, result: Any) -> list[Any]:
     if not isinstance(result, list):
         raise TaskError(["result must be a list of regions."])
-    problems = labelconfig.validate_result(label_config_of(project.label_config), result)
+    problems = labelconfig.validate_result(stored_config(project), result)
     if problems:
         raise TaskError(problems)
     return result

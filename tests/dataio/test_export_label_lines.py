@@ -69,7 +69,7 @@ def test_conll_tags_stay_on_their_token_line(world: World) -> None:
     response = export(world.admin.client, project, "?export_type=CONLL2003")
     assert body(response).decode().splitlines() == [
         "-DOCSTART- -X- O",
-        "Ada -X- _ B-PER SON",
+        "Ada -X- _ B-PER_SON",
         "lived -X- _ O",
         "",
     ]

@@ -85,7 +85,7 @@ def test_prepared_annotations_and_values_list() -> None:
 
 def test_prepared_update_and_delete(world: World) -> None:
     project = Project.objects.create(organization=world.org, title="P")
-    task = Task.objects.create(project=project, data={"text": "x"})
+    task = Task.objects.create(project=project, data={"text": "x"}, inner_id=1)
     bump = PreparedUpdate(
         lambda pk, n: (Task.objects.filter(pk=pk), {"overlap": F("overlap") + Value(n)}),
         pk=int,

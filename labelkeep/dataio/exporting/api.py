@@ -27,7 +27,7 @@ from labelkeep.dataio.exporting.serializers import (
 from labelkeep.dataio.models import ExportSnapshot
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
-from labelkeep.projects.services import label_config_of
+from labelkeep.projects.services import stored_config
 
 _EXPORT = Perm.TASKS_IMPORT_EXPORT
 _FILE = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
@@ -116,7 +116,7 @@ class ExportFormatsView(ExportAPIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         project = self.project(pk)
-        return Response(listed(label_config_of(project.label_config)))
+        return Response(listed(stored_config(project)))
 
 
 class SnapshotsView(ExportAPIView):

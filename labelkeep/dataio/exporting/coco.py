@@ -58,6 +58,12 @@ def polygon_fields(
     }
 
 
+def _pixels(side: float | None) -> int | None:
+    """An image side in whole pixels, as Label Studio writes it: results store
+    original_width and original_height as integers, but nothing stops a float."""
+    return max(1, round(side)) if side else None
+
+
 class _Coco:
     def __init__(self, ctx: ExportContext) -> None:
         self.ctx = ctx
@@ -142,7 +148,7 @@ def write_coco(ctx: ExportContext) -> Iterator[bytes]:
         reference = reference_of(task, key)
         placed = yield from bundler.place(task["id"], reference)
         found = regions(chosen_annotation(task), ctx.config)
-        width, height = image_size(found)
+        width, height = (_pixels(side) for side in image_size(found))
         name = placed.member or (reference if isinstance(reference, str) else "")
         coco.images.add({"width": width, "height": height, "id": image_id, "file_name": name})
         if width and height:

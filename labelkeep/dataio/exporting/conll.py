@@ -3,7 +3,8 @@
 Tokens follow Penn Treebank conventions closely enough for NER training: words (with
 inner hyphens, apostrophes, periods and digit groups) and each punctuation mark apart, and
 negations split as "do" + "n't". A token takes the label of the span it overlaps; the first
-token of a span is B-, the rest I-. Only the first <Labels> control's spans count.
+token of a span is B-, the rest I-. Only the first <Labels> control's spans count. Whitespace
+inside a label becomes "_" (`tag_label`), so every line keeps its four columns.
 """
 
 from __future__ import annotations
@@ -50,12 +51,20 @@ def tags(words: Sequence[tuple[str, int, int]], spans: Sequence[dict[str, Any]])
             found.append("O")
             previous = None
             continue
-        # One token per line: a label's line break (stored before configs refused them)
-        # would cut the tag off its token.
-        label = CONTROL_CHARACTERS.sub(" ", str(labels[0]))
-        found.append(("I-" if span is previous else "B-") + label)
+        found.append(("I-" if span is previous else "B-") + tag_label(str(labels[0])))
         previous = span
     return found
+
+
+def tag_label(label: str) -> str:
+    """`label` fit for the tag column: each run of whitespace becomes one "_", the ends
+    none (`New York Loc` → `New_York_Loc`).
+
+    Readers split a line on whitespace, so a space would make the tag two columns, and a
+    line break (in labels stored before configs refused them) would cut it off its token.
+    Control characters count as whitespace; `str.split` finds the rest, as readers do.
+    """
+    return "_".join(CONTROL_CHARACTERS.sub(" ", label).split())
 
 
 def _overlapping(

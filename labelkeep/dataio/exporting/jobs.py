@@ -21,7 +21,7 @@ from labelkeep.dataio.exporting.text import write_json
 from labelkeep.dataio.models import ExportSnapshot, RunStatus
 from labelkeep.jobs.registry import register_job
 from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
-from labelkeep.projects.services import label_config_of
+from labelkeep.projects.services import stored_config
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _write_snapshot(snapshot: ExportSnapshot, ctx: JobContext) -> dict[str, int]
     selection = selection_of(snapshot)
     total = selection.tally()["tasks"]
     source = DatabaseSource(selection, settings.EXPORT_CHUNK_SIZE)
-    config = label_config_of(snapshot.project.label_config)
+    config = stored_config(snapshot.project)
     relative = f"{snapshot.project_id}/export-{snapshot.pk}.json"
     tick = _every_so_often(lambda: ctx.progress(source.counts.tasks, total, "exporting tasks"))
     md5 = files.write(
@@ -214,7 +214,7 @@ def _write_conversion(
     _update_entry(snapshot.pk, entry_id, status=RunStatus.IN_PROGRESS.value)
     context = ExportContext(
         FileSource(files.absolute(snapshot.path)),
-        label_config_of(snapshot.project.label_config),
+        stored_config(snapshot.project),
         snapshot.project_id,
         download_resources=bool(ctx.payload.get("download_resources")),
     )

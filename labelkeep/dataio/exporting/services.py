@@ -29,7 +29,7 @@ from labelkeep.dataio.models import ExportSnapshot, RunStatus
 from labelkeep.jobs.services import enqueue
 from labelkeep.projects.labelconfig import LabelConfig
 from labelkeep.projects.models import Project
-from labelkeep.projects.services import label_config_of
+from labelkeep.projects.services import stored_config
 
 
 class ExportError(Exception):
@@ -58,7 +58,7 @@ class Export:
 
 
 def config_for(project: Project, export_format: Format) -> LabelConfig:
-    config = label_config_of(project.label_config)
+    config = stored_config(project)
     if not export_format.fits(config):
         raise ExportError(
             f"{export_format.name} does not fit this project's labeling config; "

@@ -46,6 +46,7 @@ TASK_COLUMNS = (
     "meta_text",
     "created_text",
     "updated_text",
+    "inner_id",
     "updated_by_id",
     "total_annotations",
     "cancelled_annotations",
@@ -75,10 +76,10 @@ PREDICTION_COLUMNS = (
 
 TASK = (
     '{"id": %d, "annotations": [%s], "drafts": [], "predictions": [%s], "data": %s, '
-    '"meta": %s, "created_at": "%s", "updated_at": "%s", "total_annotations": %d, '
-    '"cancelled_annotations": %d, "total_predictions": %d, "comment_count": 0, '
-    '"unresolved_comment_count": 0, "last_comment_updated_at": null, "project": %d, '
-    '"updated_by": %s, "comment_authors": []}'
+    '"meta": %s, "created_at": "%s", "updated_at": "%s", "inner_id": %d, '
+    '"total_annotations": %d, "cancelled_annotations": %d, "total_predictions": %d, '
+    '"comment_count": 0, "unresolved_comment_count": 0, "last_comment_updated_at": null, '
+    '"project": %d, "updated_by": %s, "comment_authors": []}'
 )
 ANNOTATION = (
     '{"id": %d, "completed_by": %s, "result": %s, "was_cancelled": %s, "ground_truth": %s, '
@@ -218,6 +219,7 @@ class DatabaseSource:
                 meta,
                 stamp(created),
                 stamp(updated),
+                inner_id,
                 total,
                 cancelled,
                 total_predictions,
@@ -230,6 +232,7 @@ class DatabaseSource:
                 meta,
                 created,
                 updated,
+                inner_id,
                 updated_by,
                 total,
                 cancelled,
