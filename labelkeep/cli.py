@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from django.core.exceptions import ImproperlyConfigured
 
-from labelkeep import datadir
+from labelkeep import datadir, parent
 
 EVERY_ADDRESS = ("0.0.0.0", "::")  # noqa: S104 (what --host may say, not a default)
 WORKER_GRACE = 30.0
@@ -184,7 +184,7 @@ def _start_redirect(args: argparse.Namespace) -> subprocess.Popen[bytes]:
         ",".join(settings.ALLOWED_HOSTS),
     ]
     print(f"Redirecting http://{args.host}:{args.http_port}/ to HTTPS")
-    child = subprocess.Popen(command, pass_fds=[listening.fileno()])  # noqa: S603
+    child = subprocess.Popen(command, pass_fds=[listening.fileno()], env=parent.child_env())  # noqa: S603
     listening.close()
     return child
 
@@ -195,6 +195,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.processes > 1:
         command = [sys.executable, "-m", "labelkeep.cli", "worker", "--data-dir", args.data_dir]
         return supervise([command] * args.processes, grace=args.grace)
+    parent.follow()
     from django.conf import settings
 
     from labelkeep.jobs.worker import make_worker
@@ -230,7 +231,8 @@ def supervise(commands: list[list[str]], *, grace: float) -> int:
         for command in commands:
             if deadline is not None:
                 break  # stopped while starting: start no more
-            children.append(subprocess.Popen(command, process_group=0))  # noqa: S603
+            started = subprocess.Popen(command, process_group=0, env=parent.child_env())  # noqa: S603
+            children.append(started)
         while any(child.poll() is None for child in children):
             if deadline is not None and time.monotonic() > deadline:
                 for child in children:

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.http.request import split_domain_port, validate_host
 
+from labelkeep import parent
+
 
 def concrete_hosts(allowed_hosts: list[str]) -> list[str]:
     """The allowed hosts that are literal names or addresses (not `.domain` or `*` patterns)."""
@@ -70,5 +72,6 @@ def serve(sock: socket.socket, https_port: int, allowed_hosts: list[str]) -> Non
 
 
 if __name__ == "__main__":
+    parent.follow()
     listening = socket.socket(fileno=int(sys.argv[1]))
     serve(listening, int(sys.argv[2]), sys.argv[3].split(","))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.harness import LABELKEEP, server_env
+from tests.server.harness import LABELKEEP, running_server, server_env
 
 pytestmark = pytest.mark.server
 
@@ -84,6 +85,42 @@ def test_stopping_the_parent_stops_every_worker(tmp_path: Path, stop: signal.Sig
         _stop_all(parent, children, b"labelkeep.cli")
 
 
+def test_workers_stop_when_the_parent_is_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL leaves the parent no chance to pass anything on: the workers learn of its
+    death from the kernel (labelkeep/parent.py) and finish as if stopped."""
+    data_dir = tmp_path / "data"
+    migrate = [str(LABELKEEP), "manage", "--data-dir", str(data_dir), "migrate", "-v", "0"]
+    subprocess.run(migrate, env=server_env(), cwd=tmp_path, check=True, timeout=120)
+    log = tmp_path / "worker.stderr"
+    command = [str(LABELKEEP), "worker", "--data-dir", str(data_dir), "--processes", "2"]
+    with log.open("wb") as stderr:
+        parent = subprocess.Popen(command, env=server_env(), cwd=tmp_path, stderr=stderr)
+    children: list[int] = []
+    try:
+        _wait_for(lambda: log.read_text().count("Starting worker") == 2, 60, "two workers")
+        children = _children(parent.pid)
+        assert len(children) == 2
+        parent.kill()
+        parent.wait(timeout=20)
+        _wait_for(lambda: not any(_alive(pid) for pid in children), 20, "the workers to exit")
+        assert log.read_text().count("shutting down gracefully") == 2
+    finally:
+        _stop_all(parent, children, b"labelkeep.cli")
+
+
+def test_a_child_whose_parent_is_already_gone_does_not_start(tmp_path: Path) -> None:
+    env = {**server_env(), "LABELKEEP_PARENT_PID": "1"}  # not this child's parent
+    ran = subprocess.run(
+        [str(LABELKEEP), "worker", "--data-dir", str(tmp_path / "data")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+    )
+    assert ran.returncode != 0
+    assert b"has exited" in ran.stderr
+
+
 IGNORES_SIGTERM = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
     "print('ready', flush=True); time.sleep(120)"
@@ -111,3 +148,20 @@ def test_workers_still_running_after_the_grace_period_are_killed(tmp_path: Path)
         assert not _alive(children[0])
     finally:
         _stop_all(parent, children, b"time.sleep(120)")
+
+
+def test_the_redirect_listener_stops_when_the_server_is_killed_outright(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with running_server(data_dir) as server:
+        redirects = [
+            pid
+            for pid in _children(server.process.pid)
+            if b"labelkeep.redirect" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(redirects) == 1
+        server.process.kill()
+        server.process.wait(timeout=20)
+        _wait_for(lambda: not _alive(redirects[0]), 20, "the redirect listener to exit")
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", server.http_port), timeout=2.0).close()
