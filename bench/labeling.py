@@ -1,9 +1,12 @@
 """Labeling through the real server: `python -m bench.labeling [--tasks N]`.
 
 Seeds a text-classification project with N tasks, then measures annotation create,
-task-list pages (100 tasks, fields=all) at random depths and single task get with `wrk`
-(bench/wrk/*.lua) at 8 and at 1 keep-alive connections, and the label stream (`next`,
-then a skip) with Python clients, which read each answer to skip the task they were given.
+task-list pages (100 tasks, fields=all) at random depths, unfiltered and filtered to the
+tasks not yet labeled (`is_labeled=false`, as the data manager's "to do" list asks), and
+single task get with `wrk` (bench/wrk/*.lua) at 8 and at 1 keep-alive connections, and the
+label stream (`next`, then a skip) with Python clients, which read each answer to skip the
+task they were given. The filtered list is read after the annotation workload, so it
+matches most but not all tasks.
 """
 
 from __future__ import annotations
@@ -65,8 +68,15 @@ def main() -> None:
         for name, script in (
             ("annotation create", "annotate"),
             ("task list page (100, fields=all)", "page"),
+            ("task list page (100, fields=all, is_labeled=false)", "filtered"),
             ("single task get", "get"),
         ):
+            if script == "filtered":
+                values["filter"] = "is_labeled=false"
+                settle_database()
+                pages, took = _pages(server, auth, project, values["filter"])
+                values["pages"] = str(pages)
+                lines.append(f"{name}, page 1 after a change (counts the matches): {took:.1f} ms")
             for connections in (8, 1):
                 settle_database()
                 load = wrk(server, script, values, connections=connections, seconds=args.seconds)
@@ -76,6 +86,19 @@ def main() -> None:
             timing = _stream(server, auth, project, args.stream_requests, clients)
             lines.append(f"next task, {clients} clients: {timing.summary()}")
     record(f"Labeling: {args.tasks:,} tasks through HTTPS", lines)
+
+
+def _pages(server: Server, auth: dict[str, str], project: int, query: str) -> tuple[int, float]:
+    """How many 100-task pages the filtered list has now, and how long (ms) the request
+    that counted them took: the first one after a change to the tasks counts the matches,
+    later ones reuse the count until the next change."""
+    with httpx.Client(base_url=server.base_url, verify=str(server.cert), timeout=60) as client:
+        url = f"/api/tasks/?project={project}&page_size=100&fields=all&{query}"
+        client.get("/api/version/").raise_for_status()  # connected before the clock starts
+        started = time.perf_counter()
+        response = client.get(url, headers=auth).raise_for_status()
+        elapsed = (time.perf_counter() - started) * 1000
+    return max(1, int(response.json()["total"]) // 100), elapsed
 
 
 def _stream(server: Server, auth: dict[str, str], project: int, total: int, clients: int) -> Timing:

@@ -84,3 +84,12 @@ def world(db: Any) -> World:
 @pytest.fixture
 def anon() -> HttpsClient:
     return HttpsClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_task_list_memory() -> None:
+    """Each test's projects start with no remembered task-list anchors or counts (ids
+    come back in tests, as each test's transaction is rolled back)."""
+    from labelkeep.tasks import anchors
+
+    anchors.forget()

@@ -57,6 +57,10 @@ class Project(models.Model):
     total_predictions_number = models.PositiveBigIntegerField(default=0)
     # The highest `inner_id` handed out: a task's number within its project, never reused.
     last_inner_id = models.PositiveBigIntegerField(default=0)
+    # Moved by every change to the project's tasks that a task-list filter could see (one
+    # more column in the UPDATE that moves the counters): filtered counts and deep-page
+    # anchors remembered at one version are right until it moves (tasks/anchors.py).
+    tasks_version = models.PositiveBigIntegerField(default=0)
 
     objects: ClassVar[ProjectQuerySet] = ProjectQuerySet.as_manager()  # type: ignore[assignment]
 

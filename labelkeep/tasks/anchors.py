@@ -9,10 +9,14 @@ and skips fewer than ANCHOR_EVERY entries. A missing anchor is found by skipping
 nearest known one below it, never more than OFFSET itself would skip, so reading pages in
 order costs a short skip each, and any page read twice costs one.
 
-Anchors describe one set of task ids. They are kept only while the project's task counter
-and its highest task id stay what they were: ids only grow, so every insert moves the
-highest id and every delete moves the counter, and either change forgets the anchors.
-Only the unfiltered list ordered by id (either way) uses them.
+Anchors describe one set of task ids. For the unfiltered list they are kept while the
+project's task counter and its highest task id stay what they were: ids only grow, so
+every insert moves the highest id and every delete moves the counter, and either change
+forgets the anchors (annotating does not). A filtered list in id order (`is_labeled=false`,
+`only_annotated`, any data-manager filter) keeps its own anchors, and its match count for
+`total`, while the project's `tasks_version` stays what it was: every change to the
+project's tasks moves it (tasks/counters.py). A filtered list is known by the text and
+parameters of its SQL, so two requests share anchors only when they ask for the same rows.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Task
@@ -32,15 +37,33 @@ DEEP = 10_000  # below this offset, skipping on the index is already cheap
 _KEPT = 64  # (project, direction) pairs kept per process
 
 
+Signature = tuple[str, str] | None
+"""A filtered list's SQL text and parameters (as text); None for the unfiltered list."""
+
+
 @dataclass
 class _Anchors:
-    version: tuple[int, int | None]  # (task counter, highest id)
+    version: tuple[object, ...]  # (created_at, …): a project's pk may come back in tests
     slots: list[int] = field(default_factory=list)  # sorted positions // ANCHOR_EVERY
     ids: dict[int, int] = field(default_factory=dict)  # slot -> id at that position
 
 
-_cache: OrderedDict[tuple[str, int, bool], _Anchors] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, bool, Signature], _Anchors] = OrderedDict()
+_totals: OrderedDict[tuple[str, int, Signature], tuple[object, int]] = OrderedDict()
 _lock = threading.Lock()
+
+
+def forget() -> None:
+    """Drop every remembered anchor and count (tests start from nothing)."""
+    with _lock:
+        _cache.clear()
+        _totals.clear()
+
+
+def signature(tasks: QuerySet[Task]) -> tuple[str, str]:
+    """What identifies a filtered list: its SQL and parameters (values, not code)."""
+    sql, params = tasks.order_by().values("id").query.sql_with_params()
+    return sql, repr(params)
 
 
 def _highest(project_id: int) -> int | None:
@@ -49,19 +72,23 @@ def _highest(project_id: int) -> int | None:
 
 
 def _from(
-    project_id: int, descending: bool, anchor: int | None, skip: int, count: int
+    tasks: QuerySet[Task], descending: bool, anchor: int | None, skip: int, count: int
 ) -> list[int]:
     """`count` ids of the list, after skipping `skip` from `anchor` (or from its start)."""
-    tasks = Task.objects.filter(project_id=project_id)
     if anchor is not None:
         tasks = tasks.filter(id__lte=anchor) if descending else tasks.filter(id__gte=anchor)
     ordered = tasks.order_by("-id" if descending else "id").values_list("id", flat=True)
     return list(ordered[skip : skip + count])
 
 
-def _anchors(project: Project, descending: bool) -> _Anchors:
-    key = (connection.alias, project.pk, descending)
-    version = (project.task_number, _highest(project.pk))
+def _anchors(project: Project, descending: bool, filtered: Signature) -> _Anchors:
+    key = (connection.alias, project.pk, descending, filtered)
+    version: tuple[object, ...]
+    if filtered is None:
+        highest = _highest(project.pk)
+        version = (project.created_at, project.task_number, highest)
+    else:
+        version = (project.created_at, project.tasks_version)
     with _lock:
         known = _cache.get(key)
         if known is None or known.version != version:
@@ -72,11 +99,36 @@ def _anchors(project: Project, descending: bool) -> _Anchors:
     return known
 
 
-def page_ids(project: Project, descending: bool, start: int, size: int) -> list[int] | None:
-    """The ids of the page that starts at position `start`, or None to use OFFSET."""
+def total(project: Project, tasks: QuerySet[Task], filtered: tuple[str, str]) -> int:
+    """How many tasks a filtered list holds: counted once per `tasks_version`."""
+    key = (connection.alias, project.pk, filtered)
+    version = (project.created_at, project.tasks_version)
+    with _lock:
+        known = _totals.get(key)
+    if known is not None and known[0] == version:
+        return known[1]
+    count = tasks.count()
+    with _lock:
+        _totals[key] = (version, count)
+        _totals.move_to_end(key)
+        while len(_totals) > _KEPT:
+            _totals.popitem(last=False)
+    return count
+
+
+def page_ids(
+    project: Project,
+    tasks: QuerySet[Task],
+    descending: bool,
+    start: int,
+    size: int,
+    filtered: Signature = None,
+) -> list[int] | None:
+    """The ids of the page of `tasks` (the project's, filtered as `filtered` says) in id
+    order that starts at position `start`, or None to use OFFSET."""
     if start < DEEP:
         return None
-    known = _anchors(project, descending)
+    known = _anchors(project, descending, filtered)
     slot = start // ANCHOR_EVERY
     with _lock:
         anchor = known.ids.get(slot)
@@ -85,7 +137,7 @@ def page_ids(project: Project, descending: bool, start: int, size: int) -> list[
     if anchor is None:
         base_id = None if base is None else known.ids[base]
         walked = _from(
-            project.pk,
+            tasks,
             descending,
             base_id,
             (slot - (base or 0)) * ANCHOR_EVERY,
@@ -98,4 +150,4 @@ def page_ids(project: Project, descending: bool, start: int, size: int) -> list[
             if slot not in known.ids:
                 known.ids[slot] = anchor
                 bisect.insort(known.slots, slot)
-    return _from(project.pk, descending, anchor, start - slot * ANCHOR_EVERY, size)
+    return _from(tasks, descending, anchor, start - slot * ANCHOR_EVERY, size)

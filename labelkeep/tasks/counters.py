@@ -12,6 +12,9 @@ from labelkeep.db.prepared import PreparedUpdate
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
 
+# Added to every UPDATE of a project whose tasks changed (Project.tasks_version).
+NEW_VERSION: dict[str, Any] = {"tasks_version": F("tasks_version") + Value(1)}
+
 PROJECT_COUNTERS = (
     "task_number",
     "num_tasks_with_annotations",
@@ -56,6 +59,7 @@ def _project_shift(task: int, done: int) -> dict[str, Any]:
         "num_tasks_with_annotations": F("num_tasks_with_annotations")
         + _has_more_than(task, 0)
         - _has_more_than(task, done),
+        **NEW_VERSION,
     }
 
 
@@ -91,6 +95,8 @@ def shift_annotations(
     if not done:
         if project_as_of is not None:
             confirm_unchanged(task.project_id, project_as_of)
+        else:
+            touch(task.project_id)
     elif project_as_of is None:
         _SHIFT_PROJECT_ANNOTATIONS.run(pk=task.project_id, task=task.pk, done=done)
     elif not _SHIFT_PROJECT_ANNOTATIONS_AS_OF.run(
@@ -103,15 +109,20 @@ def confirm_unchanged(project_id: int, seen: dt.datetime) -> None:
     """Raise ProjectChanged unless the project is as the caller read it; else hold its row
     (locked on PostgreSQL until the commit) so that a config change waits for this one."""
     if not Project.objects.filter(pk=project_id, updated_at=seen).update(
-        updated_at=F("updated_at")
+        updated_at=F("updated_at"), **NEW_VERSION
     ):
         raise ProjectChanged
+
+
+def touch(project_id: int) -> None:
+    """Move the project's tasks_version: its tasks changed and no counter moved."""
+    Project.objects.filter(pk=project_id).update(**NEW_VERSION)
 
 
 def shift_predictions(task: Task, delta: int) -> None:
     Task.objects.filter(pk=task.pk).update(total_predictions=F("total_predictions") + delta)
     Project.objects.filter(pk=task.project_id).update(
-        total_predictions_number=F("total_predictions_number") + delta
+        total_predictions_number=F("total_predictions_number") + delta, **NEW_VERSION
     )
 
 
@@ -136,7 +147,7 @@ def add_predictions(project_id: int, task_ids: list[int], count: int) -> None:
     """`count` new predictions on these tasks: recount the tasks, move the project."""
     recount_tasks(task_ids)
     Project.objects.filter(pk=project_id).update(
-        total_predictions_number=F("total_predictions_number") + count
+        total_predictions_number=F("total_predictions_number") + count, **NEW_VERSION
     )
 
 
@@ -150,6 +161,7 @@ def recount_project(project_id: int) -> None:
             project_id=project_id, was_cancelled=False
         ).count(),
         total_predictions_number=Prediction.objects.filter(project_id=project_id).count(),
+        **NEW_VERSION,
     )
 
 
@@ -162,3 +174,4 @@ def apply_overlap(project: Project) -> None:
             When(total_annotations__gte=overlap, then=Value(True)), default=Value(False)
         ),
     )
+    touch(project.pk)

@@ -3,8 +3,8 @@
 A page is one query whatever its depth: the page's ids come from a subquery that
 orders and skips on an index (`id IN (SELECT id … ORDER BY … LIMIT … OFFSET …)`), so a
 deep page steps over index entries, never over rows and their JSON. The unfiltered list
-in id order (the default, and how scripts read a whole project) starts deep pages from
-anchors instead (`anchors`), stepping over fewer than a thousand entries. Filters and
+in id order (the default, and how scripts read a whole project), filtered or not, starts
+deep pages from anchors instead (`anchors`), stepping over fewer than a thousand entries. Filters and
 ordering come from `filters`, which maps Label Studio's names to an allowlist."""
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from rest_framework.request import Request
 
 from labelkeep.accounts.models import User
 from labelkeep.projects.models import Project
-from labelkeep.tasks import filters
-from labelkeep.tasks.anchors import page_ids
+from labelkeep.tasks import anchors, filters
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.models import labeled as tasks_labeled
 from labelkeep.tasks.serializers import (
@@ -143,8 +142,11 @@ def _page_rows(project: Project, tasks: QuerySet[Task], listing: Listing) -> lis
     instances: a hundred of them cost more than the query)."""
     start = (listing.page - 1) * listing.size
     ordered = tasks.order_by(*listing.ordering)
-    by_id = listing.condition is None and listing.ordering in (["id"], ["-id"])
-    ids = page_ids(project, listing.ordering == ["-id"], start, listing.size) if by_id else None
+    ids = None
+    if listing.ordering in (["id"], ["-id"]):
+        filtered = None if listing.condition is None else anchors.signature(tasks)
+        descending = listing.ordering == ["-id"]
+        ids = anchors.page_ids(project, tasks, descending, start, listing.size, filtered)
     if ids is not None:
         rows = Task.objects.filter(pk__in=ids).order_by(*listing.ordering)
     elif start:
@@ -171,12 +173,12 @@ def _by_task(
 def _total(project: Project, tasks: QuerySet[Task], condition: Q | None) -> int:
     """The matching tasks: the project's counters when they answer it (no filter, or only
     `only_annotated`: `num_tasks_with_annotations` counts exactly those), else a COUNT,
-    which the filters' indexes answer."""
+    which the filters' indexes answer, remembered until the project's tasks change."""
     if condition is None:
         return project.task_number
     if condition == ANNOTATED:
         return project.num_tasks_with_annotations
-    return tasks.count()
+    return anchors.total(project, tasks, anchors.signature(tasks))
 
 
 def _totals(project: Project, tasks: QuerySet[Task], condition: Q | None) -> dict[str, int]:

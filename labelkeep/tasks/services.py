@@ -130,6 +130,7 @@ def write_task_rows(
             total_annotations_number=F("total_annotations_number") + done,
             total_predictions_number=F("total_predictions_number") + rows.prediction_count,
             last_inner_id=F("last_inner_id") + count,
+            **counters.NEW_VERSION,
         )
         last = changed.values_list("last_inner_id", flat=True).get()
         ids = bulk.insert(project.pk, project.maximum_annotations, rows, last - count + 1)
@@ -170,6 +171,7 @@ def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: O
             setattr(task, name, value)
         task.updated_by = actor
         task.save(update_fields=[*fields, "updated_by", "updated_at"])
+        counters.touch(task.project_id)
         if "overlap" in fields:
             counters.recount_tasks([task.pk])
             if "is_labeled" in fields:  # the recount set it from the counts: the given wins
@@ -210,7 +212,7 @@ def delete_tasks(
                 deleted[name] += value
             deletion.delete_slice(part)
         Project.objects.filter(pk=project.pk).update(
-            **{name: F(name) - value for name, value in deleted.items()}
+            **{name: F(name) - value for name, value in deleted.items()}, **counters.NEW_VERSION
         )
         count = deleted["task_number"]
         everything = chosen is None and not excluded
@@ -353,6 +355,7 @@ def _create_bulk(
             num_tasks_with_annotations=F("num_tasks_with_annotations")
             + started
             - sum(1 for _, total in locked if total > 0),
+            **counters.NEW_VERSION,
         )
         if not moved:
             raise counters.ProjectChanged
@@ -459,6 +462,7 @@ def delete_annotations_bulk(ids: Collection[int], *, actor: User, origin: Origin
                 Project.objects.filter(pk=pid).update(
                     total_annotations_number=F("total_annotations_number") - done,
                     num_tasks_with_annotations=F("num_tasks_with_annotations") - emptied,
+                    **counters.NEW_VERSION,
                 )
                 deleted.setdefault(pid, []).extend(pk for pk, _, p, _ in rows if p == pid)
         for project in Project.objects.filter(pk__in=list(deleted)).order_by("pk"):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from labelkeep.projects.models import Project
 from labelkeep.tasks import anchors, services
 from labelkeep.tasks.models import Task
 from tests.conftest import TEST_ORIGIN, World
+from tests.tasks.conftest import choice
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +56,8 @@ def _every_page_matches_offset(world: World, project: Project) -> None:
 def test_deep_pages_equal_offset_pages_both_ways(world: World, project: Project) -> None:
     _create(world, project, 23)
     _every_page_matches_offset(world, project)
-    assert {key[1:] for key in anchors._cache} == {(project.pk, False), (project.pk, True)}
+    expected = {(project.pk, False, None), (project.pk, True, None)}
+    assert {key[1:] for key in anchors._cache} == expected
 
 
 def test_anchors_are_read_again_after_inserts_and_deletes(world: World, project: Project) -> None:
@@ -94,12 +97,76 @@ def test_a_counter_that_disagrees_with_the_rows_still_gives_right_pages(
     assert _page(world, project, page=5, page_size=4) == []
 
 
-def test_filtered_and_other_orderings_keep_offset(world: World, project: Project) -> None:
+def test_other_orderings_keep_offset(world: World, project: Project) -> None:
     ids = _create(world, project, 15)
     _page(world, project, ordering="-created_at", page=3, page_size=4)
-    _page(world, project, is_labeled="false", page=3, page_size=4)
     assert anchors._cache == {}
     assert _page(world, project, page=3, page_size=4) == ids[8:12]
+
+
+def _filtered_pages_match_offset(world: World, project: Project, **params: Any) -> None:
+    project.refresh_from_db()
+    for ordering in ("id", "-id"):
+        matching = Task.objects.filter(project=project, is_labeled=False, data__text__istartswith="t")
+        expected = list(matching.order_by(ordering).values_list("id", flat=True))
+        for size in (1, 3, 4):
+            for page in range(1, len(expected) // size + 3):
+                got = _page(world, project, ordering=ordering, page=page, page_size=size, **params)
+                assert got == expected[(page - 1) * size : page * size], (ordering, size, page)
+
+
+def test_filtered_lists_keep_anchors_of_their_own_while_the_tasks_stay(
+    world: World, project: Project
+) -> None:
+    """A filtered list in id order has anchors of its own, right for exactly the version of
+    the project's tasks they were found in: annotating a task, skipping one, editing its
+    data or deleting one forgets them."""
+    ids = _create(world, project, 30)
+    query = json.dumps(
+        {
+            "filters": {
+                "conjunction": "and",
+                "items": [
+                    {
+                        "filter": "filter:tasks:data.text",
+                        "operator": "starts_with",
+                        "type": "String",
+                        "value": "t",
+                    }
+                ],
+            }
+        }
+    )
+    params = {"is_labeled": "false", "query": query}
+    _filtered_pages_match_offset(world, project, **params)
+    assert {key[3] is not None for key in anchors._cache} == {True}
+    tasks = {t.pk: t for t in Task.objects.filter(pk__in=ids)}
+    for pk in ids[3:12:3]:
+        services.create_annotation(
+            tasks[pk],
+            {"result": choice("Positive")},
+            actor=world.admin.user,
+            completed_by=world.admin.user,
+            origin=TEST_ORIGIN,
+        )
+        _filtered_pages_match_offset(world, project, **params)
+    services.create_annotation(
+        tasks[ids[20]],
+        {"result": [], "was_cancelled": True},
+        actor=world.admin.user,
+        completed_by=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    _filtered_pages_match_offset(world, project, **params)
+    services.update_task(
+        tasks[ids[14]],
+        {"data": {"text": "x no longer t"}},
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    _filtered_pages_match_offset(world, project, **params)
+    services.delete_tasks(project, ids[16:18], actor=world.admin.user, origin=TEST_ORIGIN)
+    _filtered_pages_match_offset(world, project, **params)
 
 
 def _offsets(queries: list[dict[str, Any]]) -> list[int]:

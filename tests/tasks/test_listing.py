@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from labelkeep.projects.models import Project
-from labelkeep.tasks import services
+from labelkeep.tasks import anchors, services
 from labelkeep.tasks.listing import task_page
 from labelkeep.tasks.models import Task
 from tests.conftest import TEST_ORIGIN, Actor, World
@@ -534,6 +534,8 @@ PAGES: dict[str, tuple[dict[str, Any], int]] = {
 
 
 def _page_queries(world: World, project: Project, params: dict[str, Any], as_: Actor) -> int:
+    """Queries for a page with nothing remembered (no anchors, no counts)."""
+    anchors.forget()
     request = Request(APIRequestFactory().get("/api/tasks/", params))
     with CaptureQueriesContext(connection) as queries:
         task_page(project, request, own_only=as_ is world.member, user=as_.user)
@@ -570,6 +572,7 @@ def test_http_query_count_does_not_grow(world: World, project, shelf) -> None:
     url = f"/api/tasks/?{urlencode({'project': project.pk, 'fields': 'all', 'query': query})}"
 
     def count() -> int:
+        anchors.forget()  # the match count is remembered until the tasks change
         with CaptureQueriesContext(connection) as queries:
             assert world.admin.client.get(url).status_code == 200
         return len(queries)
@@ -586,3 +589,53 @@ def test_http_query_count_does_not_grow(world: World, project, shelf) -> None:
         origin=TEST_ORIGIN,
     )
     assert count() == before
+
+
+def test_a_filtered_count_is_remembered_until_the_tasks_change(
+    world: World, project: Project, shelf: list[int]
+) -> None:
+    """`total` of a filtered list is counted once per version of the project's tasks: the
+    same request again costs one query less, and any change to the tasks counts anew."""
+    anchors.forget()
+    query = dm(item("is_labeled", "equal", "Boolean", False))
+    params = {"project": project.pk, "query": query}
+
+    def asked() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = world.admin.client.get(f"/api/tasks/?{urlencode(params)}")
+        assert response.status_code == 200
+        return response.json()["total"], len(queries)
+
+    asked()  # the first request of a session also does its own bookkeeping
+    anchors.forget()
+    total, cold = asked()
+    assert total == 3
+    assert asked() == (3, cold - 1)
+    task = Task.objects.get(pk=shelf[4])
+
+    def changes() -> Any:
+        yield lambda: services.create_annotation(
+            task,
+            {"result": choice("Positive")},
+            actor=world.admin.user,
+            completed_by=world.admin.user,
+            origin=TEST_ORIGIN,
+        )
+        yield lambda: services.update_task(
+            task, {"is_labeled": False}, actor=world.admin.user, origin=TEST_ORIGIN
+        )
+        yield lambda: services.create_tasks(
+            project,
+            [services.NewTask(data={"text": "new"})],
+            actor=world.admin.user,
+            origin=TEST_ORIGIN,
+        )
+        yield lambda: services.delete_tasks(
+            project, [shelf[5]], actor=world.admin.user, origin=TEST_ORIGIN
+        )
+
+    expected = [2, 3, 4, 3]
+    for change, count in zip(changes(), expected, strict=True):
+        change()
+        assert asked() == (count, cold)
+        assert asked() == (count, cold - 1)
