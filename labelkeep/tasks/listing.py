@@ -2,10 +2,10 @@
 
 A page is one query whatever its depth: the page's ids come from a subquery that
 orders and skips on an index (`id IN (SELECT id … ORDER BY … LIMIT … OFFSET …)`), so a
-deep page steps over index entries, never over rows and their JSON. The unfiltered list
-in id order (the default, and how scripts read a whole project), filtered or not, starts
-deep pages from anchors instead (`anchors`), stepping over fewer than a thousand entries. Filters and
-ordering come from `filters`, which maps Label Studio's names to an allowlist."""
+deep page steps over index entries, never over rows and their JSON. A list in id order
+(the default, and how scripts read a whole project), filtered or not, starts deep pages
+from anchors instead (`anchors`), stepping over fewer than a thousand entries. Filters
+and ordering come from `filters`, which maps Label Studio's names to an allowlist."""
 
 from __future__ import annotations
 

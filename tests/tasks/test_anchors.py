@@ -107,7 +107,9 @@ def test_other_orderings_keep_offset(world: World, project: Project) -> None:
 def _filtered_pages_match_offset(world: World, project: Project, **params: Any) -> None:
     project.refresh_from_db()
     for ordering in ("id", "-id"):
-        matching = Task.objects.filter(project=project, is_labeled=False, data__text__istartswith="t")
+        matching = Task.objects.filter(
+            project=project, is_labeled=False, data__text__istartswith="t"
+        )
         expected = list(matching.order_by(ordering).values_list("id", flat=True))
         for size in (1, 3, 4):
             for page in range(1, len(expected) // size + 3):
