@@ -1,13 +1,15 @@
-"""Sign-in and sign-out, shared by the HTML pages and the JSON API."""
+"""Sign-in and sign-out, shared by the HTML pages and the JSON API; password checks of
+existing accounts joining an organization go through the same throttle."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import auth
 from django.http import HttpRequest
 
-from labelkeep.accounts import throttle
-from labelkeep.accounts.models import User
-from labelkeep.accounts.permissions import membership_of
+from labelkeep.accounts import services, throttle
+from labelkeep.accounts.models import Membership, User
 from labelkeep.audit.services import Origin, record
 
 
@@ -23,25 +25,64 @@ class LoginFailed(Exception):
     """Wrong e-mail or password (deliberately not saying which)."""
 
 
+class LoginRefused(LoginFailed):
+    """The right password of an account that is no active member of any organization.
+    Said only once the password proved right, so it tells nothing to anyone without it."""
+
+
+NO_ACTIVE_MEMBERSHIP = (
+    "This account is no longer an active member of any organization. "
+    "Ask an administrator of your organization to restore your access."
+)
+
+
 def sign_in(request: HttpRequest, email: str, password: str) -> User:
     """Check credentials under throttling, start a session and audit the outcome."""
     origin = Origin.of(request)
     email = (email or "").strip().lower()
-    attempt = throttle.reserve(email, origin.ip_address)
-    if attempt.wait:
-        _refusal("login.throttled", email, origin)
-        raise LoginThrottled(attempt.wait)
-    user = auth.authenticate(request, username=email, password=password)
-    if not isinstance(user, User) or not _may_sign_in(user):
-        _refusal("login.failure", email, origin)
-        raise LoginFailed("Wrong e-mail address or password.")
+    user, attempt = _checked(request, email, password, origin)
+    if services.settle_active_organization(user) is None:
+        # The attempt stays counted: to the throttle, this is a failure like any other.
+        removed = not Membership.objects.filter(user=user).exists()
+        _refusal("login.refused", email, origin, reason="removed" if removed else "deactivated")
+        raise LoginRefused(NO_ACTIVE_MEMBERSHIP)
     auth.login(request, user)
     throttle.forgive(email, attempt)
     record("login.success", actor=user, origin=origin, organization_id=user.active_organization_id)
     return user
 
 
-def _refusal(action: str, email: str, origin: Origin) -> None:
+def join(request: HttpRequest, token: str, email: str, password: str) -> User:
+    """An existing account joins the organization of an invite link, once its password
+    proved right under the sign-in throttle (a refused join stays a counted attempt)."""
+    origin = Origin.of(request)
+    email = (email or "").strip().lower()
+    user, attempt = _checked(request, email, password, origin)
+    try:
+        services.join_organization(token, user, origin=origin)
+    except services.AccountError as exc:
+        _refusal("member.join_refused", email, origin, reason=str(exc))
+        raise
+    throttle.forgive(email, attempt)
+    return user
+
+
+def _checked(
+    request: HttpRequest, email: str, password: str, origin: Origin
+) -> tuple[User, throttle.Attempt]:
+    """The account, if the password is right; the attempt is counted until forgiven."""
+    attempt = throttle.reserve(email, origin.ip_address)
+    if attempt.wait:
+        _refusal("login.throttled", email, origin)
+        raise LoginThrottled(attempt.wait)
+    user = auth.authenticate(request, username=email, password=password)
+    if not isinstance(user, User):
+        _refusal("login.failure", email, origin)
+        raise LoginFailed("Wrong e-mail address or password.")
+    return user, attempt
+
+
+def _refusal(action: str, email: str, origin: Origin, **details: Any) -> None:
     """Audit a refused sign-in: in the account's organization when the e-mail is known."""
     known = User.objects.filter(email=email).only("id", "active_organization_id").first()
     record(
@@ -50,12 +91,8 @@ def _refusal(action: str, email: str, origin: Origin) -> None:
         origin=origin,
         organization_id=known.active_organization_id if known else None,
         email=email,
+        **details,
     )
-
-
-def _may_sign_in(user: User) -> bool:
-    membership = membership_of(user)
-    return membership is None or membership.is_active
 
 
 def sign_out(request: HttpRequest) -> None:

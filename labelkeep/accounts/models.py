@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -55,6 +57,39 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ("id",)
+
+    # Django compares the session's copy of this hash with a fresh one on every request
+    # and ends the session when they differ. Binding it to the active membership as well
+    # as to the password ends a member's sessions at their first request after removal
+    # or deactivation, pages and cookie-authenticated API alike.
+    def get_session_auth_hash(self) -> str:
+        return _bind_session_hash(super().get_session_auth_hash(), self._active_membership_id())
+
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        membership_id = self._active_membership_id()
+        for fallback in super().get_session_auth_fallback_hash():
+            yield _bind_session_hash(fallback, membership_id)
+
+    def _active_membership_id(self) -> int | None:
+        if not self.active_organization_id:
+            return None
+        active: int | None = (
+            Membership.objects.filter(user=self, organization_id=self.active_organization_id)
+            .exclude(role=Role.DEACTIVATED)
+            .values_list("id", flat=True)
+            .first()
+        )
+        return active
+
+
+def _bind_session_hash(password_hash: str, membership_id: int | None) -> str:
+    """A session hash that matches only while the same membership stays active: without
+    one it is new at every call, so no session survives (or starts) for such a user."""
+    if membership_id is None:
+        return secrets.token_hex(32)
+    # Not keyed again: `password_hash` already is, with the secret (or fallback secret)
+    # that Django chose, so rotating SECRET_KEY keeps working as Django documents it.
+    return hashlib.sha256(f"{password_hash}:{membership_id}".encode()).hexdigest()
 
 
 class OrganizationQuerySet(models.QuerySet["Organization"]):

@@ -7,8 +7,12 @@ HEADER = """# Roles and permissions
 Generated from `labelkeep/accounts/roles.py` (`make roles-doc`); a test fails when this
 page and the matrix disagree. Each member of an organization has exactly one role.
 `deactivated` members keep their account and history but can neither sign in to the
-organization nor use its API. Only an owner can make someone an owner or change an
-owner's role, and an organization always keeps at least one owner.
+organization nor use its API; removed members lose the membership itself. Either way
+their open sessions end at their next request, and the invite link is replaced (they may
+know it). Only an administrator gives access back: a deactivated member cannot rejoin
+through an invite link, a removed one only through a link replaced after their removal
+(see [security.md](security.md#2-accounts)). Only an owner can make someone an owner or
+change an owner's role, and an organization always keeps at least one owner.
 
 """
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labelkeep.accounts.models import Membership, Organization, SetupToken, User, new_invite_token
+from labelkeep.accounts.permissions import membership_of
 from labelkeep.accounts.roles import Role, may_assign
 from labelkeep.audit.services import Origin, record
 from labelkeep.security.hashing import key_hash, new_key
@@ -18,6 +19,10 @@ from labelkeep.security.hashing import key_hash, new_key
 
 class AccountError(Exception):
     """A refused account operation, with a message fit to show the user."""
+
+
+class AccountExists(AccountError):
+    """Sign-up with the e-mail address of an existing account."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ def _validated(account: NewAccount) -> NewAccount:
     except ValidationError:
         raise AccountError("Enter a valid e-mail address.") from None
     if User.objects.filter(email=email).exists():
-        raise AccountError("An account with this e-mail address already exists.")
+        raise AccountExists("An account with this e-mail address already exists.")
     probe = User(email=email, first_name=account.first_name, last_name=account.last_name)
     try:
         password_validation.validate_password(account.password, probe)
@@ -153,13 +158,74 @@ def signup(token: str, account: NewAccount, *, origin: Origin) -> User:
     return user
 
 
+def join_organization(token: str, user: User, *, origin: Origin) -> Membership:
+    """An existing account (its password already checked) joins the organization whose
+    current invite link carries `token`, in the organization's default role; an active
+    member stays as they are. A deactivated membership stays deactivated: only an
+    administrator restores it."""
+    with transaction.atomic():
+        organization = (
+            Organization.objects.select_for_update().filter(invite_token=token).first()
+            if token
+            else None
+        )
+        if organization is None:
+            raise AccountError("This invite link is not valid. Ask an administrator for a new one.")
+        existing = Membership.objects.filter(organization=organization, user=user).first()
+        if existing is not None and not existing.is_active:
+            raise AccountError(
+                "Your membership in this organization has been deactivated; "
+                "only an administrator of the organization can restore it."
+            )
+        if existing is not None:
+            return existing
+        role = Role(organization.default_role)
+        membership = Membership.objects.create(organization=organization, user=user, role=role)
+        user.active_organization = organization
+        user.save(update_fields=["active_organization"])
+        record(
+            "member.join",
+            actor=user,
+            origin=origin,
+            organization_id=organization.pk,
+            target=user,
+            role=role.value,
+        )
+    return membership
+
+
 def reset_invite(organization: Organization, *, actor: User, origin: Origin) -> str:
     """Replace the invite link; the previous one stops working at once."""
     with transaction.atomic():
-        organization.invite_token = new_invite_token()
-        organization.save(update_fields=["invite_token"])
-        record("invite.reset", actor=actor, origin=origin, organization_id=organization.pk)
+        organization.invite_token = _replace_invite(organization.pk, actor=actor, origin=origin)
     return organization.invite_token
+
+
+def _replace_invite(organization_id: int, *, actor: User, origin: Origin, **why: str) -> str:
+    token = new_invite_token()
+    Organization.objects.filter(pk=organization_id).update(invite_token=token)
+    record("invite.reset", actor=actor, origin=origin, organization_id=organization_id, **why)
+    return token
+
+
+def settle_active_organization(user: User) -> Membership | None:
+    """The user's active membership. When their active organization has removed or
+    deactivated them, they move to the oldest organization where they are still active;
+    with none left, nothing changes and None is returned."""
+    current = membership_of(user)
+    if current is not None and current.is_active:
+        return current
+    other = (
+        Membership.objects.select_related("organization")
+        .filter(user=user)
+        .exclude(role=Role.DEACTIVATED)
+        .order_by("id")
+        .first()
+    )
+    if other is not None:
+        user.active_organization = other.organization
+        user.save(update_fields=["active_organization"])
+    return other
 
 
 # --- Members ---------------------------------------------------------------------------
@@ -215,6 +281,9 @@ def change_role(
             old_role=old_role.value,
             new_role=new_role.value,
         )
+        if new_role == Role.DEACTIVATED:
+            # They may know the invite link: a new account through it would undo this.
+            _replace_invite(membership.organization_id, actor=actor, origin=origin, reason=action)
     return membership
 
 
@@ -236,6 +305,9 @@ def remove_member(membership: Membership, *, actor: User, origin: Origin) -> Non
             user.active_organization = None
             user.save(update_fields=["active_organization"])
         record("member.remove", actor=actor, origin=origin, organization_id=org_id, target=user)
+        if role != Role.DEACTIVATED:  # deactivation replaced the link already
+            # They may know the invite link: joining through it again would undo this.
+            _replace_invite(org_id, actor=actor, origin=origin, reason="member.remove")
 
 
 # --- Own account -----------------------------------------------------------------------

@@ -63,7 +63,11 @@ class LoginView(APIView):
         responses=responses(
             {200: UserSerializer},
             400,
-            (401, "Wrong e-mail address or password, or a deactivated member."),
+            (
+                401,
+                "Wrong e-mail address or password, or (said only after the password "
+                "proved right) no active membership in any organization.",
+            ),
             _CSRF_403,
             413,
             429,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from labelkeep.accounts.models import ApiToken, PersonalAccessToken, User
+from labelkeep.accounts.permissions import membership_of
 from labelkeep.audit.services import Origin, record
 from labelkeep.security.hashing import key_hash, new_key
 
@@ -143,6 +144,9 @@ def live_pat(refresh: str) -> PersonalAccessToken:
     org = pat.user.active_organization
     if org is None or not org.api_tokens_enabled:
         raise TokenError("personal access tokens are disabled for this organization")
+    membership = membership_of(pat.user)
+    if membership is None or not membership.is_active:
+        raise TokenError("this account is not an active member of its organization")
     return pat
 
 

@@ -73,6 +73,11 @@ def setup_page(request: HttpRequest, key: str) -> HttpResponse:
     return render(request, "accounts/setup.html", {"form": form, "error": error})
 
 
+_EXISTING_ACCOUNT = (
+    "An account with this e-mail address already exists. To join with it, enter its password."
+)
+
+
 @require_http_methods(["GET", "POST"])
 def signup_page(request: HttpRequest) -> HttpResponse:
     token = request.POST.get("token") or request.GET.get("token", "")
@@ -80,15 +85,27 @@ def signup_page(request: HttpRequest) -> HttpResponse:
     if organization is None:
         return render(request, "accounts/link_invalid.html", status=404)
     form = SignupForm(request.POST or None)
-    error = ""
+    error, status = "", 200
     if request.method == "POST" and form.is_valid():
         try:
-            services.signup(token, _account(form), origin=Origin.of(request))
+            _sign_up_or_join(request, token, form)
             return redirect("login")
+        except login.LoginThrottled as exc:
+            error, status = str(exc), 429
+        except login.LoginFailed:
+            error = _EXISTING_ACCOUNT
         except services.AccountError as exc:
             error = str(exc)
     context = {"form": form, "error": error, "token": token, "organization": organization}
-    return render(request, "accounts/signup.html", context)
+    return render(request, "accounts/signup.html", context, status=status)
+
+
+def _sign_up_or_join(request: HttpRequest, token: str, form: SignupForm) -> None:
+    """A new account, or an existing one (password checked, throttled) joining."""
+    try:
+        services.signup(token, _account(form), origin=Origin.of(request))
+    except services.AccountExists:
+        login.join(request, token, form.cleaned_data["email"], form.cleaned_data["password"])
 
 
 def _account_context(request: HttpRequest, user: User) -> dict[str, object]:
