@@ -108,6 +108,28 @@ def test_csv_columns_and_rows(world: World, text_project: Any) -> None:
     assert row["id"] == str(ids[0]) and row["annotator"] == str(world.member.user.pk)
 
 
+def test_data_keys_named_like_record_fields_keep_their_values(world: World) -> None:
+    """A CSV imported with an `id` (or `annotator`, or a control's name) column keeps it
+    in CSV and JSON_MIN exports as `_data_<key>`, beside the task's own `id`."""
+    project = make_project(world, TEXT_CONFIG)
+    (task,) = add_tasks(
+        project,
+        world,
+        [{"text": "t", "id": "row-7", "annotator": "from the sheet", "sentiment": "raw"}],
+    )
+    annotate(task, choice("Positive"), world)
+    response = export(world.admin.client, project, "?exportType=CSV")
+    (row,) = list(csv.DictReader(io.StringIO(body(response).decode())))
+    assert row["id"] == str(task) and row["_data_id"] == "row-7"
+    assert row["annotator"] == str(world.member.user.pk)
+    assert row["_data_annotator"] == "from the sheet"
+    assert row["sentiment"] == "Positive" and row["_data_sentiment"] == "raw"
+    (record,) = exported_json(world.admin.client, project, "?exportType=JSON_MIN")
+    assert record["id"] == task and record["_data_id"] == "row-7"
+    assert record["_data_annotator"] == "from the sheet" and record["_data_sentiment"] == "raw"
+    assert record["sentiment"] == "Positive" and record["text"] == "t"
+
+
 def test_tsv_and_lists_as_json(world: World) -> None:
     project = make_project(world, NER_CONFIG)
     (task,) = add_tasks(project, world, [{"text": "Ada Lovelace lived in London", "extra": [1, 2]}])

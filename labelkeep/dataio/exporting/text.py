@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 from labelkeep.dataio.exporting.context import ExportContext, buffered
@@ -44,8 +44,14 @@ def _all_items(ctx: ExportContext) -> Iterator[Item]:
         yield from items(task, controls)
 
 
-def min_record(item: Item) -> dict[str, Any]:
-    record: dict[str, Any] = dict(item.data)
+def data_name(key: str, controls: Container[str]) -> str:
+    """A data key's name in a record: `_data_<key>` where a control or one of the record's
+    own fields (`id`, `annotator`, …) has the name, so neither overwrites the other."""
+    return f"_data_{key}" if key in controls or key in FIXED_COLUMNS else key
+
+
+def min_record(item: Item, controls: Container[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {data_name(k, controls): v for k, v in item.data.items()}
     record["id"] = item.task_id
     for name, values in item.outputs.items():
         record[name] = prettify(values)
@@ -55,7 +61,10 @@ def min_record(item: Item) -> dict[str, Any]:
 
 
 def write_json_min(ctx: ExportContext) -> Iterator[bytes]:
-    records = (json.dumps(min_record(item), ensure_ascii=False) for item in _all_items(ctx))
+    controls = control_types(ctx.config)
+    records = (
+        json.dumps(min_record(item, controls), ensure_ascii=False) for item in _all_items(ctx)
+    )
     return buffered(json_array(records))
 
 
@@ -73,9 +82,10 @@ def _cell(value: Any) -> Any:
 
 
 def columns(data_keys: set[str], controls: Iterable[str]) -> tuple[list[str], dict[str, str]]:
-    """Sorted column names, and data keys renamed where a control has the same name."""
+    """Sorted column names, and data keys renamed where a control or a fixed column has the
+    same name (`data_name`)."""
     control_names = set(controls)
-    renamed = {key: f"_data_{key}" if key in control_names else key for key in data_keys}
+    renamed = {key: data_name(key, control_names) for key in data_keys}
     return sorted({*renamed.values(), *control_names, *FIXED_COLUMNS}), renamed
 
 
