@@ -136,9 +136,14 @@ def test_pat_limit_is_a_400_not_409(world: World, settings) -> None:
 
 
 def test_org_ttl_applies(world: World) -> None:
-    world.admin.client.post("/api/jwt/settings", {"api_token_ttl_days": 3}, format="json")
+    changed = world.admin.client.post("/api/jwt/settings", {"api_token_ttl_days": 3}, format="json")
+    assert changed.status_code == 200, changed.content
+    before = time.time()
     claims = jwt.decode(_pat(world), options={"verify_signature": False})
-    assert claims["exp"] <= time.time() + 3 * 86400 + 5
+    after = time.time()
+    # Three days from its issue, to the second: not the default TTL, nor none at all.
+    assert before + 3 * 86400 - 2 <= claims["exp"] <= after + 3 * 86400 + 2
+    assert claims["exp"] - claims["iat"] == 3 * 86400
 
 
 def test_switching_pats_off(world: World) -> None:
