@@ -111,6 +111,11 @@ class ControlTag:
     labels: tuple[str, ...]  # alias, else value, as results store them
     label_values: frozenset[str]  # the value of labels that also have an alias
     dynamic: bool  # options also come from task data, an API, or annotators
+    # <Taxonomy>: each branch (the path to it, in result names) -> its options, by alias
+    # and by value -> result name. None for other controls, or when not known.
+    tree: Mapping[tuple[str, ...], Mapping[str, str]] | None = field(
+        default=None, compare=False, hash=False
+    )
 
     @property
     def labeled(self) -> bool:
@@ -122,6 +127,19 @@ class ControlTag:
 
     def accepts(self, label: str) -> bool:
         return self.dynamic or self.lists(label)
+
+    def leads_to(self, path: list[str]) -> bool:
+        """Whether a taxonomy result's path runs from the root through the config's tree,
+        each node a child of the one before (always, when the tree is not known)."""
+        if self.tree is None or self.dynamic:
+            return True
+        at: tuple[str, ...] = ()
+        for node in path:
+            step = self.tree.get(at, {}).get(node)
+            if step is None:
+                return False
+            at = (*at, step)
+        return bool(path)
 
 
 @dataclass(frozen=True)
@@ -298,6 +316,7 @@ class _Draft:
     index_flags: tuple[str, ...] = ()  # Repeater variables declared before it
     labels: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> attributes
     paths: set[tuple[str, ...]] = field(default_factory=set)
+    tree: dict[tuple[str, ...], dict[str, str]] = field(default_factory=dict)  # see ControlTag
 
     @property
     def to_name(self) -> list[str]:
@@ -410,6 +429,9 @@ class _Collector:
             self.errors.append(f'{node.describe()}: "{quoted}" is already an option of {control}')
         owner.paths.add(path)
         owner.labels[key] = dict(node.attrs)
+        branch = owner.tree.setdefault(path[:-1], {})
+        branch.setdefault(node.attrs.get("value") or key, key)
+        branch[key] = key
         return path
 
     def finish(self, root: _Node) -> None:
@@ -505,6 +527,7 @@ def _control_tag(draft: _Draft) -> ControlTag:
         labels=tuple(draft.labels),
         label_values=frozenset(_aliased_values(draft.labels)),
         dynamic=draft.dynamic,
+        tree=MappingProxyType(draft.tree) if draft.node.kind == "taxonomy" else None,
     )
 
 
@@ -799,11 +822,19 @@ def _region_problems(config: LabelConfig, control: ControlTag, item: dict[str, A
     # A label with a control character must be one the config names: only a config stored
     # before such options were refused does. Options from task data, an API or annotators
     # are never trusted with one.
-    return problems + [
+    unknown = [
         _label_problem(label, control)
         for label in labels
         if not _allows(config, control, label, listed=bool(CONTROL_CHARACTERS.search(label)))
     ]
+    if result_type == "taxonomy" and not unknown:
+        unknown = [
+            f"taxonomy path {_short(' / '.join(path))!r} is not a branch of control "
+            f"'{control.name}'"
+            for path in value["taxonomy"]
+            if not control.leads_to(path)
+        ]
+    return problems + unknown
 
 
 def _label_problem(label: str, control: ControlTag) -> str:

@@ -782,3 +782,49 @@ def test_a_long_list_of_problems_is_cut_short() -> None:
     messages = _errors(f'<View><Text name="t" value="$t"/>{controls}</View>')
     assert len(messages) == 50
     assert messages[-1] == "…and 11 more problems"
+
+
+@pytest.mark.parametrize(
+    ("paths", "problem"),
+    [
+        ([["Archaea"], ["Eukarya", "Human"], ["Bacteria", "Other"]], None),
+        ([["Eukarya"]], None),  # a branch itself may be chosen
+        ([["Human"]], "taxonomy path 'Human' is not a branch"),  # not from the root
+        ([["Bacteria", "Human"]], "'Bacteria / Human' is not a branch"),  # another's child
+        ([["Archaea", "Other"]], "'Archaea / Other' is not a branch"),  # a leaf has none
+        ([["Eukarya", "Human", "Other"]], "'Eukarya / Human / Other' is not a branch"),
+        ([[]], "taxonomy path '' is not a branch"),
+        ([["Nothing"]], "label 'Nothing' is not an option"),  # said once, as before
+    ],
+)
+def test_taxonomy_results_are_paths_through_the_tree(
+    paths: list[list[str]], problem: str | None
+) -> None:
+    region = _region("taxonomy", "text", "taxonomy", {"taxonomy": paths})
+    problems = validate_result(_config("taxonomy"), [region])
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0], problems
+
+
+def test_taxonomy_paths_take_aliases_and_values() -> None:
+    config = parse(
+        '<View><Text name="t" value="$t"/><Taxonomy name="tx" toName="t">'
+        '<Choice value="Animals" alias="A"><Choice value="Cats" alias="C"/></Choice>'
+        "</Taxonomy></View>"
+    )
+    for path in (["A", "C"], ["Animals", "Cats"], ["A", "Cats"]):
+        region = _region("tx", "t", "taxonomy", {"taxonomy": [path]})
+        assert validate_result(config, [region]) == [], path
+    wrong = _region("tx", "t", "taxonomy", {"taxonomy": [["C"]]})
+    assert validate_result(config, [wrong]) != []
+
+
+def test_taxonomy_with_options_from_an_api_is_not_checked_as_a_tree() -> None:
+    config = parse(
+        '<View><Text name="t" value="$t"/>'
+        '<Taxonomy name="tx" toName="t" apiUrl="https://example.com/tree"/></View>'
+    )
+    region = _region("tx", "t", "taxonomy", {"taxonomy": [["Any", "Path"]]})
+    assert validate_result(config, [region]) == []
