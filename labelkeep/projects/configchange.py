@@ -105,13 +105,19 @@ def _removed_labels(
 
 def _needles(names: set[str]) -> frozenset[str] | None:
     """Each name as it appears in stored JSON text: escaped as Python writes it (SQLite
-    keeps that text) and with non-ASCII left as is (PostgreSQL prints jsonb that way)."""
+    keeps that text) and with non-ASCII left as is (PostgreSQL prints jsonb that way).
+
+    A name inside a <Repeater> (`labels_{{idx}}`) is stored with its index filled in
+    (`labels_0`): it is looked for by the opening quote and what comes before the flag."""
     if len(names) > MAX_NEEDLES:
         return None
     needles = set()
     for name in names:
-        needles.add(json.dumps(name))
-        needles.add(json.dumps(name, ensure_ascii=False))
+        stem, flag, _ = name.partition("{{")
+        if flag and not stem:
+            return None  # nothing fixed to look for: read every result
+        for text in (json.dumps(stem), json.dumps(stem, ensure_ascii=False)):
+            needles.add(text[:-1] if flag else text)  # without the closing quote
     return frozenset(needles)
 
 

@@ -73,3 +73,50 @@ def test_an_annotation_on_a_repeated_control_is_saved(world: World) -> None:
         assert content, export_type
         if export_type == "JSON":
             assert b"labels_1" in content
+
+
+def test_removing_a_repeated_control_in_use_is_refused(world: World) -> None:
+    """The config-change scan finds `labels_0` results for the `labels_{{idx}}` control."""
+    client = world.admin.client
+    project = client.post(
+        "/api/projects/", {"title": "Pages", "label_config": REPEATER}, format="json"
+    ).json()
+    task = client.post(
+        "/api/tasks/",
+        {"project": project["id"], "data": {"images": [{"url": "/a.png"}]}},
+        format="json",
+    ).json()
+    made = client.post(
+        f"/api/tasks/{task['id']}/annotations/",
+        {"result": [box("labels_0", "image_0")]},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    without = REPEATER.replace(
+        '<RectangleLabels name="labels_{{idx}}" toName="image_{{idx}}">\n'
+        '      <Label value="Document Title"/>\n'
+        "    </RectangleLabels>\n",
+        "",
+    )
+    assert "RectangleLabels" not in without
+    refused = client.patch(
+        f"/api/projects/{project['id']}/", {"label_config": without}, format="json"
+    )
+    assert refused.status_code == 400, refused.content
+    assert "Control 'labels_0' is used by existing annotations" in refused.content.decode()
+    renamed = REPEATER.replace("labels_{{idx}}", "boxes_{{idx}}")
+    assert (
+        client.patch(
+            f"/api/projects/{project['id']}/", {"label_config": renamed}, format="json"
+        ).status_code
+        == 400
+    )
+    kept = REPEATER.replace(
+        '<Label value="Document Title"/>', '<Label value="Document Title"/><Label value="Stamp"/>'
+    )
+    assert (
+        client.patch(
+            f"/api/projects/{project['id']}/", {"label_config": kept}, format="json"
+        ).status_code
+        == 200
+    )
