@@ -135,16 +135,23 @@ def organization_for_invite(token: str) -> Organization | None:
     return Organization.objects.filter(invite_token=token).first()
 
 
+def _invited_to(token: str) -> Organization:
+    """The organization whose current invite link carries `token`, its row locked until
+    the caller's transaction ends (a link reset waits)."""
+    organization = (
+        Organization.objects.select_for_update().filter(invite_token=token).first()
+        if token
+        else None
+    )
+    if organization is None:
+        raise AccountError("This invite link is not valid. Ask an administrator for a new one.")
+    return organization
+
+
 def signup(token: str, account: NewAccount, *, origin: Origin) -> User:
     """Join the organization whose current invite link carries `token`."""
     with transaction.atomic():
-        organization = (
-            Organization.objects.select_for_update().filter(invite_token=token).first()
-            if token
-            else None
-        )
-        if organization is None:
-            raise AccountError("This invite link is not valid. Ask an administrator for a new one.")
+        organization = _invited_to(token)
         user = create_account(
             account,
             organization=organization,
@@ -164,13 +171,7 @@ def join_organization(token: str, user: User, *, origin: Origin) -> Membership:
     member stays as they are. A deactivated membership stays deactivated: only an
     administrator restores it."""
     with transaction.atomic():
-        organization = (
-            Organization.objects.select_for_update().filter(invite_token=token).first()
-            if token
-            else None
-        )
-        if organization is None:
-            raise AccountError("This invite link is not valid. Ask an administrator for a new one.")
+        organization = _invited_to(token)
         existing = Membership.objects.filter(organization=organization, user=user).first()
         if existing is not None and not existing.is_active:
             raise AccountError(

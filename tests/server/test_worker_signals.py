@@ -62,8 +62,8 @@ def _stop_all(parent: subprocess.Popen[bytes], children: list[int], marker: byte
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_stopping_the_parent_stops_every_worker(tmp_path: Path, stop: signal.Signals) -> None:
+def _two_workers(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """`labelkeep worker --processes 2` on a migrated data dir, and its stderr log."""
     data_dir = tmp_path / "data"
     migrate = [str(LABELKEEP), "manage", "--data-dir", str(data_dir), "migrate", "-v", "0"]
     subprocess.run(migrate, env=server_env(), cwd=tmp_path, check=True, timeout=120)
@@ -71,12 +71,23 @@ def test_stopping_the_parent_stops_every_worker(tmp_path: Path, stop: signal.Sig
     command = [str(LABELKEEP), "worker", "--data-dir", str(data_dir), "--processes", "2"]
     with log.open("wb") as stderr:
         parent = subprocess.Popen(command, env=server_env(), cwd=tmp_path, stderr=stderr)
+    return parent, log
+
+
+def _started(parent: subprocess.Popen[bytes], log: Path) -> list[int]:
+    """The two workers, once both have started their loops (and signal handlers)."""
+    _wait_for(lambda: log.read_text().count("Starting worker") == 2, 60, "two workers")
+    children = _children(parent.pid)
+    assert len(children) == 2
+    return children
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stopping_the_parent_stops_every_worker(tmp_path: Path, stop: signal.Signals) -> None:
+    parent, log = _two_workers(tmp_path)
     children: list[int] = []
     try:
-        # Both workers have started their loops (and installed their signal handlers).
-        _wait_for(lambda: log.read_text().count("Starting worker") == 2, 60, "two workers")
-        children = _children(parent.pid)
-        assert len(children) == 2
+        children = _started(parent, log)
         parent.send_signal(stop)
         assert parent.wait(timeout=20) == 0, log.read_text()
         _wait_for(lambda: not any(_alive(pid) for pid in children), 5, "the workers to exit")
@@ -88,18 +99,10 @@ def test_stopping_the_parent_stops_every_worker(tmp_path: Path, stop: signal.Sig
 def test_workers_stop_when_the_parent_is_killed_outright(tmp_path: Path) -> None:
     """SIGKILL leaves the parent no chance to pass anything on: the workers learn of its
     death from the kernel (labelkeep/parent.py) and finish as if stopped."""
-    data_dir = tmp_path / "data"
-    migrate = [str(LABELKEEP), "manage", "--data-dir", str(data_dir), "migrate", "-v", "0"]
-    subprocess.run(migrate, env=server_env(), cwd=tmp_path, check=True, timeout=120)
-    log = tmp_path / "worker.stderr"
-    command = [str(LABELKEEP), "worker", "--data-dir", str(data_dir), "--processes", "2"]
-    with log.open("wb") as stderr:
-        parent = subprocess.Popen(command, env=server_env(), cwd=tmp_path, stderr=stderr)
+    parent, log = _two_workers(tmp_path)
     children: list[int] = []
     try:
-        _wait_for(lambda: log.read_text().count("Starting worker") == 2, 60, "two workers")
-        children = _children(parent.pid)
-        assert len(children) == 2
+        children = _started(parent, log)
         parent.kill()
         parent.wait(timeout=20)
         _wait_for(lambda: not any(_alive(pid) for pid in children), 20, "the workers to exit")
