@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labelkeep.projects.labelconfig import Usage, parse, usage_conflicts, validate_result
 from tests.conftest import World
 from tests.dataio.test_export_support import body
@@ -49,8 +51,8 @@ def test_a_config_keeping_the_template_keeps_indexed_usage() -> None:
     assert usage_conflicts(config, gone)
 
 
-def test_an_annotation_on_a_repeated_control_is_saved(world: World) -> None:
-    client = world.admin.client
+def _project_with_task(client: Any) -> tuple[dict[str, Any], str]:
+    """A Repeater project with one two-page task; the task's annotations URL."""
     project = client.post(
         "/api/projects/", {"title": "Pages", "label_config": REPEATER}, format="json"
     ).json()
@@ -60,7 +62,12 @@ def test_an_annotation_on_a_repeated_control_is_saved(world: World) -> None:
         format="json",
     )
     assert task.status_code == 201, task.content
-    url = f"/api/tasks/{task.json()['id']}/annotations/"
+    return project, f"/api/tasks/{task.json()['id']}/annotations/"
+
+
+def test_an_annotation_on_a_repeated_control_is_saved(world: World) -> None:
+    client = world.admin.client
+    project, url = _project_with_task(client)
     saved = client.post(url, {"result": [box("labels_1", "image_1")]}, format="json")
     assert saved.status_code == 201, saved.content
     wrong = client.post(url, {"result": [box("labels_1", "image_0")]}, format="json")
@@ -78,19 +85,8 @@ def test_an_annotation_on_a_repeated_control_is_saved(world: World) -> None:
 def test_removing_a_repeated_control_in_use_is_refused(world: World) -> None:
     """The config-change scan finds `labels_0` results for the `labels_{{idx}}` control."""
     client = world.admin.client
-    project = client.post(
-        "/api/projects/", {"title": "Pages", "label_config": REPEATER}, format="json"
-    ).json()
-    task = client.post(
-        "/api/tasks/",
-        {"project": project["id"], "data": {"images": [{"url": "/a.png"}]}},
-        format="json",
-    ).json()
-    made = client.post(
-        f"/api/tasks/{task['id']}/annotations/",
-        {"result": [box("labels_0", "image_0")]},
-        format="json",
-    )
+    project, url = _project_with_task(client)
+    made = client.post(url, {"result": [box("labels_0", "image_0")]}, format="json")
     assert made.status_code == 201, made.content
     without = REPEATER.replace(
         '<RectangleLabels name="labels_{{idx}}" toName="image_{{idx}}">\n'
