@@ -94,7 +94,7 @@ def _pages(server: Server, auth: dict[str, str], project: int, query: str) -> tu
     later ones reuse the count until the next change."""
     with httpx.Client(base_url=server.base_url, verify=str(server.cert), timeout=60) as client:
         url = f"/api/tasks/?project={project}&page_size=100&fields=all&{query}"
-        client.get("/api/version/").raise_for_status()  # connected before the clock starts
+        client.get("/api/version/", headers=auth).raise_for_status()  # connect first
         started = time.perf_counter()
         response = client.get(url, headers=auth).raise_for_status()
         elapsed = (time.perf_counter() - started) * 1000
