@@ -13,6 +13,7 @@ from labelkeep.accounts.roles import Perm, Role, has_perm
 class Sampling(models.TextChoices):
     SEQUENTIAL = "Sequential sampling"
     UNIFORM = "Uniform sampling"
+    UNCERTAINTY = "Uncertainty sampling"
 
 
 class ProjectQuerySet(models.QuerySet["Project"]):

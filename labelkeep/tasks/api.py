@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -40,7 +40,7 @@ from labelkeep.tasks.serializers import (
     prediction_row_json,
     task_json,
 )
-from labelkeep.tasks.stream import next_task
+from labelkeep.tasks.stream import has_next_task, next_task
 
 
 def _refused(exc: services.TaskError, field: str = "result") -> exceptions.ValidationError:
@@ -828,6 +828,9 @@ class ImportPredictionsView(TaskScopedView):
         return Response({"created": len(pairs)}, status=status.HTTP_201_CREATED)
 
 
+_NOTHING_LEFT = "No more tasks to label in this project for you."
+
+
 class NextTaskView(TaskScopedView):
     """The caller's next task to label in a project, locked for them for a while."""
 
@@ -845,5 +848,12 @@ class NextTaskView(TaskScopedView):
     def get(self, request: Request, pk: int) -> Response:
         task = next_task(self.project(pk), self.actor)
         if task is None:
-            raise exceptions.NotFound("No more tasks to label in this project for you.")
+            raise exceptions.NotFound(_NOTHING_LEFT)
         return Response(self.task_body(task))
+
+    @extend_schema(exclude=True)
+    def head(self, request: Request, pk: int) -> HttpResponse:
+        """The GET's status and headers, without reserving a task or writing anything."""
+        if not has_next_task(self.project(pk), self.actor):
+            raise exceptions.NotFound(_NOTHING_LEFT)
+        return HttpResponse(content_type="application/json")

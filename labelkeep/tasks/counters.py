@@ -133,7 +133,14 @@ def _count(model: type[Annotation] | type[Prediction], **conditions: Any) -> Sub
 
 def recount_tasks(task_ids: list[int]) -> None:
     """Recompute these tasks' counters from their annotations and predictions, in one
-    UPDATE (a subquery per counter), however many tasks there are."""
+    UPDATE (a subquery per counter), however many tasks there are.
+
+    The rows are locked first, in id order, as every other writer of a task locks it. On
+    PostgreSQL an UPDATE that waits for a row re-reads only that row, not the subqueries:
+    one that waited for an annotation being saved would count as of before it, and the
+    task would read as unlabeled again, free for a second person with overlap 1. Counted
+    after the lock, in a statement of its own, the recount sees the annotation."""
+    list(Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk").values_list("pk"))
     done = Coalesce(_count(Annotation, was_cancelled=False), Value(0))
     Task.objects.filter(pk__in=task_ids).update(
         total_annotations=done,

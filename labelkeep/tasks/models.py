@@ -73,8 +73,11 @@ class Annotation(models.Model):
         Task, on_delete=models.CASCADE, related_name="annotations", db_index=False
     )
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Indexed by (project, completed_by, task) below. A single-column index would only slow
+    # inserts, and PostgreSQL, planning on statistics older than a burst of one person's
+    # skips, would probe it in the label stream and read all their annotations per task.
     completed_by = models.ForeignKey(
-        User, null=True, on_delete=models.SET_NULL, related_name="annotations"
+        User, null=True, on_delete=models.SET_NULL, related_name="annotations", db_index=False
     )
     result = models.JSONField(default=list)
     was_cancelled = models.BooleanField(default=False)
@@ -114,6 +117,13 @@ class Prediction(models.Model):
         indexes = (
             models.Index(fields=("task", "id"), name="prediction_task"),
             models.Index(fields=("project", "id"), name="prediction_project"),
+            # Uncertainty sampling walks scores from the lowest (tasks/stream.py), of the
+            # project's model version when it names one, of any prediction otherwise.
+            models.Index(
+                fields=("project", "model_version", "score", "task"),
+                name="prediction_version_score",
+            ),
+            models.Index(fields=("project", "score", "task"), name="prediction_score"),
         )
 
     def __str__(self) -> str:

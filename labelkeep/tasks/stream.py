@@ -1,11 +1,44 @@
 """The label stream: which task a person labels next, with a short lock so that two
-people never get the same task while the task still needs fewer annotations than that."""
+people never get the same task while the task still needs fewer annotations than that.
+
+Sequential sampling hands tasks out by id. Uncertainty sampling hands out the task whose
+prediction (of the project's model version, when it names one) has the lowest score, then
+the tasks without a scored prediction by id. Uniform sampling probes random ids (below).
+
+A search walks its order from the start and passes over what the person may not take:
+tasks others finished, tasks others hold, and the person's own tasks. Their skips leave
+tasks unlabeled, so an id-ordered walk meets every one of them, and a score-ordered walk
+meets every labeled task that scored lower (an index on predictions knows nothing of
+labels). So each process remembers, per person, project and order, a *place*: where their
+search starts, with everything before it labeled or theirs when the search passed it. A
+search then costs what changed since the person's last one, not what they did in all.
+
+Work can come back behind a place: an annotation deleted or turned into a skip, a task's
+overlap raised or `is_labeled` unset by hand, a prediction added (or rescored) below it.
+Each search therefore first looks at predictions made since the last one (ids only grow:
+CATCH_UP of them at a time), and re-checks up to SWEEP entries behind the place,
+continuing where the last search that found nothing there stopped (and from the
+beginning once that reaches the place); of what the two find, it takes the task that
+comes first. A person with fewer than SWEEP entries behind their place (in id order,
+only their own unlabeled tasks) is thus served exactly as by a walk from the start; with
+more, a task that needs work again reaches them within (entries behind) / SWEEP searches
+that find nothing behind the place. When nothing is found from the places on, the stream
+looks once from the start before saying that nothing is left, so no task is ever lost. A
+change of the project's settings (its sampling, model version or overlap among them)
+forgets its places, as do a restart and the least recently used end of the memory
+(_KEPT places per process).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -13,18 +46,21 @@ from django.db.models import (
     Count,
     DateTimeField,
     F,
+    FloatField,
+    IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from labelkeep.accounts.models import User
-from labelkeep.db.prepared import PreparedDelete, PreparedSelect, PreparedUpdate
+from labelkeep.db.prepared import Kind, PreparedDelete, PreparedSelect, PreparedUpdate
 from labelkeep.projects.models import Project, Sampling
-from labelkeep.tasks.models import Annotation, Task, TaskLock, labeled
+from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock, labeled
 
 
 def _serialize_per_project(project: Project) -> None:
@@ -45,32 +81,49 @@ def _serialize_per_project(project: Project) -> None:
             )
 
 
-def _available(project: int, user: int, now: dt.datetime) -> QuerySet[Task]:
-    """Tasks that still need annotations, that `user` has not annotated or skipped, and
-    that others' live locks do not already cover."""
-    others_locks = (
-        TaskLock.objects.filter(task=OuterRef("pk"), expires_at__gt=now)
+def _theirs(project: int, user: int, task: OuterRef) -> Subquery:
+    """One of the user's annotations (or skips) of the task, or NULL.
+
+    Probed per candidate on the (project, completed_by, task) index: the cost follows the
+    tasks passed over, not everything the user has ever annotated (as `NOT IN` would).
+    A scalar subquery, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti join,
+    and with statistics that predate a burst of skips it plans that join as a loop over
+    all the user's annotations for every candidate (10,000 skips: 3 s for one `next`)."""
+    found = Annotation.objects.filter(project_id=project, completed_by_id=user, task_id=task)
+    return Subquery(found.values("task")[:1])  # in the index: no row is read
+
+
+def _held_by_others(user: int, now: dt.datetime, task: OuterRef) -> Coalesce:
+    """How many live locks of other people the task has."""
+    locks = (
+        TaskLock.objects.filter(task_id=task, expires_at__gt=now)
         .exclude(user_id=user)
         .values("task")
         .annotate(n=Count("id"))
         .values("n")
     )
-    # Probed per candidate on the (project, completed_by, task) index: the cost follows the
-    # tasks passed over, not everything the user has ever annotated (as `NOT IN` would).
-    # A scalar subquery, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti join,
-    # and with statistics that predate a burst of skips it plans that join as a loop over
-    # all the user's annotations for every candidate (10,000 skips: 3 s for one `next`).
-    done_by_user = Annotation.objects.filter(
-        project_id=project, completed_by_id=user, task_id=OuterRef("pk")
-    ).values("task")[:1]  # in the index: no row is read
+    return Coalesce(Subquery(locks), Value(0))
+
+
+def _open(project: int, user: int) -> QuerySet[Task]:
+    """Tasks that still need annotations and that `user` has not annotated or skipped."""
     return (
         Task.objects.filter(labeled(False), project_id=project)
-        .alias(done_by_user=Subquery(done_by_user))
+        .alias(done_by_user=_theirs(project, user, OuterRef("pk")))
         .filter(done_by_user__isnull=True)
-        .annotate(locks=Coalesce(Subquery(others_locks), Value(0)))
+    )
+
+
+def _available(project: int, user: int, now: dt.datetime) -> QuerySet[Task]:
+    """Open tasks that others' live locks do not already cover."""
+    return (
+        _open(project, user)
+        .annotate(locks=_held_by_others(user, now, OuterRef("pk")))
         .filter(overlap__gt=F("total_annotations") + F("locks"))
     )
 
+
+_BASE: dict[str, Kind] = {"project": int, "user": int, "now": dt.datetime}
 
 # The stream's queries, prepared: `next` runs several per call.
 _DROP_EXPIRED = PreparedDelete(
@@ -82,9 +135,12 @@ _HELD = PreparedSelect(
     lambda project, user, now: _available(project, user, now)
     .filter(pk__in=TaskLock.objects.filter(project_id=project, user_id=user).values("task"))
     .order_by("id")[:1],
-    project=int,
-    user=int,
-    now=dt.datetime,
+    **_BASE,
+)
+_FETCH = PreparedSelect(
+    lambda project, user, now, task: _available(project, user, now).filter(pk=task)[:1],
+    **_BASE,
+    task=int,
 )
 
 
@@ -94,9 +150,7 @@ def _first_available(lookup: str) -> PreparedSelect[Task]:
         lambda project, user, now, pivot: _available(project, user, now)
         .filter(**{f"pk__{lookup}": pivot})
         .order_by("id")[:1],
-        project=int,
-        user=int,
-        now=dt.datetime,
+        **_BASE,
         pivot=int,
     )
 
@@ -121,6 +175,482 @@ _EXTEND = PreparedUpdate(
 )
 
 
+# --- Orders -----------------------------------------------------------------------------
+
+SWEEP = 128  # entries behind a place re-checked per search
+
+# An entry seen by a sweep: (position, task, unlabeled, theirs, others' locks, overlap,
+# finished annotations).
+Row = tuple[int, int, bool, int | None, int, int, int]
+
+
+class _Order(Protocol):
+    """Entries in the order tasks are handed out, each naming a task. A position names an
+    entry; position 0 names the beginning."""
+
+    name: str
+
+    def ahead(self, values: dict[str, Any], start: int) -> Task | None:
+        """The first available task from position `start` on."""
+
+    def frontier(self, values: dict[str, Any], start: int) -> int | None:
+        """The first position from `start` on whose task is open to the user."""
+
+    def end(self, values: dict[str, Any]) -> int | None:
+        """A place after every entry there is now (None: past the end for good)."""
+
+    def behind(self, values: dict[str, Any], cursor: int, start: int | None) -> list[Row]:
+        """Up to SWEEP entries after `cursor` and before `start` (None: the end)."""
+
+    def newest(self, values: dict[str, Any]) -> int:
+        """The newest entry's id, for orders where new entries can come before a place
+        (0 for the others)."""
+
+    def added(self, values: dict[str, Any], since: int, start: int | None) -> Task | None:
+        """The first available task among up to CATCH_UP entries made after `since` that
+        come before `start`."""
+
+    def earlier(self, values: dict[str, Any], first: Task, second: Task) -> bool:
+        """Whether `first` comes before `second` (two tasks with entries in the order)."""
+
+
+def _base(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: values[name] for name in _BASE}
+
+
+def _prepared(build: Callable[..., QuerySet[Any, Any]], version: bool, **kinds: Kind) -> Any:
+    """A prepared query of an order; `version` adds the model version to its values."""
+    return PreparedSelect(build, **_BASE, **kinds, **({"version": str} if version else {}))
+
+
+def _scored(version: bool, values: dict[str, Any], **match: Any) -> QuerySet[Prediction]:
+    """Predictions with a score (of the project's model version, when `version`)."""
+    found = Prediction.objects.filter(score__isnull=False, **match)
+    return found.filter(model_version=values["version"]) if version else found
+
+
+Narrow = Callable[[QuerySet[Task], dict[str, Any]], QuerySet[Task]]
+
+
+def _unscored(version: bool) -> Narrow:
+    """Keeps the tasks without a scored prediction (probed on the (task, id) index)."""
+
+    def narrow(tasks: QuerySet[Task], values: dict[str, Any]) -> QuerySet[Task]:
+        scored = _scored(version, values, task_id=OuterRef("pk")).values("pk")[:1]
+        return tasks.alias(scored=Subquery(scored)).filter(scored__isnull=True)
+
+    return narrow
+
+
+def _everything(tasks: QuerySet[Task], values: dict[str, Any]) -> QuerySet[Task]:
+    return tasks
+
+
+class _ById:
+    """Unlabeled tasks by id, optionally narrowed; positions are task ids."""
+
+    def __init__(self, name: str, narrow: Narrow, version: bool) -> None:
+        self.name = name
+        self._ahead = _prepared(
+            lambda pivot, **v: narrow(_available(v["project"], v["user"], v["now"]), v)
+            .filter(pk__gte=pivot)
+            .order_by("id")[:1],
+            version,
+            pivot=int,
+        )
+        self._frontier = _prepared(
+            lambda pivot, **v: narrow(_open(v["project"], v["user"]), v)
+            .filter(pk__gte=pivot)
+            .order_by("id")
+            .values_list("id")[:1],
+            version,
+            pivot=int,
+        )
+        self._behind = _prepared(
+            lambda cursor, start, **v: narrow(
+                Task.objects.filter(
+                    labeled(False), project_id=v["project"], pk__gt=cursor, pk__lt=start
+                ),
+                v,
+            )
+            .annotate(
+                theirs=_theirs(v["project"], v["user"], OuterRef("pk")),
+                locks=_held_by_others(v["user"], v["now"], OuterRef("pk")),
+            )
+            .order_by("id")
+            .values_list("id", "theirs", "locks", "overlap", "total_annotations")[:SWEEP],
+            version,
+            cursor=int,
+            start=int,
+        )
+
+    def ahead(self, values: dict[str, Any], start: int) -> Task | None:
+        task: Task | None = self._ahead.first(**values, pivot=start)
+        return task
+
+    def frontier(self, values: dict[str, Any], start: int) -> int | None:
+        found = self._frontier.first(**values, pivot=start)
+        return None if found is None else int(found[0])
+
+    def end(self, values: dict[str, Any]) -> int | None:
+        # Ids only grow: tasks made later come after this place.
+        highest = _HIGHEST.first(project=values["project"])
+        return 0 if highest is None else int(highest[0]) + 1
+
+    def behind(self, values: dict[str, Any], cursor: int, start: int | None) -> list[Row]:
+        end = _BIGGEST_ID if start is None else start  # (an id order's start is never None)
+        rows = self._behind.all(**values, cursor=cursor, start=end)
+        return [(pk, pk, True, *rest) for pk, *rest in rows]
+
+    def newest(self, values: dict[str, Any]) -> int:
+        return 0  # new tasks have higher ids: they come after every place
+
+    def added(self, values: dict[str, Any], since: int, start: int | None) -> Task | None:
+        return None
+
+    def earlier(self, values: dict[str, Any], first: Task, second: Task) -> bool:
+        return first.pk < second.pk
+
+
+# Positions in score order are prediction ids, standing for that prediction's entry
+# (score, task). Position 0 names no prediction: it reads as before every entry (as a
+# start) and after every entry (as an end). A deleted prediction's position reads the same
+# way (nothing forgets places when predictions go), which at worst walks from the beginning.
+_MAX = sys.float_info.max
+_BIGGEST_ID = 2**63 - 1
+
+
+def _entry(pivot: int, low: bool) -> tuple[Coalesce, Coalesce]:
+    """The (score, task) of the prediction `pivot`, or the lowest (highest) entry there
+    could be."""
+    found = Prediction.objects.filter(pk=pivot)
+    score = Value(-_MAX if low else _MAX, output_field=FloatField())
+    task = Value(0 if low else _BIGGEST_ID, output_field=IntegerField())
+    return (
+        Coalesce(Subquery(found.values("score")[:1]), score),
+        Coalesce(Subquery(found.values("task_id")[:1]), task),
+    )
+
+
+def _from(pivot: int) -> Q:
+    score, task = _entry(pivot, low=True)
+    return Q(score__gte=score) & (Q(score__gt=score) | Q(task_id__gte=task))
+
+
+def _after(pivot: int) -> Q:
+    score, task = _entry(pivot, low=True)
+    return Q(score__gte=score) & (Q(score__gt=score) | Q(task_id__gt=task))
+
+
+def _before(pivot: int, column: str = "score") -> Q:
+    score, task = _entry(pivot, low=False)
+    return Q(**{f"{column}__lte": score}) & (Q(**{f"{column}__lt": score}) | Q(task_id__lt=task))
+
+
+CATCH_UP = 500  # new predictions looked at per search
+
+_NEWEST = PreparedSelect(
+    lambda project: Prediction.objects.filter(project_id=project)
+    .order_by("-id")
+    .values_list("id")[:1],
+    project=int,
+)
+_CAUGHT_UP_TO = PreparedSelect(
+    lambda project, since: Prediction.objects.filter(project_id=project, pk__gt=since)
+    .order_by("id")
+    .values_list("id")[CATCH_UP - 1 : CATCH_UP],
+    project=int,
+    since=int,
+)
+
+
+def _made_after(project: int, since: int) -> Subquery:
+    """The ids of the next CATCH_UP predictions of the project made after `since`, read
+    on the (project, id) index: the search for new entries never walks the score order."""
+    made = Prediction.objects.filter(project_id=project, pk__gt=since).order_by("id")
+    return Subquery(made.values("pk")[:CATCH_UP])
+
+
+def _new_entries(version: bool, values: dict[str, Any], since: int) -> QuerySet[Prediction]:
+    """Scored predictions among the next CATCH_UP made after `since`. Only that list of
+    ids can lead the plan: the project is implied by it, and model version and score are
+    compared as expressions no index holds, so no planner, with or without statistics,
+    walks the score order to find a few new entries. `bare` is the score."""
+    found = Prediction.objects.filter(pk__in=_made_after(values["project"], since))
+    found = found.alias(bare=F("score") + Value(0.0)).filter(bare__isnull=False)
+    if not version:
+        return found
+    return found.alias(kind=Concat(F("model_version"), Value(""))).filter(kind=values["version"])
+
+
+class _ByScore:
+    """Scored predictions by (score, task), walked on the (project, model_version, score,
+    task) index: a task's first entry carries its lowest score."""
+
+    def __init__(self, name: str, version: bool) -> None:
+        self.name = name
+        self._version = version
+
+        def entries(v: dict[str, Any], *where: Q) -> QuerySet[Prediction]:
+            found = _scored(version, v, project_id=v["project"]).filter(*where)
+            return found.order_by("score", "task_id")
+
+        def task_in(tasks: QuerySet[Task]) -> Subquery:
+            # A scalar probe per entry, never a join the planner could turn around.
+            return Subquery(tasks.filter(pk=OuterRef("task_id")).values("pk")[:1])
+
+        self._ahead = _prepared(
+            lambda pivot, **v: Task.objects.filter(
+                pk=Subquery(
+                    entries(v, _from(pivot))
+                    .alias(ok=task_in(_available(v["project"], v["user"], v["now"])))
+                    .filter(ok__isnull=False)
+                    .values("task_id")[:1]
+                )
+            ),
+            version,
+            pivot=int,
+        )
+        self._frontier = _prepared(
+            lambda pivot, **v: entries(v, _from(pivot))
+            .alias(ok=task_in(_open(v["project"], v["user"])))
+            .filter(ok__isnull=False)
+            .values_list("id")[:1],
+            version,
+            pivot=int,
+        )
+        self._behind = _prepared(
+            lambda cursor, start, **v: entries(v, _after(cursor), _before(start))
+            .annotate(
+                theirs=_theirs(v["project"], v["user"], OuterRef("task_id")),
+                locks=_held_by_others(v["user"], v["now"], OuterRef("task_id")),
+            )
+            .values_list(
+                "id",
+                "task_id",
+                "task__is_labeled",
+                "theirs",
+                "locks",
+                "task__overlap",
+                "task__total_annotations",
+            )[:SWEEP],
+            version,
+            cursor=int,
+            start=int,
+        )
+        self._added = _prepared(
+            lambda since, start, **v: Task.objects.filter(
+                pk=Subquery(
+                    _new_entries(version, v, since)
+                    .filter(_before(start, "bare"))
+                    .alias(ok=task_in(_available(v["project"], v["user"], v["now"])))
+                    .filter(ok__isnull=False)
+                    .order_by("bare", "task_id")
+                    .values("task_id")[:1]
+                )
+            ),
+            version,
+            since=int,
+            start=int,
+        )
+
+    def ahead(self, values: dict[str, Any], start: int) -> Task | None:
+        task: Task | None = self._ahead.first(**values, pivot=start)
+        return task
+
+    def frontier(self, values: dict[str, Any], start: int) -> int | None:
+        found = self._frontier.first(**values, pivot=start)
+        return None if found is None else int(found[0])
+
+    def end(self, values: dict[str, Any]) -> int | None:
+        return None  # new predictions are caught up with (`added`), wherever they fall
+
+    def newest(self, values: dict[str, Any]) -> int:
+        found = _NEWEST.first(project=values["project"])
+        return 0 if found is None else int(found[0])
+
+    def added(self, values: dict[str, Any], since: int, start: int | None) -> Task | None:
+        task: Task | None = self._added.first(**values, since=since, start=start or 0)
+        return task
+
+    def behind(self, values: dict[str, Any], cursor: int, start: int | None) -> list[Row]:
+        rows = self._behind.all(**values, cursor=cursor, start=start or 0)
+        return [(pk, task, not done, *rest) for pk, task, done, *rest in rows]
+
+    def earlier(self, values: dict[str, Any], first: Task, second: Task) -> bool:
+        # Rare (a new entry and reopened work found in one search): not prepared.
+        both = _scored(self._version, values, task_id__in=[first.pk, second.pk])
+        lowest = both.order_by("score", "task_id").values_list("task_id", flat=True)[:1]
+        return list(lowest) == [first.pk]
+
+
+_SEQUENTIAL = _ById("sequential", _everything, version=False)
+_UNCERTAIN: dict[bool, tuple[_Order, ...]] = {
+    version: (
+        _ByScore(f"scored-{version}", version),
+        _ById(f"unscored-{version}", _unscored(version), version),
+    )
+    for version in (False, True)
+}
+
+
+def _orders(project: Project) -> tuple[_Order, ...]:
+    if project.sampling == Sampling.UNCERTAINTY:
+        return _UNCERTAIN[bool(project.model_version)]
+    return (_SEQUENTIAL,)
+
+
+def _values(project: Project, user: User, now: dt.datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"project": project.pk, "user": user.pk, "now": now}
+    if project.sampling == Sampling.UNCERTAINTY and project.model_version:
+        values["version"] = project.model_version
+    return values
+
+
+# --- Places -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a person's search in one order starts (0: the beginning; None: past the end),
+    and the position after which re-checking the entries behind it goes on."""
+
+    start: int | None = 0
+    cursor: int = 0
+    seen: int = 0  # the newest entry when the place was last caught up (score orders)
+
+
+_KEPT = 20_000  # places per process, the least recently used forgotten first
+_places: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], _Place]] = OrderedDict()
+_places_lock = threading.Lock()
+
+
+def _key(project: Project, user: User, order: _Order) -> tuple[Any, ...]:
+    # Creation times too: ids come back after a rollback (tests) or a restored backup.
+    people = (project.pk, project.created_at, user.pk, user.date_joined)
+    return (connection.alias, *people, order.name)
+
+
+def _signature(project: Project) -> tuple[Any, ...]:
+    """What a place depends on besides the tasks: a change forgets the project's places.
+
+    With the time of the last settings change: an overlap changed and changed back while
+    a person asked nothing (of this process) recounts every task, and the settings alone
+    would read as unchanged."""
+    chosen = (project.sampling, project.model_version, project.maximum_annotations)
+    return (*chosen, project.updated_at)
+
+
+def _recall(key: tuple[Any, ...], signature: tuple[Any, ...]) -> _Place:
+    with _places_lock:
+        found = _places.get(key)
+        if found is None or found[0] != signature:
+            return _Place()
+        _places.move_to_end(key)
+        return found[1]
+
+
+def _remember(key: tuple[Any, ...], signature: tuple[Any, ...], place: _Place) -> None:
+    with _places_lock:
+        _places[key] = (signature, place)
+        _places.move_to_end(key)
+        while len(_places) > _KEPT:
+            _places.popitem(last=False)
+
+
+def forget_places() -> None:
+    """Forget every remembered place (for tests; the stream never needs to)."""
+    with _places_lock:
+        _places.clear()
+
+
+def _takes(row: Row) -> bool:
+    """Whether the person may take the task of a sweep's entry now."""
+    _, _, unlabeled, theirs, locks, overlap, total = row
+    return unlabeled and theirs is None and overlap > total + locks
+
+
+def _sweep(order: _Order, values: dict[str, Any], place: _Place) -> tuple[Task | None, _Place]:
+    """Re-check the next entries behind the place: the first task found there, if any.
+
+    A find leaves the cursor where it was, so the entries before the found task are looked
+    at again next time. Entries after the cursor that run out before SWEEP of them mean
+    the place is reached: the sweep goes on from the beginning in the same search. So
+    with fewer than SWEEP entries behind the place a search re-checks all of them; else a
+    task found and then let go (a lock run out), or work reopened before it, would wait
+    for the next round."""
+    cursor = place.cursor
+    rows, tail = order.behind(values, cursor, place.start), []
+    if cursor and len(rows) < SWEEP:
+        cursor, tail, rows = 0, rows, order.behind(values, 0, place.start)
+    # On from the last entry seen; from the beginning once the place is reached.
+    on = rows[-1][0] if len(rows) == SWEEP else 0
+    for row in [*rows, *tail] if on else rows:  # (a short `rows` holds the tail too)
+        if _takes(row) and (task := _FETCH.first(**_base(values), task=row[1])) is not None:
+            return task, replace(place, cursor=cursor)
+    return None, replace(place, cursor=on)
+
+
+def _catch_up(order: _Order, values: dict[str, Any], place: _Place) -> tuple[Task | None, _Place]:
+    """Look at entries made since the place was last caught up: the first task among them
+    that comes before the place, if any. Entries are looked at CATCH_UP at a time; after a
+    find the same ones are looked at again next time, so the next lowest is not missed."""
+    newest = order.newest(values)
+    if newest <= place.seen:
+        return None, place
+    task = order.added(values, place.seen, place.start)
+    if task is not None:
+        return task, place
+    last = _CAUGHT_UP_TO.first(project=values["project"], since=place.seen)
+    return None, replace(place, seen=newest if last is None else int(last[0]))
+
+
+def _search_in(
+    order: _Order, key: tuple[Any, ...], sig: tuple[Any, ...], values: dict[str, Any]
+) -> Task | None:
+    """The next task in one order: new or reopened behind the person's place, else from
+    the place on."""
+    place = _recall(key, sig)
+    if place.start == 0:  # a walk from the beginning sees every entry made until now
+        place = replace(place, seen=order.newest(values))
+    else:
+        # Both: a new entry may come after reopened work, and with fewer than SWEEP
+        # entries behind the place, the sweep's find is the first there is behind it.
+        task, place = _catch_up(order, values, place)
+        found, place = _sweep(order, values, place)
+        if found is not None and (
+            task is None or task.pk == found.pk or order.earlier(values, found, task)
+        ):
+            task = found
+        if task is not None:
+            _remember(key, sig, place)
+            return task
+    if place.start is None:
+        _remember(key, sig, place)
+        return None
+    start = order.frontier(values, place.start)
+    task = None if start is None else order.ahead(values, start)
+    _remember(key, sig, replace(place, start=order.end(values) if start is None else start))
+    return task
+
+
+def _search(project: Project, user: User, values: dict[str, Any]) -> Task | None:
+    orders, signature = _orders(project), _signature(project)
+    keys = [_key(project, user, order) for order in orders]
+    for order, key in zip(orders, keys, strict=True):
+        if (task := _search_in(order, key, signature, values)) is not None:
+            return task
+    # Nothing from the places on: whatever is left is behind them, so look from the start
+    # (the walk passes the person's own unlabeled tasks) before answering that nothing is.
+    if _FIRST_FROM.first(**_base(values), pivot=0) is None:
+        return None
+    for order, key in zip(orders, keys, strict=True):
+        _remember(key, signature, _Place())
+        if (task := _search_in(order, key, signature, values)) is not None:
+            return task
+    return None
+
+
 # Uniform sampling probes random points of the project's id range: the task at or after
 # each point is taken if it is available. Every task is as likely to be probed as any other
 # (ids are dense; a gap left by deleted tasks favours the task after it), so the pick is
@@ -135,9 +665,7 @@ _PROBE = PreparedSelect(
             Task.objects.filter(project_id=project, pk__gte=pivot).order_by("id").values("id")[:1]
         )
     ),
-    project=int,
-    user=int,
-    now=dt.datetime,
+    **_BASE,
     pivot=int,
 )
 
@@ -152,9 +680,9 @@ def _pick_uniform(values: dict[str, Any], low: int, high: int) -> Task | None:
 
 
 def _pick(project: Project, user: User, now: dt.datetime) -> Task | None:
-    values: dict[str, Any] = {"project": project.pk, "user": user.pk, "now": now}
+    values = _values(project, user, now)
     if project.sampling != Sampling.UNIFORM:
-        return _FIRST_FROM.first(**values, pivot=0)
+        return _search(project, user, values)
     low, high = _LOWEST.first(project=project.pk), _HIGHEST.first(project=project.pk)
     if low is None or high is None:
         return None
@@ -175,6 +703,20 @@ def next_task(project: Project, user: User) -> Task | None:
         if not _EXTEND.run(task=task.pk, user=user.pk, expires=expires):
             TaskLock.objects.create(task=task, project=project, user=user, expires_at=expires)
     return task
+
+
+def has_next_task(project: Project, user: User) -> bool:
+    """Whether `next_task` would give `user` a task now, found without locking, writing
+    or moving a place (an HTTP HEAD)."""
+    values = _values(project, user, timezone.now())
+    if _HELD.first(**_base(values)) is not None:
+        return True
+    if project.sampling != Sampling.UNIFORM:
+        for order in _orders(project):
+            start = _recall(_key(project, user, order), _signature(project)).start
+            if start and order.ahead(values, start) is not None:
+                return True
+    return _FIRST_FROM.first(**_base(values), pivot=0) is not None
 
 
 _RELEASE = PreparedDelete(

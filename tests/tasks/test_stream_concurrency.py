@@ -11,8 +11,10 @@ from django.db import connection, connections, transaction
 
 from labelkeep.accounts.roles import Role
 from labelkeep.projects import services as projects
+from labelkeep.projects.models import Sampling
 from labelkeep.tasks import services as tasks
 from labelkeep.tasks import stream
+from labelkeep.tasks.models import Task
 from labelkeep.tasks.stream import next_task
 from tests.conftest import TEST_ORIGIN, make_user
 from tests.tasks.conftest import CONFIG
@@ -20,22 +22,35 @@ from tests.tasks.conftest import CONFIG
 PEOPLE = 6
 
 
+@pytest.mark.parametrize("sampling", [Sampling.SEQUENTIAL, Sampling.UNCERTAINTY])
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_annotators_never_share_a_task() -> None:
+def test_concurrent_annotators_never_share_a_task(sampling: Sampling) -> None:
     owner = make_user("owner@c.example", role=Role.OWNER, title="Concurrent")
     org = owner.active_organization
     assert org is not None
     project = projects.create_project(
-        org, {"title": "C", "label_config": CONFIG}, actor=owner, origin=TEST_ORIGIN
+        org,
+        {"title": "C", "label_config": CONFIG, "sampling": sampling.value},
+        actor=owner,
+        origin=TEST_ORIGIN,
     )
     people = [make_user(f"a{n}@c.example", org=org) for n in range(PEOPLE)]
     projects.add_members(project, people, actor=owner, origin=TEST_ORIGIN)
-    tasks.create_tasks(
+    created = tasks.create_tasks(
         project,
         [tasks.NewTask(data={"text": str(n)}) for n in range(PEOPLE * 3)],
         actor=owner,
         origin=TEST_ORIGIN,
     )
+    # Under uncertainty sampling, half the tasks handed out are scored (in shuffled order),
+    # half are not: both of its orders are raced through.
+    scores = [(n * 7) % 13 / 13 for n in range(PEOPLE)]
+    rows = [
+        (Task.objects.get(pk=pk), {"score": s})
+        for pk, s in zip(created.task_ids[: len(scores)], scores, strict=True)
+    ]
+    if sampling == Sampling.UNCERTAINTY:
+        tasks.create_predictions(project, rows, actor=owner, origin=TEST_ORIGIN)
     given: dict[int, list[int]] = {}
     errors: list[BaseException] = []
     start = threading.Barrier(PEOPLE)
