@@ -246,7 +246,22 @@ def _everything(tasks: QuerySet[Task], values: dict[str, Any]) -> QuerySet[Task]
     return tasks
 
 
-class _ById:
+class _Walked:
+    """`ahead` and `frontier` of an order, from its prepared queries of them."""
+
+    _ahead: Any
+    _frontier: Any
+
+    def ahead(self, values: dict[str, Any], start: int) -> Task | None:
+        task: Task | None = self._ahead.first(**values, pivot=start)
+        return task
+
+    def frontier(self, values: dict[str, Any], start: int) -> int | None:
+        found = self._frontier.first(**values, pivot=start)
+        return None if found is None else int(found[0])
+
+
+class _ById(_Walked):
     """Unlabeled tasks by id, optionally narrowed; positions are task ids."""
 
     def __init__(self, name: str, narrow: Narrow, version: bool) -> None:
@@ -283,14 +298,6 @@ class _ById:
             cursor=int,
             start=int,
         )
-
-    def ahead(self, values: dict[str, Any], start: int) -> Task | None:
-        task: Task | None = self._ahead.first(**values, pivot=start)
-        return task
-
-    def frontier(self, values: dict[str, Any], start: int) -> int | None:
-        found = self._frontier.first(**values, pivot=start)
-        return None if found is None else int(found[0])
 
     def end(self, values: dict[str, Any]) -> int | None:
         # Ids only grow: tasks made later come after this place.
@@ -383,7 +390,7 @@ def _new_entries(version: bool, values: dict[str, Any], since: int) -> QuerySet[
     return found.alias(kind=Concat(F("model_version"), Value(""))).filter(kind=values["version"])
 
 
-class _ByScore:
+class _ByScore(_Walked):
     """Scored predictions by (score, task), walked on the (project, model_version, score,
     task) index: a task's first entry carries its lowest score."""
 
@@ -453,14 +460,6 @@ class _ByScore:
             since=int,
             start=int,
         )
-
-    def ahead(self, values: dict[str, Any], start: int) -> Task | None:
-        task: Task | None = self._ahead.first(**values, pivot=start)
-        return task
-
-    def frontier(self, values: dict[str, Any], start: int) -> int | None:
-        found = self._frontier.first(**values, pivot=start)
-        return None if found is None else int(found[0])
 
     def end(self, values: dict[str, Any]) -> int | None:
         return None  # new predictions are caught up with (`added`), wherever they fall
