@@ -137,14 +137,15 @@ def read_listing(request: Request, scope: filters.Scope) -> Listing:
     )
 
 
-def _page_rows(project: Project, tasks: QuerySet[Task], listing: Listing) -> list[dict[str, Any]]:
+def _page_rows(
+    project: Project, tasks: QuerySet[Task], listing: Listing, filtered: anchors.Signature
+) -> list[dict[str, Any]]:
     """The page's tasks as rows of the columns the included fields need (no model
     instances: a hundred of them cost more than the query)."""
     start = (listing.page - 1) * listing.size
     ordered = tasks.order_by(*listing.ordering)
     ids = None
     if listing.ordering in (["id"], ["-id"]):
-        filtered = None if listing.condition is None else anchors.signature(tasks)
         descending = listing.ordering == ["-id"]
         ids = anchors.page_ids(project, tasks, descending, start, listing.size, filtered)
     if ids is not None:
@@ -170,23 +171,27 @@ def _by_task(
     return grouped
 
 
-def _total(project: Project, tasks: QuerySet[Task], condition: Q | None) -> int:
+def _total(
+    project: Project, tasks: QuerySet[Task], condition: Q | None, filtered: anchors.Signature
+) -> int:
     """The matching tasks: the project's counters when they answer it (no filter, or only
     `only_annotated`: `num_tasks_with_annotations` counts exactly those), else a COUNT,
     which the filters' indexes answer, remembered until the project's tasks change."""
-    if condition is None:
+    if filtered is None:  # no filter
         return project.task_number
     if condition == ANNOTATED:
         return project.num_tasks_with_annotations
-    return anchors.total(project, tasks, anchors.signature(tasks))
+    return anchors.total(project, tasks, filtered)
 
 
-def _totals(project: Project, tasks: QuerySet[Task], condition: Q | None) -> dict[str, int]:
+def _totals(
+    project: Project, tasks: QuerySet[Task], condition: Q | None, filtered: anchors.Signature
+) -> dict[str, int]:
     # Summing the annotation and prediction counters of the filtered tasks would read
     # every matching row, five to twenty times the cost of counting them, so those two
     # stay the project's (docs/api-compatibility.md).
     return {
-        "total": _total(project, tasks, condition),
+        "total": _total(project, tasks, condition, filtered),
         "total_annotations": project.total_annotations_number,
         "total_predictions": project.total_predictions_number,
     }
@@ -197,12 +202,14 @@ def task_page(project: Project, request: Request, *, own_only: bool, user: User)
     scope = filters.Scope(project=project, user=user, own_only=own_only)
     listing = read_listing(request, scope)
     tasks = Task.objects.filter(project=project)
+    filtered = None  # the filtered list's signature, for what is remembered of it
     if listing.condition is not None:
         tasks = tasks.filter(listing.condition)
-    rows = _page_rows(project, tasks, listing)
+        filtered = anchors.signature(tasks)
+    rows = _page_rows(project, tasks, listing, filtered)
     return {
         "tasks": _json(rows, listing, scope),
-        **_totals(project, tasks, listing.condition),
+        **_totals(project, tasks, listing.condition, filtered),
     }
 
 
