@@ -238,7 +238,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Labelkeep API",
     "VERSION": "0.1.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["labelkeep.accounts.permissions.IsActiveMember"],
     # Schema completeness is tested (tests/web/test_schema.py) instead of being a deploy check.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
     # Operation ids are derived from paths below this prefix (pinned by tests).
