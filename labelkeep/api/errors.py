@@ -12,6 +12,18 @@ import labelkeep
 from labelkeep.api.parsers import form_limit_error
 
 
+class Refusal(Exception):
+    """A well-formed request refused because of the state of what it acts on (a project's
+    broken stored config, say). Raised by services; answered as `400` with
+    `validation_errors: {field: messages}` (400, not 409: the client retries 409)."""
+
+    field = "non_field_errors"
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
 def error_body(status: int, detail: Any, **extra: Any) -> dict[str, Any]:
     return {"status_code": status, "version": labelkeep.__version__, "detail": detail, **extra}
 
@@ -32,6 +44,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF errors as `{status_code, version, detail, validation_errors?}`."""
     # Also raised while authenticating: a session login's CSRF check reads the form.
     exc = form_limit_error(exc) or exc
+    if isinstance(exc, Refusal):
+        exc = exceptions.ValidationError({exc.field: exc.messages})
     response = exception_handler(exc, context)
     if response is None:
         return None

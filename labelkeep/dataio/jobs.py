@@ -32,6 +32,7 @@ from labelkeep.jobs.models import Job
 from labelkeep.jobs.registry import register_job
 from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
 from labelkeep.projects.models import Project
+from labelkeep.projects.services import StoredConfigError
 from labelkeep.security import http
 from labelkeep.tasks.services import delete_tasks, write_task_rows
 
@@ -187,6 +188,8 @@ def url_format(path: str, content_type: str, url: str) -> str:
 def _message(error: Exception, done: ProjectImport) -> str:
     if isinstance(error, Refused):
         return "; ".join(error.messages)
+    if isinstance(error, StoredConfigError):
+        return " ".join(error.messages)
     if isinstance(error, FormatError | http.FetchError):
         return str(error)  # guarded-client messages never quote the upstream body
     if isinstance(error, JobTimedOut):

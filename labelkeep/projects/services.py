@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 
 from labelkeep.accounts.models import Organization, User
+from labelkeep.api.errors import Refusal
 from labelkeep.audit.services import Origin, record
 from labelkeep.projects import configchange, labelconfig
 from labelkeep.projects.models import Project, ProjectMember
@@ -23,6 +24,14 @@ class ProjectError(Exception):
     def __init__(self, messages: list[str]) -> None:
         super().__init__("; ".join(messages))
         self.messages = messages
+
+
+class StoredConfigError(ProjectError, Refusal):
+    """The project's stored config does not parse even leniently (changed outside the API,
+    or stored under rules since tightened): what reads it is refused until a valid config
+    is saved. The API answers 400 on `label_config`; jobs record the messages."""
+
+    field = "label_config"
 
 
 @lru_cache(maxsize=256)
@@ -40,7 +49,12 @@ def stored_config(project: Project) -> labelconfig.LabelConfig:
     """The project's config as stored, cached by its text: results are checked against it on
     every save. Read leniently, so a rule added since it was saved does not break the
     project (docs/labeling-configs.md); changing it checks the new config strictly."""
-    return _stored_config(project.label_config)
+    try:
+        return _stored_config(project.label_config)
+    except labelconfig.ConfigError as exc:
+        raise StoredConfigError(
+            ["The project's labeling config is not valid; save a valid one first.", *exc.messages]
+        ) from None
 
 
 def parsed_config(config: str) -> dict[str, Any]:
@@ -75,7 +89,7 @@ def create_project(
 def _stored_or_none(project: Project) -> labelconfig.LabelConfig | None:
     try:
         return stored_config(project)
-    except labelconfig.ConfigError:  # stored before a structural rule: compare with nothing
+    except StoredConfigError:  # stored before a structural rule: compare with nothing
         return None
 
 

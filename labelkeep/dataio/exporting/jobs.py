@@ -21,7 +21,7 @@ from labelkeep.dataio.exporting.text import write_json
 from labelkeep.dataio.models import ExportSnapshot, RunStatus
 from labelkeep.jobs.registry import register_job
 from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
-from labelkeep.projects.services import stored_config
+from labelkeep.projects.services import StoredConfigError, stored_config
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ def failure_message(exc: Exception, ctx: JobContext, what: str) -> str:
         return f"The export took longer than its time limit ({TIMEOUT // 3600} hours)."
     if isinstance(exc, JobGone):
         return "The worker running the export stopped before it finished."
+    if isinstance(exc, StoredConfigError):
+        return " ".join(exc.messages)
     logger.exception("%s failed (job %s)", what, ctx.job.pk)
     return (
         f"The export failed because of an internal error (job {ctx.job.pk}); "

@@ -113,6 +113,7 @@ class SnapshotSerializer(serializers.ModelSerializer[ExportSnapshot]):
             "created_at",
             "finished_at",
             "status",
+            "error",
             "md5",
             "counters",
             "converted_formats",
