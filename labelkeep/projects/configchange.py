@@ -28,6 +28,8 @@ from labelkeep.projects.labelconfig import (
     Usage,
     accepted_labels,
     labels_in_result,
+    path_conflicts,
+    taxonomy_paths,
     usage_conflicts,
 )
 
@@ -82,6 +84,7 @@ def removal(old: LabelConfig | None, new: LabelConfig) -> Removal:
         for target in set(control.to_name) - set(kept.to_name):
             found.add(("target", name, target), target)
         _removed_labels(found, old, control, new, kept)
+        _moved_branches(found, control, kept)
     if old.relation_labels is not None and new.relation_labels is not None:
         for label in old.relation_labels - new.relation_labels:
             found.add(("relation", label), label)
@@ -101,6 +104,30 @@ def _removed_labels(
         return
     for label in before - now:
         found.add(("label", control.name, label), label)
+
+
+def _moved_branches(found: _Collect, control: ControlTag, kept: ControlTag) -> None:
+    """Taxonomy branches the old tree had that the new one does not, though it still lists
+    their last node somewhere (moved, not removed). Walks both trees together, once per
+    pair of branches, as far as the first node that moved."""
+    old_tree, new_tree = control.tree, kept.tree
+    if old_tree is None or new_tree is None or control.dynamic or kept.dynamic:
+        return
+    Branch = tuple[str, ...]
+    walk: list[tuple[Branch, Branch, Branch]] = [((), (), ())]  # names so far, old, new
+    visited: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    while walk:
+        names, old_at, new_at = walk.pop()
+        for name, old_step in old_tree.get(old_at, {}).items():
+            new_step = new_tree.get(new_at, {}).get(name)
+            if new_step is None:
+                if kept.lists(name):
+                    found.add(("path", control.name, *names, name), name)
+                continue
+            pair = ((*old_at, old_step), (*new_at, new_step))
+            if pair not in visited:
+                visited.add(pair)
+                walk.append(((*names, name), *pair))
 
 
 def _needles(names: set[str]) -> frozenset[str] | None:
@@ -126,12 +153,16 @@ def conflicts(new: LabelConfig, removed: Removal, results: Iterable[object]) -> 
 
     Stops reading `results` once every removed thing has been found in use."""
     found: dict[Key, str] = {}
-    seen: set[Usage] = set()
+    seen: set[Usage | tuple[str, tuple[str, ...]]] = set()
     for result in results:
         for usage in labels_in_result(result):
             if usage not in seen:
                 _note(found, usage_conflicts(new, usage))
                 seen.add(usage)
+        for from_name, path in taxonomy_paths(result):
+            if (from_name, path) not in seen:
+                _note(found, path_conflicts(new, from_name, path))
+                seen.add((from_name, path))
         if len(seen) > _SEEN_LIMIT:
             seen.clear()
         if len(found) >= MAX_CONFLICTS or (not removed.open_ended and removed.keys.issubset(found)):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
@@ -128,18 +128,25 @@ class ControlTag:
     def accepts(self, label: str) -> bool:
         return self.dynamic or self.lists(label)
 
-    def leads_to(self, path: list[str]) -> bool:
+    def leads_to(self, path: Sequence[str]) -> bool:
         """Whether a taxonomy result's path runs from the root through the config's tree,
         each node a child of the one before (always, when the tree is not known)."""
         if self.tree is None or self.dynamic:
             return True
+        return bool(path) and self.leaves_tree_at(path) is None
+
+    def leaves_tree_at(self, path: Sequence[str]) -> int | None:
+        """The index of the first node of a taxonomy path that is not a child of the one
+        before it (None: none is, or the tree is not known)."""
+        if self.tree is None or self.dynamic:
+            return None
         at: tuple[str, ...] = ()
-        for node in path:
+        for index, node in enumerate(path):
             step = self.tree.get(at, {}).get(node)
             if step is None:
-                return False
+                return index
             at = (*at, step)
-        return bool(path)
+        return None
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,8 @@ class Conflict(NamedTuple):
 
     Keys: ("control", name) — gone, or no longer makes the result's type;
     ("target", control, object) — the object is not in the control's toName (any more);
-    ("label", control, label); ("relation", label).
+    ("label", control, label); ("relation", label); ("path", control, *branch) — a
+    taxonomy branch, as far as the first node that moved.
     """
 
     key: tuple[str, ...]
@@ -652,6 +660,35 @@ def usage_conflicts(config: LabelConfig, usage: Usage) -> list[Conflict]:
         )
         found.append(Conflict(("label", from_name, label), message))
     return found
+
+
+def taxonomy_paths(result: Any) -> set[tuple[str, tuple[str, ...]]]:
+    """Every (from_name, path) of the taxonomy items in an annotation's result."""
+    found: set[tuple[str, tuple[str, ...]]] = set()
+    for item in result if isinstance(result, list) else ():
+        if not isinstance(item, dict) or str(item.get("type", "")).lower() != "taxonomy":
+            continue
+        from_name, value = item.get("from_name"), item.get("value")
+        paths = value.get("taxonomy") if isinstance(value, dict) else None
+        if not isinstance(from_name, str) or not isinstance(paths, list):
+            continue
+        for path in paths:
+            if isinstance(path, list) and all(isinstance(node, str) for node in path):
+                found.add((from_name, tuple(path)))
+    return found
+
+
+def path_conflicts(config: LabelConfig, from_name: str, path: Sequence[str]) -> list[Conflict]:
+    """Why a stored taxonomy path would not fit `config`: it leaves the control's tree at
+    a node the control still lists elsewhere (one it lists nowhere is a label conflict)."""
+    control = control_named(config, from_name)
+    index = None if control is None else control.leaves_tree_at(path)
+    if control is None or index is None or not control.lists(path[index]):
+        return []
+    branch = tuple(path[: index + 1])
+    shown = _short(_shown(" / ".join(branch)))
+    message = f"Taxonomy path '{shown}' of control '{from_name}' is used by existing annotations"
+    return [Conflict(("path", from_name, *branch), message)]
 
 
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")  # a <Repeater>'s indexFlag, such as {{idx}}

@@ -321,3 +321,79 @@ def test_outsiders_and_annotators_cannot_change_or_validate(
     assert _patch(world.member, project, changed).status_code == 403
     assert _validate(world.member, project, changed).status_code == 403
     assert Project.objects.get(pk=project.pk).label_config == CONFIG
+
+
+# --- Taxonomy branches -------------------------------------------------------------------
+
+TAXONOMY = """
+<View>
+  <Text name="text" value="$text"/>
+  <Taxonomy name="kind" toName="text">
+    <Choice value="Animal">
+      <Choice value="Cat"/>
+      <Choice value="Dog"/>
+    </Choice>
+    <Choice value="Plant" alias="plant">
+      <Choice value="Tree"/>
+      <Choice value="Other"/>
+    </Choice>
+    <Choice value="Pet"/>
+  </Taxonomy>
+</View>
+"""
+CAT_IS_A_PET = TAXONOMY.replace('      <Choice value="Cat"/>\n', "").replace(
+    '<Choice value="Pet"/>', '<Choice value="Pet"><Choice value="Cat"/></Choice>'
+)
+
+
+def _kind(*paths: list[str]) -> list[dict[str, Any]]:
+    value = {"taxonomy": [list(path) for path in paths]}
+    return [{"from_name": "kind", "to_name": "text", "type": "taxonomy", "value": value}]
+
+
+def test_moving_a_branch_in_use_is_refused(world: World) -> None:
+    project = _project(world, TAXONOMY, [{"text": "a cat"}])
+    _annotate(world, project, _kind(["Animal", "Cat"], ["plant", "Other"]))
+    messages = assert_refused(world, project, CAT_IS_A_PET, "Animal / Cat")
+    assert messages == [
+        "Taxonomy path 'Animal / Cat' of control 'kind' is used by existing annotations"
+    ]
+    # A parent moved under another carries the whole branch with it.
+    plant_under_pet = TAXONOMY.replace(
+        '<Choice value="Pet"/>',
+        '<Choice value="Pet"><Choice value="Plant" alias="plant">'
+        '<Choice value="Tree"/><Choice value="Other"/></Choice></Choice>',
+    )
+    plant_under_pet = plant_under_pet.replace(
+        '    <Choice value="Plant" alias="plant">\n      <Choice value="Tree"/>\n'
+        '      <Choice value="Other"/>\n    </Choice>\n',
+        "",
+    )
+    assert_refused(world, project, plant_under_pet, "plant")
+    # Moving "Other" from one parent to another is refused too, even though an "Other"
+    # could be a child of several branches.
+    other_moved = TAXONOMY.replace('      <Choice value="Other"/>\n', "").replace(
+        '<Choice value="Dog"/>', '<Choice value="Dog"/><Choice value="Other"/>'
+    )
+    assert_refused(world, project, other_moved, "plant / Other")
+
+
+def test_moving_an_unused_branch_or_copying_one_is_accepted(world: World) -> None:
+    project = _project(world, TAXONOMY, [{"text": "a dog"}])
+    _annotate(world, project, _kind(["Animal", "Dog"]))
+    assert_accepted(world, project, CAT_IS_A_PET)  # nobody chose Animal / Cat
+    # Dog stays where it was and also appears under Pet: the stored path still fits.
+    both = CAT_IS_A_PET.replace(
+        '<Choice value="Pet"><Choice value="Cat"/>',
+        '<Choice value="Pet"><Choice value="Cat"/><Choice value="Dog"/>',
+    )
+    assert_accepted(world, project, both)
+
+
+def test_a_removed_node_is_named_as_a_label_not_a_path(world: World) -> None:
+    project = _project(world, TAXONOMY, [{"text": "a cat"}])
+    _annotate(world, project, _kind(["Animal", "Cat"]))
+    messages = assert_refused(
+        world, project, TAXONOMY.replace('      <Choice value="Cat"/>\n', ""), "Cat"
+    )
+    assert messages == ["Label 'Cat' of control 'kind' is used by existing annotations"]
