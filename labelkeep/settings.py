@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "labelkeep.security.proxy.TrustedProxyMiddleware",
+    "labelkeep.security.headers.KeepMethodOnHttpsRedirectMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "labelkeep.security.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

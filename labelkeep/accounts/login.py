@@ -1,5 +1,6 @@
 """Sign-in and sign-out, shared by the HTML pages and the JSON API; password checks of
-existing accounts joining an organization go through the same throttle."""
+existing accounts joining an organization, and of signed-in users confirming theirs before
+changing it, go through the same throttle."""
 
 from __future__ import annotations
 
@@ -65,6 +66,20 @@ def join(request: HttpRequest, token: str, email: str, password: str) -> User:
         raise
     throttle.forgive(email, attempt)
     return user
+
+
+def confirm_password(request: HttpRequest, user: User, password: str) -> None:
+    """Check a signed-in user's current password (before it is changed) under the sign-in
+    throttle: a session alone must not let anyone guess it. A wrong one is audited."""
+    origin = Origin.of(request)
+    attempt = throttle.reserve(user.email, origin.ip_address)
+    if attempt.wait:
+        _refusal("password.change_throttled", user.email, origin)
+        raise LoginThrottled(attempt.wait)
+    if not user.check_password(password):
+        _refusal("password.change_failure", user.email, origin)
+        raise LoginFailed("Your current password is not correct.")
+    throttle.forgive(user.email, attempt)
 
 
 def _checked(

@@ -314,10 +314,9 @@ def remove_member(membership: Membership, *, actor: User, origin: Origin) -> Non
 # --- Own account -----------------------------------------------------------------------
 
 
-def change_password(user: User, old: str, new: str, *, origin: Origin) -> None:
-    """Change a user's password after checking the current one."""
-    if not user.check_password(old):
-        raise AccountError("Your current password is not correct.")
+def change_password(user: User, new: str, *, origin: Origin) -> None:
+    """Change a user's password; the caller has confirmed the current one
+    (`login.confirm_password`, throttled)."""
     try:
         password_validation.validate_password(new, user)
     except ValidationError as exc:

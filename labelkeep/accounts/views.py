@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from labelkeep.accounts import login, services, tokens
@@ -119,6 +120,7 @@ def _account_context(request: HttpRequest, user: User) -> dict[str, object]:
     }
 
 
+@never_cache  # it shows a new token once
 @login_required
 @require_http_methods(["GET", "POST"])
 def account_page(request: HttpRequest) -> HttpResponse:
@@ -126,13 +128,14 @@ def account_page(request: HttpRequest) -> HttpResponse:
     context = _account_context(request, user)
     action = request.POST.get("action", "")
     origin = Origin.of(request)
+    status = 200
     try:
         if action == "reset-token":
             context["new_token"] = tokens.reset_legacy_token(user, actor=user, origin=origin)
         elif action == "create-pat":
             context["new_token"] = tokens.create_pat(user, actor=user, origin=origin).token
         elif action == "change-password":
-            _change_password(request, user, context)
+            status = _change_password(request, user, context)
         elif action == "reset-invite" and context["manages_invites"]:
             membership = context["membership"]
             if isinstance(membership, Membership):
@@ -142,21 +145,27 @@ def account_page(request: HttpRequest) -> HttpResponse:
                 )
     except (tokens.TokenError, services.AccountError) as exc:
         context["error"] = str(exc)
-    return render(request, "accounts/account.html", context)
+    return render(request, "accounts/account.html", context, status=status)
 
 
-def _change_password(request: HttpRequest, user: User, context: dict[str, object]) -> None:
+def _change_password(request: HttpRequest, user: User, context: dict[str, object]) -> int:
+    """Change the password from the account form; the page's status (429 when throttled)."""
     form = PasswordChangeForm(request.POST)
     context["password_form"] = form
-    if form.is_valid():
-        services.change_password(
-            user,
-            form.cleaned_data["old_password"],
-            form.cleaned_data["new_password"],
-            origin=Origin.of(request),
-        )
-        update_session_auth_hash(request, user)
-        context["message"] = "Your password has been changed."
+    if not form.is_valid():
+        return 200
+    try:
+        login.confirm_password(request, user, form.cleaned_data["old_password"])
+    except login.LoginThrottled as exc:
+        context["error"] = str(exc)
+        return 429
+    except login.LoginFailed as exc:
+        context["error"] = str(exc)
+        return 200
+    services.change_password(user, form.cleaned_data["new_password"], origin=Origin.of(request))
+    update_session_auth_hash(request, user)
+    context["message"] = "Your password has been changed."
+    return 200
 
 
 @login_required

@@ -154,7 +154,7 @@ def test_trusted_proxy_supplies_client_address(world: World) -> None:
 
 def test_forwarded_proto_from_stranger_does_not_count_as_https(db: Any) -> None:
     response = Client(headers={"x-forwarded-proto": "https"}).get("/user/login/")
-    assert response.status_code == 301
+    assert response.status_code == 308
 
 
 def test_cors_closed_by_default(world: World) -> None:

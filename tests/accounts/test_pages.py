@@ -31,8 +31,18 @@ def _post(client: Client, path: str, data: dict[str, Any]) -> Any:
 
 def test_plain_http_redirects_to_https(db: Any) -> None:
     response = Client().get("/user/login/")
-    assert response.status_code == 301
-    assert response["Location"].startswith("https://")
+    assert response.status_code == 308
+    assert response["Location"] == "https://testserver/user/login/"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_plain_http_writes_are_redirected_keeping_their_method(world: World, method: str) -> None:
+    """A 301 or 302 turns a POST into a GET in most clients (httpx, so the SDK): the write
+    would silently become a read of the list. 308 keeps the method and the body."""
+    client = Client(headers={"authorization": f"Token {world.member.key}"})
+    response = getattr(client, method)("/api/workspaces/?x=1", {"title": "W"})
+    assert response.status_code == 308
+    assert response["Location"] == "https://testserver/api/workspaces/?x=1"
 
 
 def test_login_and_logout(world: World, browser: Client) -> None:
@@ -233,6 +243,63 @@ def test_password_change(world: World, browser: Client) -> None:
     assert world.member.user.check_password(new)
     assert world.member.user.password.startswith("argon2")
     assert AuditEvent.objects.filter(action="password.change").exists()
+
+
+def _change_password(browser: Client, old: str, new: str) -> Any:
+    token = browser.cookies["csrftoken"].value
+    form = {"action": "change-password", "old_password": old, "new_password": new}
+    return browser.post("/user/account/", {**form, "csrfmiddlewaretoken": token}, secure=True)
+
+
+def test_current_password_guesses_are_throttled(
+    world: World, browser: Client, settings: Any
+) -> None:
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    _post(browser, "/user/login/", {"email": "member@a.example", "password": PASSWORD})
+    new = "another long passphrase 42"
+    for guess in range(3):
+        wrong = _change_password(browser, f"guess number {guess}", new)
+        assert wrong.status_code == 200
+        assert b"Your current password is not correct" in wrong.content
+    throttled = _change_password(browser, PASSWORD, new)  # right, but too late
+    assert throttled.status_code == 429
+    assert b"Try again in" in throttled.content
+    world.member.user.refresh_from_db()
+    assert world.member.user.check_password(PASSWORD)
+    failures = AuditEvent.objects.filter(action="password.change_failure")
+    assert failures.count() == 3
+    assert {event.actor_id for event in failures} == {world.member.user.pk}
+    assert AuditEvent.objects.filter(action="password.change_throttled").count() == 1
+    # The guesses count against signing in as well.
+    signing_in = Client(enforce_csrf_checks=True, headers={"referer": "https://testserver/"})
+    login = {"email": "member@a.example", "password": PASSWORD}
+    assert _post(signing_in, "/user/login/", login).status_code == 429
+
+
+def test_a_right_current_password_forgives_earlier_guesses(
+    world: World, browser: Client, settings: Any
+) -> None:
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    _post(browser, "/user/login/", {"email": "member@a.example", "password": PASSWORD})
+    new = "another long passphrase 42"
+    for guess in range(2):
+        assert b"not correct" in _change_password(browser, f"guess number {guess}", new).content
+    changed = _change_password(browser, PASSWORD, new)
+    assert b"Your password has been changed" in changed.content
+    assert b"not correct" in _change_password(browser, "guess again", "third passphrase 42").content
+    assert b"not correct" in _change_password(browser, "and again!", "third passphrase 42").content
+    assert _change_password(browser, new, "third passphrase 42").status_code == 200
+
+
+def test_the_account_page_is_not_cached(world: World, browser: Client) -> None:
+    _post(browser, "/user/login/", {"email": "member@a.example", "password": PASSWORD})
+    token = browser.cookies["csrftoken"].value
+    shown = browser.post(
+        "/user/account/", {"action": "reset-token", "csrfmiddlewaretoken": token}, secure=True
+    )
+    assert shown.status_code == 200
+    assert "no-store" in shown["Cache-Control"]
+    assert "no-store" in browser.get("/user/account/", secure=True)["Cache-Control"]
 
 
 def test_security_headers_on_pages(db: Any) -> None:

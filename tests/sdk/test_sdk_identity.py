@@ -369,4 +369,4 @@ def test_wire_check_catches_redirects_and_html_errors(world: World) -> None:
     problems = wire.problems()
     assert any("/user/account/ → 302: redirect to /user/login/" in p for p in problems), problems
     assert any("/no-such-page/ → 404: error body is not JSON" in p for p in problems), problems
-    assert any("/api/version/ → 301: redirect to https://" in p for p in problems), problems
+    assert any("/api/version/ → 308: redirect to https://" in p for p in problems), problems
