@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.contrib.auth import SESSION_KEY, update_session_auth_hash
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -23,6 +25,7 @@ from labelkeep.accounts.serializers import (
     MembershipSerializer,
     OrganizationSerializer,
     PersonalTokenSerializer,
+    ProfileSerializer,
     RefreshSerializer,
     RoleChangeSerializer,
     TokenSettingsSerializer,
@@ -31,6 +34,7 @@ from labelkeep.accounts.serializers import (
 )
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
+from labelkeep.audit.services import Origin
 
 _TOKEN_400 = (
     400,
@@ -326,6 +330,16 @@ def _user_ordering(request: Request) -> str:
     return ordering
 
 
+def _switch(request: Request, user: User, organization_id: int, origin: Origin) -> None:
+    try:
+        services.switch_organization(user, organization_id, origin=origin)
+    except services.AccountError as exc:
+        raise exceptions.ValidationError({"active_organization": [str(exc)]}) from None
+    if str(request.session.get(SESSION_KEY)) == str(user.pk):
+        # The session is bound to the active membership; it goes on in the new one.
+        update_session_auth_hash(request._request, user)
+
+
 class UserDetailView(MemberAPIView):
     """Reads a visible user, edits the caller's own profile, or removes a member."""
 
@@ -345,7 +359,7 @@ class UserDetailView(MemberAPIView):
     @extend_schema(
         tags=["users"],
         summary="Edit your own profile",
-        request=UserSerializer(partial=True),
+        request=ProfileSerializer(partial=True),
         responses=responses(
             {200: UserSerializer},
             400,
@@ -359,12 +373,18 @@ class UserDetailView(MemberAPIView):
         user = self._user(pk)
         if user.pk != self.actor.pk:
             raise exceptions.PermissionDenied("You can only change your own profile.")
-        form = UserSerializer(user, data=request.data, partial=True)
+        form = ProfileSerializer(user, data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        try:
-            services.update_profile(user, form.validated_data, origin=self.origin)
-        except services.AccountError as exc:
-            raise exceptions.ValidationError({"username": [str(exc)]}) from None
+        changes = dict(form.validated_data)
+        switch_to = changes.pop("active_organization", None)
+        with transaction.atomic():  # a refused profile change switches nothing
+            if switch_to is not None:
+                _switch(request, user, switch_to, self.origin)
+            if changes or switch_to is None:
+                try:
+                    services.update_profile(user, changes, origin=self.origin)
+                except services.AccountError as exc:
+                    raise exceptions.ValidationError({"username": [str(exc)]}) from None
         return Response(UserSerializer(user).data)
 
     @extend_schema(

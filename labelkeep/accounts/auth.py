@@ -16,6 +16,7 @@ from labelkeep.db.prepared import PreparedSelect
 from labelkeep.security.hashing import key_hash
 
 INVALID = "Invalid or expired token."
+NO_ORGANIZATION = "This account is not an active member of any organization."
 
 
 def _with_membership(tokens: QuerySet[Any]) -> QuerySet[Any]:
@@ -85,7 +86,9 @@ def _access(raw: str) -> tuple[User, PersonalAccessToken]:
     ):
         raise exceptions.AuthenticationFailed(INVALID)
     org = pat.user.active_organization
-    if org is None or not org.api_tokens_enabled:
+    if org is None:
+        raise exceptions.AuthenticationFailed(NO_ORGANIZATION)
+    if not org.api_tokens_enabled:
         raise exceptions.AuthenticationFailed(
             "Personal access tokens have been disabled for this organization."
         )

@@ -31,7 +31,7 @@ class UserSerializer(serializers.ModelSerializer[User]):
             "date_joined",
             "last_login",
         )
-        read_only_fields = (
+        read_only_fields: tuple[str, ...] = (
             "id",
             "email",
             "avatar",
@@ -52,6 +52,24 @@ class UserSerializer(serializers.ModelSerializer[User]):
     def get_initials(self, user: User) -> str:
         letters = (user.first_name[:1] + user.last_name[:1]) or user.email[:2]
         return letters.upper()
+
+
+class ProfileSerializer(UserSerializer):
+    """The caller's own profile as they may change it: `active_organization` switches them
+    to another organization where they are an active member."""
+
+    active_organization = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="An organization where you are an active member: your sessions and tokens "
+        "act in it from the next request.",
+    )
+
+    class Meta(UserSerializer.Meta):
+        read_only_fields = tuple(
+            name for name in UserSerializer.Meta.read_only_fields if name != "active_organization"
+        )
 
 
 class OrganizationMetaSerializer(serializers.Serializer[Any]):

@@ -209,6 +209,44 @@ def _replace_invite(organization_id: int, *, actor: User, origin: Origin, **why:
     return token
 
 
+def active_memberships(user: User) -> list[Membership]:
+    """The memberships a user may act in (any role but deactivated), oldest first."""
+    return list(
+        Membership.objects.select_related("organization")
+        .filter(user=user)
+        .exclude(role=Role.DEACTIVATED)
+        .order_by("id")
+    )
+
+
+def switch_organization(user: User, organization_id: int, *, origin: Origin) -> Membership:
+    """Make `organization_id` the one the user's sessions and tokens act in; it must be one
+    where they are an active member (the same refusal for any other, existing or not)."""
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_related("organization")
+            .filter(user=user, organization_id=organization_id)
+            .exclude(role=Role.DEACTIVATED)
+            .first()
+        )
+        if membership is None:
+            raise AccountError(f"You are not an active member of organization {organization_id}.")
+        previous = user.active_organization_id
+        if previous == organization_id:
+            return membership
+        user.active_organization_id = organization_id
+        user.save(update_fields=["active_organization"])
+        record(
+            "user.switch_organization",
+            actor=user,
+            origin=origin,
+            organization_id=organization_id,
+            target=user,
+            previous=previous,
+        )
+    return membership
+
+
 def settle_active_organization(user: User) -> Membership | None:
     """The user's active membership. When their active organization has removed or
     deactivated them, they move to the oldest organization where they are still active;

@@ -142,7 +142,9 @@ def live_pat(refresh: str) -> PersonalAccessToken:
     if pat is None or not pat.user.is_active:
         raise TokenError("token is invalid or has been revoked")
     org = pat.user.active_organization
-    if org is None or not org.api_tokens_enabled:
+    if org is None:
+        raise TokenError("this account is not an active member of any organization")
+    if not org.api_tokens_enabled:
         raise TokenError("personal access tokens are disabled for this organization")
     membership = membership_of(pat.user)
     if membership is None or not membership.is_active:

@@ -116,6 +116,7 @@ def _account_context(request: HttpRequest, user: User) -> dict[str, object]:
         "membership": membership,
         "manages_invites": manages_invites,
         "pats": PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True),
+        "memberships": services.active_memberships(user),
         "password_form": PasswordChangeForm(),
     }
 
@@ -136,6 +137,9 @@ def account_page(request: HttpRequest) -> HttpResponse:
             context["new_token"] = tokens.create_pat(user, actor=user, origin=origin).token
         elif action == "change-password":
             status = _change_password(request, user, context)
+        elif action == "switch-organization":
+            _switch_organization(request, user)
+            return redirect("account")
         elif action == "reset-invite" and context["manages_invites"]:
             membership = context["membership"]
             if isinstance(membership, Membership):
@@ -146,6 +150,14 @@ def account_page(request: HttpRequest) -> HttpResponse:
     except (tokens.TokenError, services.AccountError) as exc:
         context["error"] = str(exc)
     return render(request, "accounts/account.html", context, status=status)
+
+
+def _switch_organization(request: HttpRequest, user: User) -> None:
+    chosen = request.POST.get("organization", "")
+    if not chosen.isdecimal() or len(chosen) > 18:
+        raise services.AccountError("Choose one of your organizations.")
+    services.switch_organization(user, int(chosen), origin=Origin.of(request))
+    update_session_auth_hash(request, user)  # the session is bound to the membership
 
 
 def _change_password(request: HttpRequest, user: User, context: dict[str, object]) -> int:

@@ -226,8 +226,12 @@ def test_tokens_of_a_removed_member_are_refused(world: World) -> None:
     assert world.member.client.get("/api/projects/").status_code == 403
     assert world.member.client.post("/api/current-user/reset-token/").status_code == 403
     assert world.member.client.get("/api/schema", HTTP_ACCEPT="application/json").status_code == 403
-    assert _refresh(pat).status_code == 401
-    assert _bearer(access).get("/api/current-user/whoami").status_code == 401
+    refused = _refresh(pat)
+    assert refused.status_code == 401
+    assert "not an active member of any organization" in refused.json()["detail"]
+    denied = _bearer(access).get("/api/current-user/whoami")
+    assert denied.status_code == 401
+    assert "not an active member of any organization" in denied.json()["detail"]
 
 
 def test_tokens_of_a_deactivated_member_are_refused(world: World) -> None:
