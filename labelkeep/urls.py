@@ -8,7 +8,7 @@ from django.http import HttpResponseBase
 from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularAPIView
 
-from labelkeep.accounts import api, audit_api, session_api, views, workspaces_api
+from labelkeep.accounts import api, audit_api, org_views, session_api, views, workspaces_api
 from labelkeep.dataio import export_urls, import_urls
 from labelkeep.jobs import api as jobs_api
 from labelkeep.projects import api as projects_api
@@ -103,6 +103,8 @@ urlpatterns: list[URLPattern] = [
     path("user/logout/", views.logout_page, name="logout"),
     path("user/signup/", views.signup_page, name="signup"),
     path("user/account/", views.account_page, name="account"),
+    path("organization/members/", org_views.members_page, name="members"),
+    path("organization/audit/", org_views.audit_page, name="audit"),
     path("setup/<str:key>/", views.setup_page, name="setup"),
     path("", views.home_page, name="home"),
 ]

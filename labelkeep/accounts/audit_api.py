@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -14,38 +13,9 @@ from rest_framework.response import Response
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.roles import Perm
 from labelkeep.accounts.serializers import AuditEventSerializer
-from labelkeep.api.fields import parse_id, parse_moment
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
-from labelkeep.audit.models import AuditEvent
-
-
-def _when(request: Request, name: str) -> object | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    value = parse_moment(raw)
-    if value is None:
-        raise exceptions.ValidationError({name: "Use an ISO 8601 date and time."})
-    return value
-
-
-def _filtered(events: QuerySet[AuditEvent], request: Request) -> QuerySet[AuditEvent]:
-    user = request.query_params.get("user")
-    if user:
-        actor_id = parse_id(user)
-        if actor_id is None:
-            raise exceptions.ValidationError({"user": "A user id is a number."})
-        events = events.filter(actor_id=actor_id)
-    action = request.query_params.get("action")
-    if action:
-        events = events.filter(action=action)
-    since, until = _when(request, "since"), _when(request, "until")
-    if since:
-        events = events.filter(created_at__gte=since)
-    if until:
-        events = events.filter(created_at__lt=until)
-    return events
+from labelkeep.audit.queries import EventFilter, FilterError, events_of
 
 
 class AuditLogView(MemberAPIView):
@@ -76,15 +46,17 @@ class AuditLogView(MemberAPIView):
         ],
         responses=responses(
             {200: AuditEventSerializer(many=True)},
-            (400, "A malformed `user`, `since` or `until`."),
+            (400, "A malformed `user`, `action`, `since` or `until`."),
             *MEMBER_ERRORS,
             (404, "Invalid page number."),
         ),
     )
     def get(self, request: Request) -> Response:
-        events = _filtered(
-            AuditEvent.objects.filter(organization_id=self.membership.organization_id), request
-        )
+        try:
+            chosen = EventFilter.of(request.query_params)
+        except FilterError as exc:
+            raise exceptions.ValidationError({exc.field: exc.message}) from None
+        events = events_of(self.membership.organization_id, chosen)
         pager = self.pagination_class()
-        page = pager.paginate_queryset(events.order_by("-id"), request, view=self)
+        page = pager.paginate_queryset(events, request, view=self)
         return pager.get_paginated_response(AuditEventSerializer(page, many=True).data)

@@ -17,8 +17,21 @@ change an owner's role, and an organization always keeps at least one owner.
 """
 
 
+FOOTER = """
+## In the browser
+
+The Members page (`/organization/members/`, linked from the home page) lists the
+organization's members to everyone holding `members.view`; holders of `members.manage`
+also get a role selector and a Remove button per member. It calls the same services as
+`api/organizations/{id}/memberships/{user_id}/`, so the same rules hold: only an owner
+makes or changes owners, the last owner stays, nobody removes themselves, and members of
+other organizations are not found (`404`). The Audit log page (`/organization/audit/`)
+needs `audit.view`. Tests: `tests/accounts/test_org_pages.py`.
+"""
+
+
 def render() -> str:
-    return HEADER + markdown_table()
+    return HEADER + markdown_table() + FOOTER
 
 
 if __name__ == "__main__":

@@ -183,4 +183,7 @@ def _change_password(request: HttpRequest, user: User, context: dict[str, object
 @login_required
 def home_page(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
-    return render(request, "web/home.html", {"membership": membership_of(user)})
+    membership = membership_of(user)
+    sees_audit = membership is not None and has_perm(membership.role, Perm.AUDIT_VIEW)
+    context = {"membership": membership, "sees_audit": sees_audit}
+    return render(request, "web/home.html", context)
