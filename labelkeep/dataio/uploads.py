@@ -215,14 +215,18 @@ _CHUNK = 64 * 1024
 def byte_range(header: str, size: int) -> tuple[int, int] | None | bool:
     """The one range `Range: bytes=…` asks for, as (first, last) inclusive; None to send the
     whole file (no header, several ranges, or one we do not read); False when it lies
-    wholly past the end (416)."""
+    wholly past the end (416).
+
+    A suffix longer than the file is the whole file (RFC 9110, 14.1.1). An empty file has no
+    byte to send and `Content-Range` no way to write an empty range (`bytes 0--1/0`), so
+    every range of it, a suffix one included, is a 416 with `bytes */0`."""
     found = _RANGE.fullmatch(header.strip())
     if not found or not (found.group(1) or found.group(2)):
         return None
     first_text, last_text = found.groups()
     if not first_text:  # the last N bytes
         suffix = int(last_text)
-        if suffix == 0:
+        if suffix == 0 or size == 0:
             return False
         return max(0, size - suffix), size - 1
     first = int(first_text)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from labelkeep.dataio.exporting import text
 from labelkeep.dataio.exporting.conll import tags, tokens
 from labelkeep.dataio.exporting.source import stamp
 from labelkeep.tasks.models import Annotation, Prediction
@@ -128,6 +129,65 @@ def test_data_keys_named_like_record_fields_keep_their_values(world: World) -> N
     assert record["id"] == task and record["_data_id"] == "row-7"
     assert record["_data_annotator"] == "from the sheet" and record["_data_sentiment"] == "raw"
     assert record["sentiment"] == "Positive" and record["text"] == "t"
+
+
+def test_renamed_data_keys_never_take_another_keys_name(world: World) -> None:
+    """Data that already has `_data_sentiment` keeps it, and its `sentiment` (a control's
+    name) moves one prefix further, in CSV, TSV and JSON_MIN alike."""
+    project = make_project(world, TEXT_CONFIG)
+    data = {"text": "x", "sentiment": "raw", "_data_sentiment": "other"}
+    (task,) = add_tasks(project, world, [data])
+    annotate(task, choice("Positive"), world)
+    for export_type, delimiter in (("CSV", ","), ("TSV", "\t")):
+        response = export(world.admin.client, project, f"?exportType={export_type}")
+        reader = csv.DictReader(io.StringIO(body(response).decode()), delimiter=delimiter)
+        (row,) = list(reader)
+        assert reader.fieldnames is not None and len(set(reader.fieldnames)) == 10
+        assert row["sentiment"] == "Positive"
+        assert row["_data_sentiment"] == "other" and row["_data__data_sentiment"] == "raw"
+    (record,) = exported_json(world.admin.client, project, "?exportType=JSON_MIN")
+    assert record["sentiment"] == "Positive"
+    assert record["_data_sentiment"] == "other" and record["_data__data_sentiment"] == "raw"
+
+
+def test_csv_renames_among_every_tasks_keys_json_min_among_its_own(world: World) -> None:
+    project = make_project(world, TEXT_CONFIG)
+    ids = add_tasks(
+        project, world, [{"text": "a", "id": "row-1"}, {"text": "b", "_data_id": "kept"}]
+    )
+    for task in ids:
+        annotate(task, choice("Positive"), world)
+    response = export(world.admin.client, project, "?exportType=CSV")
+    rows = {int(r["id"]): r for r in csv.DictReader(io.StringIO(body(response).decode()))}
+    assert rows[ids[0]]["_data__data_id"] == "row-1" and rows[ids[0]]["_data_id"] == ""
+    assert rows[ids[1]]["_data_id"] == "kept" and rows[ids[1]]["_data__data_id"] == ""
+    records = exported_json(world.admin.client, project, "?exportType=JSON_MIN")
+    by_task = {r["id"]: r for r in records}
+    assert by_task[ids[0]]["_data_id"] == "row-1"  # its task has no `_data_id` of its own
+    assert by_task[ids[1]]["_data_id"] == "kept"
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ({"text"}, {}),
+        ({"text", "id"}, {"id": "_data__data_id"}),  # `_data_id` is a control's name
+        ({"sentiment", "_data_sentiment"}, {"sentiment": "_data__data_sentiment"}),
+        # A control named `_data_id`: both keys are renamed, in sorted order, never alike.
+        ({"id", "_data_id"}, {"_data_id": "_data__data_id", "id": "_data__data__data_id"}),
+        (
+            {"id", "_data_id", "_data__data_id", "_data__data__data_id"},
+            {"_data_id": "_data__data__data__data_id", "id": "_data__data__data__data__data_id"},
+        ),
+    ],
+)
+def test_renamings_give_distinct_free_names(keys: set[str], expected: dict[str, str]) -> None:
+    reserved = text.reserved_names(["sentiment", "_data_id"])
+    renamed = text.renamings(keys, reserved)
+    assert renamed == expected
+    names = [renamed.get(key, key) for key in keys]
+    assert len(set(names)) == len(keys) and not any(n in reserved for n in renamed.values())
+    assert text.renamings(sorted(keys, reverse=True), reserved) == expected  # any key order
 
 
 def test_tsv_and_lists_as_json(world: World) -> None:
@@ -270,6 +330,55 @@ def test_yolo(world: World, image_project: Any) -> None:
         notes = json.loads(zipped.read("notes.json"))
     assert cat == ["0 0.35 0.4 0.5 0.4", "1 0 0 0.5 0 0.5 0.5"]
     assert notes["categories"] == [{"id": 0, "name": "Cat"}, {"id": 1, "name": "Dog"}]
+
+
+def categorized_boxes(labels: str) -> str:
+    return (
+        '<View><Image name="image" value="$image"/>'
+        f'<RectangleLabels name="box" toName="image">{labels}</RectangleLabels></View>'
+    )
+
+
+def yolo_classes(zipped: Any) -> tuple[list[str], list[dict[str, Any]]]:
+    """classes.txt's lines, and notes.json's categories, which must say the same."""
+    lines = zipped.read("classes.txt").decode().splitlines()
+    notes = json.loads(zipped.read("notes.json"))["categories"]
+    assert notes == [{"id": n, "name": name} for n, name in enumerate(lines)]
+    return lines, notes
+
+
+def test_yolo_class_lines_are_class_ids_when_a_category_skips_some(world: World) -> None:
+    config = categorized_boxes('<Label value="Cat" category="3"/><Label value="Dog"/>')
+    project = make_project(world, config)
+    (task,) = add_tasks(project, world, [{"image": "/data/upload/1/pets.jpg"}])
+    annotate(task, [box(10, 20, 50, 40, "Cat"), box(0, 0, 10, 10, "Dog")], world)
+    with archive(export(world.admin.client, project, "?export_type=YOLO")) as zipped:
+        labels = zipped.read("labels/pets.txt").decode().splitlines()
+        lines, _ = yolo_classes(zipped)
+    assert [line.split()[0] for line in labels] == ["3", "0"]
+    assert lines == ["Dog", "unused_1", "unused_2", "Cat"]
+    assert lines[3] == "Cat" and lines[0] == "Dog"  # the label files' ids name their classes
+    with archive(export(world.admin.client, project, "?export_type=COCO")) as zipped:
+        coco = json.loads(zipped.read("result.json"))
+    assert coco["categories"] == [{"id": 0, "name": "Dog"}, {"id": 3, "name": "Cat"}]
+    assert sorted(a["category_id"] for a in coco["annotations"]) == [0, 3]
+
+
+def test_yolo_placeholders_shared_ids_and_huge_categories(world: World) -> None:
+    config = categorized_boxes(
+        '<Label value="Kitten" category="3"/><Label value="Cat" category="3"/>'
+        '<Label value="unused_2"/><Label value="Huge" category="100000"/>'
+    )
+    project = make_project(world, config)
+    (task,) = add_tasks(project, world, [{"image": "/data/upload/1/pets.jpg"}])
+    annotate(task, [box(10, 20, 50, 40, "Kitten"), box(0, 0, 10, 10, "Huge")], world)
+    with archive(export(world.admin.client, project, "?export_type=YOLO")) as zipped:
+        labels = zipped.read("labels/pets.txt").decode().splitlines()
+        lines, _ = yolo_classes(zipped)
+    # `Huge` and `unused_2` have no usable category: ids 0 and 1 by name. Id 2 is unused,
+    # and its placeholder may not take the label's name; Cat and Kitten share id 3.
+    assert lines == ["Huge", "unused_2", "_unused_2", "Cat / Kitten"]
+    assert [line.split()[0] for line in labels] == ["3", "0"]
 
 
 def test_voc(world: World, image_project: Any) -> None:

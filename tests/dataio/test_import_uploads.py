@@ -282,6 +282,44 @@ def test_a_range_past_the_end_is_416(world: World, project: Project, root: Path)
         assert response["Content-Range"] == f"bytes */{len(MEDIA)}"
 
 
+@pytest.mark.parametrize("header", ["bytes=-5", "bytes=-1", "bytes=0-", "bytes=0-0", "bytes=-0"])
+def test_any_range_of_an_empty_file_is_416(
+    world: World, project: Project, root: Path, header: str
+) -> None:
+    url = upload(world, project, "silence.mp3", b"")
+    response = world.member.client.get(url, HTTP_RANGE=header)
+    assert response.status_code == 416
+    assert response["Content-Range"] == "bytes */0"
+    assert response["Accept-Ranges"] == "bytes"
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        ("bytes=-5", 0, False),  # no byte to send, no way to write `bytes 0--1/0`
+        ("bytes=-0", 0, False),
+        ("bytes=0-", 0, False),
+        ("bytes=0-0", 0, False),
+        ("bytes=-0", 3, False),
+        ("bytes=3-", 3, False),
+        ("bytes=-5", 3, (0, 2)),  # a suffix longer than the file is all of it (RFC 9110)
+        ("bytes=-3", 3, (0, 2)),
+        ("bytes=-1", 1, (0, 0)),
+        ("bytes=0-0", 1, (0, 0)),
+        ("bytes=2-", 3, (2, 2)),
+        ("bytes=1-999", 3, (1, 2)),
+        (" bytes=0-1 ", 3, (0, 1)),
+        ("bytes=2-1", 3, None),  # not a valid range: the whole file
+        ("bytes=2-1", 0, None),
+        ("bytes=-", 3, None),
+        ("bytes=0-1,2-", 3, None),
+        ("bytes=-1234567890123456789", 3, None),  # more digits than we read
+    ],
+)
+def test_byte_range_edges(header: str, size: int, expected: object) -> None:
+    assert uploads.byte_range(header, size) == expected
+
+
 def test_if_range_gets_the_whole_file(world: World, project: Project, root: Path) -> None:
     url = upload(world, project, "clip.mp3", MEDIA)
     response = world.member.client.get(url, HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE='"x"')

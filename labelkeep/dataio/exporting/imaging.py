@@ -142,7 +142,14 @@ class Categories:
     ids: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, config: LabelConfig, kinds: frozenset[str] = GEOMETRY_CONTROLS) -> Categories:
+    def of(
+        cls,
+        config: LabelConfig,
+        kinds: frozenset[str] = GEOMETRY_CONTROLS,
+        largest: int | None = None,
+    ) -> Categories:
+        """The config's categories; a `category` above `largest` is ignored (the label is
+        numbered as if it had none), for formats that need a line for every smaller id."""
         explicit: dict[str, int] = {}
         names: set[str] = set()
         for name, entry in config.parsed.items():
@@ -151,7 +158,7 @@ class Categories:
             for label, attrs in entry.get("labels_attrs", {}).items():
                 names.add(label)
                 category = _index(attrs.get("category", ""))
-                if category is not None:
+                if category is not None and (largest is None or category <= largest):
                     explicit.setdefault(label, category)
         categories = cls(dict(explicit))
         for label in sorted(names - set(explicit)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Collection, Container, Iterable, Iterator
 from typing import Any
 
 from labelkeep.dataio.exporting.context import ExportContext, buffered
@@ -22,6 +22,7 @@ from labelkeep.dataio.exporting.items import (
 # the list is OWASP's and ASVS 5's (1.2.10), which adds NUL.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\x00")
 FIXED_COLUMNS = ("id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time")
+DATA_PREFIX = "_data_"
 
 
 def json_array(lines: Iterable[str]) -> Iterator[str]:
@@ -44,14 +45,39 @@ def _all_items(ctx: ExportContext) -> Iterator[Item]:
         yield from items(task, controls)
 
 
-def data_name(key: str, controls: Container[str]) -> str:
-    """A data key's name in a record: `_data_<key>` where a control or one of the record's
-    own fields (`id`, `annotator`, …) has the name, so neither overwrites the other."""
-    return f"_data_{key}" if key in controls or key in FIXED_COLUMNS else key
+def reserved_names(controls: Iterable[str]) -> frozenset[str]:
+    """The names a record gives its own fields: every control, and the fixed columns."""
+    return frozenset({*controls, *FIXED_COLUMNS})
 
 
-def min_record(item: Item, controls: Container[str]) -> dict[str, Any]:
-    record: dict[str, Any] = {data_name(k, controls): v for k, v in item.data.items()}
+def renamings(keys: Collection[str], reserved: Container[str]) -> dict[str, str]:
+    """The data keys that need another name in a record, each with that name.
+
+    A key named like a record field (`reserved`) becomes `_data_<key>`, prefixed again
+    while that is reserved, another data key, or another renamed key's name, so no value
+    overwrites another. Keys are renamed in sorted order, so the same keys always give the
+    same names. Only a membership test per key runs when nothing clashes, the usual case:
+    JSON_MIN calls this once per record.
+    """
+    clashing = [key for key in keys if key in reserved]
+    if not clashing:
+        return {}
+    taken = set(keys)
+    renamed: dict[str, str] = {}
+    for key in sorted(clashing):
+        name = DATA_PREFIX + key
+        while name in reserved or name in taken:
+            name = DATA_PREFIX + name
+        taken.add(name)
+        renamed[key] = name
+    return renamed
+
+
+def min_record(item: Item, reserved: Container[str]) -> dict[str, Any]:
+    """One JSON_MIN record; its data keys are renamed among the task's own keys only (the
+    records are written as they are read, without a first pass over every task's data)."""
+    renamed = renamings(item.data, reserved)
+    record = {renamed.get(k, k): v for k, v in item.data.items()} if renamed else dict(item.data)
     record["id"] = item.task_id
     for name, values in item.outputs.items():
         record[name] = prettify(values)
@@ -61,9 +87,9 @@ def min_record(item: Item, controls: Container[str]) -> dict[str, Any]:
 
 
 def write_json_min(ctx: ExportContext) -> Iterator[bytes]:
-    controls = control_types(ctx.config)
+    reserved = reserved_names(control_types(ctx.config))
     records = (
-        json.dumps(min_record(item, controls), ensure_ascii=False) for item in _all_items(ctx)
+        json.dumps(min_record(item, reserved), ensure_ascii=False) for item in _all_items(ctx)
     )
     return buffered(json_array(records))
 
@@ -82,11 +108,12 @@ def _cell(value: Any) -> Any:
 
 
 def columns(data_keys: set[str], controls: Iterable[str]) -> tuple[list[str], dict[str, str]]:
-    """Sorted column names, and data keys renamed where a control or a fixed column has the
-    same name (`data_name`)."""
+    """Sorted column names, and the data keys renamed (`renamings`) among every exported
+    task's keys, so a column holds one kind of value in every row."""
     control_names = set(controls)
-    renamed = {key: data_name(key, control_names) for key in data_keys}
-    return sorted({*renamed.values(), *control_names, *FIXED_COLUMNS}), renamed
+    renamed = renamings(data_keys, reserved_names(control_names))
+    names = {renamed.get(key, key) for key in data_keys}
+    return sorted({*names, *control_names, *FIXED_COLUMNS}), renamed
 
 
 def csv_row(item: Item, renamed: dict[str, str]) -> dict[str, Any]:

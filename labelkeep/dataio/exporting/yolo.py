@@ -23,6 +23,11 @@ from labelkeep.dataio.exporting.imaging import (
 from labelkeep.dataio.exporting.zipstream import ZipStream
 from labelkeep.projects.labelconfig import CONTROL_CHARACTERS
 
+# classes.txt needs a line for every id up to the largest, so a label's `category` is
+# honoured only up to this id: one of 999,999,999 would ask for a file of gigabytes.
+MAX_CLASS_ID = 99_999
+PLACEHOLDER = "unused_{id}"
+
 
 def _n(value: float) -> str:
     return format(value, ".8g")
@@ -78,7 +83,7 @@ def pose_lines(found: list[Region], categories: Categories, order: list[str]) ->
 
 def _categories(ctx: ExportContext) -> tuple[Categories, list[str]]:
     if not has_keypoints(ctx.config):
-        return Categories.of(ctx.config), []
+        return Categories.of(ctx.config, largest=MAX_CLASS_ID), []
     boxes = [
         label
         for name, entry in ctx.config.parsed.items()
@@ -96,6 +101,28 @@ def one_line(name: str) -> str:
     return CONTROL_CHARACTERS.sub(" ", name)
 
 
+def by_id(categories: Categories) -> list[dict[str, Any]]:
+    """One class per id from 0 to the largest, in id order, for classes.txt, where line N
+    names class N. A `category` attribute can skip ids; a skipped id gets a placeholder,
+    `unused_<id>` (prefixed with `_` while a label has that name), so later lines keep their
+    ids and trainers count a class no box uses. Labels sharing an id share its line, their
+    names joined by ` / `."""
+    names: dict[int, list[str]] = {}
+    for label, category in sorted(categories.ids.items()):
+        names.setdefault(category, []).append(label)
+    taken = {*categories.ids, *map(one_line, categories.ids)}
+    listed = []
+    for category in range(max(names, default=-1) + 1):
+        if category in names:
+            listed.append({"id": category, "name": " / ".join(names[category])})
+            continue
+        placeholder = PLACEHOLDER.format(id=category)
+        while placeholder in taken:
+            placeholder = "_" + placeholder
+        listed.append({"id": category, "name": placeholder})
+    return listed
+
+
 def write_yolo(ctx: ExportContext) -> Iterator[bytes]:
     archive = ZipStream()
     bundler = ImageBundler(archive, ctx)
@@ -106,7 +133,7 @@ def write_yolo(ctx: ExportContext) -> Iterator[bytes]:
         found = regions(chosen_annotation(task), ctx.config)
         text = pose_lines(found, categories, order) if order else lines(found, categories)
         yield archive.add(f"labels/{placed.stem}.txt", "".join(f"{t}\n" for t in text).encode())
-    listed = categories.listed()
+    listed = by_id(categories)
     if order:
         listed = [c | {"keypoints": order} for c in listed]
     yield archive.add("classes.txt", "".join(f"{one_line(c['name'])}\n" for c in listed).encode())
