@@ -254,16 +254,51 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _unsafe(value: str) -> str | None:
-    """What makes a value run script in a browser, if anything does."""
+def _unsafe(value: str, context: str = "css") -> str | None:
+    """What makes a value run script in a browser, if anything does.
+
+    Markup (a value with `<`) is checked as HTML: a <script>, an event handler inside a
+    tag, or a script URL anywhere (an `href` in it). Otherwise where a script URL counts
+    depends on the `context`: anywhere in CSS (`style`, text content), at the start of a
+    value that may be a URL (`url`), and nowhere in plain text such as an option's label
+    (`text`: "JavaScript: Node" is a fine label)."""
     if "<" not in value and ":" not in value and "&" not in value:
         return None  # the common case, kept cheap
     decoded = html.unescape(value)
-    if "<" in decoded and (_SCRIPT_TAG.search(decoded) or _EVENT_HANDLER.search(decoded)):
+    markup = "<" in decoded
+    if markup and (_SCRIPT_TAG.search(decoded) or _handler_in_tag(decoded)):
         return "a <script> or an event handler, which is not allowed"
-    if _SCRIPT_URL.search(_INVISIBLE.sub("", decoded)):
-        return "a javascript: URL, which is not allowed"
-    return None
+    visible = _INVISIBLE.sub("", decoded)
+    if markup or context == "css":
+        found = _SCRIPT_URL.search(visible) is not None
+    else:
+        found = context == "url" and _SCRIPT_URL.match(visible) is not None
+    return "a javascript: URL, which is not allowed" if found else None
+
+
+def _handler_in_tag(markup: str) -> bool:
+    """Whether an `on…=` attribute sits inside a tag (`<svg/onload=…>`); in the text
+    between tags (`<b> one = 1`), or after a `<` that opens no tag (`x < y`), it is only
+    text. Linear: each tag is scanned once."""
+    return any(
+        _EVENT_HANDLER.search(chunk.partition(">")[0])
+        for chunk in markup.split("<")[1:]
+        if chunk[:1].isascii() and (chunk[:1].isalpha() or chunk[:1] == "/")
+    )
+
+
+# Attributes that hold text to show, never a URL; a label's own `value` is one too.
+_TEXT_ATTRIBUTES = frozenset({"alias", "hint", "placeholder", "title", "hotkey"})
+_TEXT_VALUE_TAGS = frozenset({"choice", "label", "relation", "header"})
+
+
+def _attribute_context(node: _Node, key: str) -> str:
+    name = key.lower()
+    if name == "style":
+        return "css"
+    if name in _TEXT_ATTRIBUTES or (name == "value" and node.kind in _TEXT_VALUE_TAGS):
+        return "text"
+    return "url"
 
 
 def _shown(value: str) -> str:
@@ -278,7 +313,7 @@ def _script_problems(node: _Node) -> list[str]:
     for key, value in node.attrs.items():
         if _EVENT_ATTRIBUTE.fullmatch(key) and key.lower() not in _SAFE_ON_ATTRIBUTES:
             problems.append(f'{node.describe()}: event handler attribute "{key}" is not allowed')
-        elif reason := _unsafe(value):
+        elif reason := _unsafe(value, _attribute_context(node, key)):
             problems.append(f'{node.describe()}: attribute "{key}" contains {reason}')
     return problems
 

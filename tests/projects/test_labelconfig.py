@@ -554,6 +554,50 @@ def test_scripts_are_refused_in_any_form(config: str, expected: str) -> None:
     assert any(expected in message for message in _errors(config)), _errors(config)
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        '<View><Text name="t" value="$t"/><Choices name="c" toName="t">'
+        '<Choice value="JavaScript: Node"/><Choice value="Go" alias="javascript:go"/>'
+        "</Choices></View>",
+        '<View><Header value="Label JavaScript: code"/><Text name="t" value="$t"/></View>',
+        '<View><Text name="t" value="$t"/><Choices name="c" toName="t">'
+        '<Choice value="A" hint="&lt;b&gt; one = 1"/></Choices></View>',
+        '<View><Header value="x &lt; y, so one = 2"/><Text name="t" value="$t"/></View>',
+    ],
+    ids=["label-and-alias", "header", "hint-markup-text", "less-than-in-text"],
+)
+def test_text_that_only_mentions_a_scheme_or_on_is_accepted(config: str) -> None:
+    assert parse(config).data_keys == ("t",)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            '<View><Text name="t" value="$t"/><Choices name="c" toName="t"><Choice value="A" '
+            "html=\"&lt;a href='JavaScript:alert(1)'&gt;A&lt;/a&gt;\"/></Choices></View>",
+            'attribute "html" contains a javascript: URL',
+        ),
+        (
+            '<View><Header value="&lt;b class=x onclick=steal()&gt;Hi&lt;/b&gt;"/></View>',
+            'attribute "value" contains a <script> or an event handler',
+        ),
+        (
+            '<View><Header value="Hi" style="color: red; background: url(javascript:x)"/></View>',
+            'attribute "style" contains a javascript: URL',
+        ),
+        (
+            '<View><Image name="i" value="  &#10;JaVaScRiPt:alert(1)"/></View>',
+            'attribute "value" contains a javascript: URL',
+        ),
+    ],
+    ids=["link-in-option-html", "handler-in-header-markup", "style", "image-url"],
+)
+def test_scripts_in_markup_urls_and_css_are_still_refused(config: str, expected: str) -> None:
+    assert any(expected in message for message in _errors(config)), _errors(config)
+
+
 def test_event_handlers_hidden_in_html_values_are_refused() -> None:
     html = "&lt;svg/onload=alert(1)&gt;"
     messages = _errors(f'<View><Header value="{html}"/></View>')
