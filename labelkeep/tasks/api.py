@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -217,13 +218,18 @@ class TasksView(TaskScopedView):
             services.check_data(project, values["data"])
         except services.TaskError as exc:
             raise _refused(exc, "data") from None
-        created = services.create_tasks(
-            project,
-            [services.NewTask(data=values["data"], meta=values.get("meta", {}))],
-            actor=self.actor,
-            origin=self.origin,
-        )
-        task = Task.objects.get(pk=created.task_ids[0])
+        given = {name: values[name] for name in ("overlap", "is_labeled") if name in values}
+        with transaction.atomic():  # all of it or nothing
+            created = services.create_tasks(
+                project,
+                [services.NewTask(data=values["data"], meta=values.get("meta", {}))],
+                actor=self.actor,
+                origin=self.origin,
+            )
+            task = Task.objects.get(pk=created.task_ids[0])
+            if given:  # as a PATCH right after would set them
+                services.update_task(task, given, actor=self.actor, origin=self.origin)
+                task = Task.objects.get(pk=task.pk)
         return Response(task_json(task, full=True), status=status.HTTP_201_CREATED)
 
 

@@ -124,6 +124,29 @@ def test_patch_marks_a_task_done_until_its_annotations_change(
     assert Task.objects.get(pk=first).is_labeled is True
 
 
+def test_create_keeps_a_given_overlap_and_done_mark(world: World, project) -> None:
+    """`ls.tasks.create(..., overlap=3, is_labeled=True)` sends both; they are kept."""
+    created = world.admin.client.post(
+        "/api/tasks/",
+        {"project": project.pk, "data": {"text": "x"}, "overlap": 3, "is_labeled": True},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["overlap"], body["is_labeled"]) == (3, True)
+    stored = Task.objects.get(pk=body["id"])
+    assert (stored.overlap, stored.is_labeled) == (3, True)
+    plain = world.admin.client.post(
+        "/api/tasks/", {"project": project.pk, "data": {"text": "y"}}, format="json"
+    ).json()
+    assert (plain["overlap"], plain["is_labeled"]) == (1, False)
+    refused = world.admin.client.post(
+        "/api/tasks/", {"project": project.pk, "data": {"text": "z"}, "overlap": 0}, format="json"
+    )
+    assert refused.status_code == 400
+    assert not Task.objects.filter(data__text="z").exists()
+
+
 def test_create_task_in_foreign_project_is_404(world: World, project) -> None:
     response = world.outsider.client.post(
         "/api/tasks/", {"project": project.pk, "data": {"text": "x"}}, format="json"
