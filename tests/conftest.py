@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from labelkeep.accounts import services, tokens
@@ -49,6 +50,17 @@ class Actor:
     def org(self) -> Organization:
         assert self.user.active_organization is not None
         return self.user.active_organization
+
+
+def signed_in_browser(email: str, password: str = PASSWORD) -> Client:
+    """A browser (CSRF enforced, HTTPS) signed in through the sign-in page."""
+    browser = Client(enforce_csrf_checks=True, headers={"referer": "https://testserver/"})
+    browser.get("/user/login/", secure=True)
+    form = {"email": email, "password": password}
+    token = browser.cookies["csrftoken"].value
+    signed = browser.post("/user/login/", {**form, "csrfmiddlewaretoken": token}, secure=True)
+    assert signed.status_code == 302, signed.content
+    return browser
 
 
 def as_actor(user: User) -> Actor:

@@ -13,16 +13,7 @@ from labelkeep.accounts.models import Membership
 from labelkeep.accounts.roles import Role
 from labelkeep.audit.models import AuditEvent
 from labelkeep.audit.services import record
-from tests.conftest import PASSWORD, TEST_ORIGIN, World
-
-
-def _signed_in(email: str) -> Client:
-    browser = Client(enforce_csrf_checks=True, headers={"referer": "https://testserver/"})
-    browser.get("/user/login/", secure=True)
-    token = browser.cookies["csrftoken"].value
-    form = {"email": email, "password": PASSWORD, "csrfmiddlewaretoken": token}
-    assert browser.post("/user/login/", form, secure=True).status_code == 302
-    return browser
+from tests.conftest import TEST_ORIGIN, World, signed_in_browser
 
 
 def _post(browser: Client, data: dict[str, Any]) -> Any:
@@ -37,7 +28,7 @@ def _membership(world: World, email: str) -> Membership:
 
 
 def test_admin_changes_a_role_and_removes_a_member(world: World) -> None:
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     page = admin.get("/organization/members/", secure=True)
     assert page.status_code == 200
     assert b"member@a.example" in page.content and b"outsider@b.example" not in page.content
@@ -54,7 +45,7 @@ def test_admin_changes_a_role_and_removes_a_member(world: World) -> None:
 
 
 def test_the_services_rules_hold_on_the_page(world: World) -> None:
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     owner = _membership(world, "owner@a.example")
     refused = _post(admin, {"action": "role", "member": owner.pk, "role": "annotator"})
     assert refused.status_code == 400
@@ -73,14 +64,14 @@ def test_the_services_rules_hold_on_the_page(world: World) -> None:
 def test_members_of_other_organizations_are_not_found(world: World, member: str) -> None:
     outsider = Membership.objects.get(user=world.outsider.user)
     value = {"outsider": outsider.pk, "missing": 10**9, "text": "../1", "huge": 2**70}[member]
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     response = _post(admin, {"action": "remove", "member": value})
     assert response.status_code == 404
     assert Membership.objects.filter(pk=outsider.pk).exists()
 
 
 def test_annotators_see_members_but_change_nothing(world: World) -> None:
-    annotator = _signed_in("member@a.example")
+    annotator = signed_in_browser("member@a.example")
     page = annotator.get("/organization/members/", secure=True)
     assert page.status_code == 200
     assert b'name="action"' not in page.content
@@ -91,7 +82,7 @@ def test_annotators_see_members_but_change_nothing(world: World) -> None:
 
 
 def test_changes_need_the_csrf_token(world: World) -> None:
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     member = _membership(world, "member@a.example")
     forged = admin.post(
         "/organization/members/", {"action": "remove", "member": member.pk}, secure=True
@@ -108,7 +99,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(db: Any) -> None:
 
 
 def test_deactivated_members_see_nothing(world: World) -> None:
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     services.change_role(
         _membership(world, "admin@a.example"),
         Role.DEACTIVATED,
@@ -128,7 +119,7 @@ def test_the_audit_log_lists_filters_and_escapes(world: World) -> None:
         title=hostile,
     )
     record("login.success", actor=world.outsider.user, origin=TEST_ORIGIN, organization_id=None)
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     page = admin.get("/organization/audit/", secure=True)
     assert page.status_code == 200
     assert b"project.create" in page.content and b"login.success" in page.content
@@ -145,7 +136,7 @@ def test_the_audit_log_lists_filters_and_escapes(world: World) -> None:
     "query", ["user=abc", "user=99999999999999999999999", "since=yesterday", "action=a%00b"]
 )
 def test_bad_audit_filters_are_explained(world: World, query: str) -> None:
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     response = admin.get(f"/organization/audit/?{query}", secure=True)
     assert response.status_code == 400
     assert b'class="error"' in response.content
@@ -160,7 +151,7 @@ def test_the_audit_log_pages(world: World) -> None:
             organization_id=world.org.pk,
             n=n,
         )
-    admin = _signed_in("admin@a.example")
+    admin = signed_in_browser("admin@a.example")
     first = admin.get("/organization/audit/?action=workspace.create", secure=True)
     assert first.content.count(b"<code>workspace.create</code>") == 50
     assert b"page=2" in first.content and b"action=workspace.create" in first.content

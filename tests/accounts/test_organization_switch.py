@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from labelkeep.accounts import services
 from labelkeep.accounts.models import Membership, Organization
 from labelkeep.accounts.roles import Role
 from labelkeep.audit.models import AuditEvent
-from tests.conftest import PASSWORD, TEST_ORIGIN, Actor, World, make_user
+from tests.conftest import TEST_ORIGIN, Actor, World, make_user, signed_in_browser
 
 
 @pytest.fixture
@@ -104,17 +103,8 @@ def test_nobody_switches_someone_else(world: World, traveller: Actor) -> None:
     assert _switch(world.outsider, _org_b(world).pk).status_code == 200  # themselves only
 
 
-def _signed_in(email: str) -> Client:
-    browser = Client(enforce_csrf_checks=True, headers={"referer": "https://testserver/"})
-    browser.get("/user/login/", secure=True)
-    token = browser.cookies["csrftoken"].value
-    form = {"email": email, "password": PASSWORD, "csrfmiddlewaretoken": token}
-    assert browser.post("/user/login/", form, secure=True).status_code == 302
-    return browser
-
-
 def test_switching_on_the_account_page_keeps_the_session(world: World, traveller: Actor) -> None:
-    browser = _signed_in(traveller.user.email)
+    browser = signed_in_browser(traveller.user.email)
     page = browser.get("/user/account/", secure=True)
     assert b"Org A (annotator)" in page.content and b"(owner)" in page.content
     org_b = _org_b(world)
@@ -134,5 +124,5 @@ def test_switching_on_the_account_page_keeps_the_session(world: World, traveller
 
 
 def test_one_organization_shows_no_switch(world: World) -> None:
-    browser = _signed_in("member@a.example")
+    browser = signed_in_browser("member@a.example")
     assert b"switch-organization" not in browser.get("/user/account/", secure=True).content
