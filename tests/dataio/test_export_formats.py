@@ -379,6 +379,15 @@ def test_yolo_placeholders_shared_ids_and_huge_categories(world: World) -> None:
     # and its placeholder may not take the label's name; Cat and Kitten share id 3.
     assert lines == ["Huge", "unused_2", "_unused_2", "Cat / Kitten"]
     assert [line.split()[0] for line in labels] == ["3", "0"]
+    with archive(export(world.admin.client, project, "?export_type=COCO")) as zipped:
+        coco = json.loads(zipped.read("result.json"))
+    # COCO: one category per id, so labels sharing an id share the entry too.
+    # (COCO has no line per id, so `Huge` keeps its category there.)
+    assert coco["categories"] == [
+        {"id": 0, "name": "unused_2"},
+        {"id": 3, "name": "Cat / Kitten"},
+        {"id": 100000, "name": "Huge"},
+    ]
 
 
 def test_voc(world: World, image_project: Any) -> None:

@@ -172,7 +172,12 @@ class Categories:
         return self.ids[label]
 
     def listed(self) -> list[dict[str, Any]]:
-        return [{"id": i, "name": n} for n, i in sorted(self.ids.items(), key=lambda p: p[1])]
+        """One entry per id, in id order: labels sharing an id (by their `category`) share
+        its entry, their names sorted and joined by ` / ` (COCO wants ids unique)."""
+        names: dict[int, list[str]] = {}
+        for label, category in sorted(self.ids.items()):
+            names.setdefault(category, []).append(label)
+        return [{"id": i, "name": " / ".join(names[i])} for i in sorted(names)]
 
 
 def keypoint_order(config: LabelConfig) -> list[str]:

@@ -107,14 +107,12 @@ def by_id(categories: Categories) -> list[dict[str, Any]]:
     `unused_<id>` (prefixed with `_` while a label has that name), so later lines keep their
     ids and trainers count a class no box uses. Labels sharing an id share its line, their
     names joined by ` / `."""
-    names: dict[int, list[str]] = {}
-    for label, category in sorted(categories.ids.items()):
-        names.setdefault(category, []).append(label)
+    names = {entry["id"]: entry["name"] for entry in categories.listed()}
     taken = {*categories.ids, *map(one_line, categories.ids)}
     listed = []
     for category in range(max(names, default=-1) + 1):
         if category in names:
-            listed.append({"id": category, "name": " / ".join(names[category])})
+            listed.append({"id": category, "name": names[category]})
             continue
         placeholder = PLACEHOLDER.format(id=category)
         while placeholder in taken:
