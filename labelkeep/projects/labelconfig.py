@@ -257,8 +257,9 @@ def _short(text: str, limit: int = 60) -> str:
 def _unsafe(value: str, context: str = "css") -> str | None:
     """What makes a value run script in a browser, if anything does.
 
-    Markup (a value with `<`) is checked as HTML: a <script>, an event handler inside a
-    tag, or a script URL anywhere (an `href` in it). Otherwise where a script URL counts
+    Markup (a value with `<`) is checked as HTML: a <script>, an `on…=` anywhere (a
+    quoted attribute may hold `<` or `>`, so where a tag ends is not guessed), or a script
+    URL anywhere (an `href` in it). Otherwise where a script URL counts
     depends on the `context`: anywhere in CSS (`style`, text content), at the start of a
     value that may be a URL (`url`), and nowhere in plain text such as an option's label
     (`text`: "JavaScript: Node" is a fine label)."""
@@ -266,7 +267,7 @@ def _unsafe(value: str, context: str = "css") -> str | None:
         return None  # the common case, kept cheap
     decoded = html.unescape(value)
     markup = "<" in decoded
-    if markup and (_SCRIPT_TAG.search(decoded) or _handler_in_tag(decoded)):
+    if markup and (_SCRIPT_TAG.search(decoded) or _EVENT_HANDLER.search(decoded)):
         return "a <script> or an event handler, which is not allowed"
     visible = _INVISIBLE.sub("", decoded)
     if markup or context == "css":
@@ -274,17 +275,6 @@ def _unsafe(value: str, context: str = "css") -> str | None:
     else:
         found = context == "url" and _SCRIPT_URL.match(visible) is not None
     return "a javascript: URL, which is not allowed" if found else None
-
-
-def _handler_in_tag(markup: str) -> bool:
-    """Whether an `on…=` attribute sits inside a tag (`<svg/onload=…>`); in the text
-    between tags (`<b> one = 1`), or after a `<` that opens no tag (`x < y`), it is only
-    text. Linear: each tag is scanned once."""
-    return any(
-        _EVENT_HANDLER.search(chunk.partition(">")[0])
-        for chunk in markup.split("<")[1:]
-        if chunk[:1].isascii() and (chunk[:1].isalpha() or chunk[:1] == "/")
-    )
 
 
 # Attributes that hold text to show, never a URL; a label's own `value` is one too.
