@@ -330,14 +330,11 @@ def _user_ordering(request: Request) -> str:
     return ordering
 
 
-def _switch(request: Request, user: User, organization_id: int, origin: Origin) -> None:
+def _switch(user: User, organization_id: int, origin: Origin) -> None:
     try:
         services.switch_organization(user, organization_id, origin=origin)
     except services.AccountError as exc:
         raise exceptions.ValidationError({"active_organization": [str(exc)]}) from None
-    if str(request.session.get(SESSION_KEY)) == str(user.pk):
-        # The session is bound to the active membership; it goes on in the new one.
-        update_session_auth_hash(request._request, user)
 
 
 class UserDetailView(MemberAPIView):
@@ -379,12 +376,16 @@ class UserDetailView(MemberAPIView):
         switch_to = changes.pop("active_organization", None)
         with transaction.atomic():  # a refused profile change switches nothing
             if switch_to is not None:
-                _switch(request, user, switch_to, self.origin)
+                _switch(user, switch_to, self.origin)
             if changes or switch_to is None:
                 try:
                     services.update_profile(user, changes, origin=self.origin)
                 except services.AccountError as exc:
                     raise exceptions.ValidationError({"username": [str(exc)]}) from None
+        if switch_to is not None and str(request.session.get(SESSION_KEY)) == str(user.pk):
+            # Once committed: the session, bound to the active membership, goes on in the
+            # new one (the user's other sessions end).
+            update_session_auth_hash(request._request, user)
         return Response(UserSerializer(user).data)
 
     @extend_schema(

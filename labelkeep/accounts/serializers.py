@@ -62,8 +62,9 @@ class ProfileSerializer(UserSerializer):
         required=False,
         min_value=1,
         max_value=2**63 - 1,
-        help_text="An organization where you are an active member: your sessions and tokens "
-        "act in it from the next request.",
+        help_text="An organization where you are an active member: your tokens act in it "
+        "from the next request, and so does the session that switched; your other sessions "
+        "end.",
     )
 
     class Meta(UserSerializer.Meta):

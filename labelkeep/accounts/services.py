@@ -327,7 +327,9 @@ def change_role(
 
 
 def remove_member(membership: Membership, *, actor: User, origin: Origin) -> None:
-    """Take a member out of the organization; their account stays for other organizations."""
+    """Take a member out of the organization; their account stays for other organizations.
+    Removed from the one they act in, they act in their oldest other active membership from
+    then on, as signing in would move them (or in none)."""
     if membership.user_id == actor.pk:
         raise AccountError("You cannot remove yourself.")
     with transaction.atomic():
@@ -340,7 +342,8 @@ def remove_member(membership: Membership, *, actor: User, origin: Origin) -> Non
         user = membership.user
         org_id = membership.organization_id
         membership.delete()
-        if user.active_organization_id == org_id:
+        if user.active_organization_id == org_id and settle_active_organization(user) is None:
+            # No other organization where they are active: none, until they join one.
             user.active_organization = None
             user.save(update_fields=["active_organization"])
         record("member.remove", actor=actor, origin=origin, organization_id=org_id, target=user)

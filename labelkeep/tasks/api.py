@@ -203,6 +203,16 @@ class TasksView(TaskScopedView):
                     help_text="What to label: values for the config's `$variables`."
                 ),
                 "meta": serializers.DictField(required=False),
+                "overlap": serializers.IntegerField(
+                    required=False,
+                    min_value=1,
+                    max_value=1000,
+                    help_text="Annotations the task needs (the project's `maximum_annotations` "
+                    "if not given).",
+                ),
+                "is_labeled": serializers.BooleanField(
+                    required=False, help_text="Mark the task done (or not) until it is recounted."
+                ),
             },
         ),
         responses=responses({201: TaskDetailSerializer}, 400, *MEMBER_ERRORS, _NO_PROJECT, 413),

@@ -82,17 +82,83 @@ def test_switching_where_one_may_not_act_is_refused(
     assert not AuditEvent.objects.filter(action="user.switch_organization").exists()
 
 
-def test_a_refused_profile_change_switches_nothing(world: World, traveller: Actor) -> None:
-    world.member.user.username = "taken"
-    world.member.user.save(update_fields=["username"])
+def _refuse_profile_changes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The profile update fails after the switch (as when a username is taken by someone
+    else between the form's check and the write); returns the switches that ran."""
+    switched: list[int] = []
+    switch = services.switch_organization
+
+    def spy(user: Any, organization_id: int, **kwargs: Any) -> Any:
+        switched.append(organization_id)
+        return switch(user, organization_id, **kwargs)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise services.AccountError("This username is already taken.")
+
+    monkeypatch.setattr(services, "switch_organization", spy)
+    monkeypatch.setattr(services, "update_profile", refuse)
+    return switched
+
+
+def test_a_refused_profile_change_switches_nothing(
+    world: World, traveller: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    switched = _refuse_profile_changes(monkeypatch)
     response = traveller.client.patch(
         f"/api/users/{traveller.user.pk}/",
-        {"active_organization": _org_b(world).pk, "username": "taken"},
+        {"active_organization": _org_b(world).pk, "first_name": "Ada"},
         format="json",
     )
     assert response.status_code == 400
+    assert response.json()["validation_errors"]["username"] == ["This username is already taken."]
+    assert switched == [_org_b(world).pk]  # the switch ran, and was rolled back
     traveller.user.refresh_from_db()
     assert traveller.user.active_organization_id == world.org.pk
+    assert not AuditEvent.objects.filter(action="user.switch_organization").exists()
+
+
+def test_a_refused_change_leaves_the_session_as_it_was(
+    world: World, traveller: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = signed_in_browser(traveller.user.email)
+    _refuse_profile_changes(monkeypatch)
+    response = browser.patch(
+        f"/api/users/{traveller.user.pk}/",
+        {"active_organization": _org_b(world).pk, "first_name": "Ada"},
+        content_type="application/json",
+        headers={"x-csrftoken": browser.cookies["csrftoken"].value},
+        secure=True,
+    )
+    assert response.status_code == 400
+    assert "username" in response.json()["validation_errors"]
+    me = browser.get("/api/current-user/whoami", secure=True)
+    assert me.status_code == 200
+    assert me.json()["active_organization"] == world.org.pk
+
+
+def test_switching_through_the_api_keeps_a_cookie_session(world: World, traveller: Actor) -> None:
+    browser = signed_in_browser(traveller.user.email)
+    response = browser.patch(
+        f"/api/users/{traveller.user.pk}/",
+        {"active_organization": _org_b(world).pk},
+        content_type="application/json",
+        headers={"x-csrftoken": browser.cookies["csrftoken"].value},
+        secure=True,
+    )
+    assert response.status_code == 200, response.content
+    me = browser.get("/api/current-user/whoami", secure=True)
+    assert me.status_code == 200
+    assert me.json()["active_organization"] == _org_b(world).pk
+
+
+def test_removal_moves_a_member_to_their_other_organization(world: World, traveller: Actor) -> None:
+    membership = Membership.objects.get(user=traveller.user, organization=world.org)
+    services.remove_member(membership, actor=world.owner.user, origin=TEST_ORIGIN)
+    traveller.user.refresh_from_db()
+    assert traveller.user.active_organization_id == _org_b(world).pk
+    me = traveller.client.get("/api/current-user/whoami")  # the same key, as signing in would
+    assert me.status_code == 200
+    assert (me.json()["active_organization"], me.json()["role"]) == (_org_b(world).pk, "owner")
 
 
 def test_nobody_switches_someone_else(world: World, traveller: Actor) -> None:
