@@ -32,6 +32,7 @@ from labelkeep.accounts.serializers import (
     UserSerializer,
     WhoAmISerializer,
 )
+from labelkeep.api.fields import search_text
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.audit.services import Origin
@@ -503,7 +504,7 @@ class MembershipsView(MemberAPIView):
 
 
 def _filter_members(members: QuerySet[Membership], request: Request) -> QuerySet[Membership]:
-    search = request.query_params.get("search", "").strip()
+    search = search_text(request.query_params, "search")
     if search:
         members = members.filter(
             Q(user__email__icontains=search)

@@ -129,9 +129,12 @@ def complete_setup(key: str, account: NewAccount, org_title: str, *, origin: Ori
 # --- Invites ---------------------------------------------------------------------------
 
 
+INVITE_TOKEN_LENGTH = 64  # the column's length
+
+
 def organization_for_invite(token: str) -> Organization | None:
-    if not token:
-        return None
+    if not token or "\x00" in token or len(token) > INVITE_TOKEN_LENGTH:
+        return None  # names no organization; PostgreSQL would refuse to compare a NUL
     return Organization.objects.filter(invite_token=token).first()
 
 

@@ -28,15 +28,15 @@ def error_body(status: int, detail: Any, **extra: Any) -> dict[str, Any]:
     return {"status_code": status, "version": labelkeep.__version__, "detail": detail, **extra}
 
 
-def _encodable(value: Any) -> Any:
+def encodable(value: Any) -> Any:
     """`value` with text that UTF-8 cannot encode (a lone surrogate, which some messages
     echo from the input) written as its `\\udxxx` escape, so the error can be sent."""
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {_encodable(k): _encodable(v) for k, v in value.items()}
+        return {encodable(k): encodable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_encodable(v) for v in value]
+        return [encodable(v) for v in value]
     return value
 
 
@@ -49,7 +49,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     response = exception_handler(exc, context)
     if response is None:
         return None
-    response.data = _encodable(response.data)
+    response.data = encodable(response.data)
     if isinstance(exc, exceptions.ValidationError):
         errors = response.data
         if isinstance(errors, dict) and set(errors) == {"detail"}:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -20,6 +20,24 @@ from rest_framework import serializers
 
 # The largest id a 64-bit integer column holds; anything larger names nothing.
 MAX_ID = 2**63 - 1
+
+
+# Longer search text finds nothing a shorter part would not, and SQLite refuses a LIKE
+# pattern past 50,000 bytes ("pattern too complex").
+MAX_SEARCH = 200
+
+
+def search_text(params: Mapping[str, str], name: str) -> str:
+    """A search term from the query string (`?search=`), stripped; refused (400) when it
+    holds a NUL, which PostgreSQL cannot compare, or runs past MAX_SEARCH characters."""
+    term = (params.get(name) or "").strip()
+    if "\x00" in term:
+        raise serializers.ValidationError({name: "Search text cannot hold a NUL character."})
+    if len(term) > MAX_SEARCH:
+        raise serializers.ValidationError(
+            {name: f"Search text is at most {MAX_SEARCH} characters."}
+        )
+    return term
 
 
 def parse_id(raw: str | None) -> int | None:

@@ -26,7 +26,8 @@ class Origin:
             return cls()
         return cls(
             ip_address=request.META.get("REMOTE_ADDR") or None,
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+            # A NUL cannot be stored in PostgreSQL text; gunicorn refuses it, others may not.
+            user_agent=request.META.get("HTTP_USER_AGENT", "").replace("\x00", "")[:256],
         )
 
 

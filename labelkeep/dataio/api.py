@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.roles import Perm
-from labelkeep.api.errors import error_body
+from labelkeep.api.errors import encodable, error_body
 from labelkeep.api.parsers import BodyTooLarge, LimitedJSONParser, read_limited
 from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.dataio import services, uploads
@@ -75,7 +75,7 @@ def _options(request: Request) -> services.Options:
 
 def _refusal(messages: list[str]) -> Response:
     detail = messages[0] if len(messages) == 1 else f"{messages[0]} (and {len(messages) - 1} more)"
-    body = error_body(400, detail, validation_errors={"tasks": messages})
+    body = encodable(error_body(400, detail, validation_errors={"tasks": messages}))
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 

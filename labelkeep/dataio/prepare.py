@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelkeep.accounts.models import Membership, User
-from labelkeep.api.fields import Unstorable, storable_text
+from labelkeep.api.fields import Unstorable, storable_problem, storable_text
 from labelkeep.dataio.formats import Parsed
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
@@ -308,6 +308,11 @@ class Checker:
                 return None
             if len(version) > MODEL_VERSION_LENGTH:
                 self._refuse(source, index, f"{what}: model_version is over 200 characters.")
+                return None
+            if problem := storable_problem(version):
+                self._refuse(
+                    source, index, f"{what}: model_version {problem[:1].lower()}{problem[1:]}"
+                )
                 return None
             result = self._result(source, index, what, raw.get("result", []))
             if result is None:

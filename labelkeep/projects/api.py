@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import User
 from labelkeep.accounts.roles import Perm
-from labelkeep.api.fields import parse_id
+from labelkeep.api.fields import parse_id, search_text
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.projects import services
@@ -54,10 +54,9 @@ def _filtered(projects: QuerySet[Project], request: Request) -> QuerySet[Project
         projects = projects.filter(pk__in=_id_list(params["ids"], "ids"))
     if params.get("workspaces"):
         projects = projects.filter(workspace_id__in=_id_list(params["workspaces"], "workspaces"))
-    if params.get("title"):
-        projects = projects.filter(title__icontains=params["title"])
-    if params.get("search"):
-        term = params["search"]
+    if title := search_text(params, "title"):
+        projects = projects.filter(title__icontains=title)
+    if term := search_text(params, "search"):
         projects = projects.filter(Q(title__icontains=term) | Q(description__icontains=term))
     ordering = params.get("ordering", "-id")
     if ordering not in ORDERING:

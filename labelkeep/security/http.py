@@ -187,6 +187,11 @@ def _normal_host(hostname: str) -> str:
 def _parse(url: str) -> _Target:
     if _UNSAFE_CHARS.search(url):
         raise BlockedURL("The URL contains spaces or control characters.")
+    if not url.isascii():
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (`\ud800` in JSON) names nothing
+            raise BlockedURL("The URL is not valid Unicode text.") from None
     try:
         parts = urlsplit(url)
         port = _default_port(parts.scheme) if parts.port is None else parts.port
