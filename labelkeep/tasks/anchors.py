@@ -26,6 +26,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -39,6 +40,9 @@ _KEPT = 64  # (project, direction) pairs kept per process
 
 Signature = tuple[str, str] | None
 """A filtered list's SQL text and parameters (as text); None for the unfiltered list."""
+
+NOTHING: tuple[str, str] = ("", "matches nothing")
+"""The signature of every filtered list Django knows to be empty without asking."""
 
 
 @dataclass
@@ -61,8 +65,16 @@ def forget() -> None:
 
 
 def signature(tasks: QuerySet[Task]) -> tuple[str, str]:
-    """What identifies a filtered list: its SQL and parameters (values, not code)."""
-    sql, params = tasks.order_by().values("id").query.sql_with_params()
+    """What identifies a filtered list: its SQL and parameters (values, not code).
+
+    Django writes no SQL for a list it knows matches nothing, such as `total_annotations
+    = -1` (the column holds no negative number; on PostgreSQL none beyond 32 bits
+    either): it raises EmptyResultSet, which running the query turns into no rows. All
+    such lists are the same empty list."""
+    try:
+        sql, params = tasks.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:
+        return NOTHING
     return sql, repr(params)
 
 

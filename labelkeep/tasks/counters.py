@@ -131,15 +131,28 @@ def _count(model: type[Annotation] | type[Prediction], **conditions: Any) -> Sub
     return Subquery(rows.values("task").annotate(n=Count("id")).values("n"))
 
 
+# Tasks recounted per statement: an `id IN` list binds one parameter per task, and a
+# statement may bind at most 65,535 on PostgreSQL, 32,766 on stock SQLite.
+RECOUNT_SLICE = 10_000
+
+
 def recount_tasks(task_ids: list[int]) -> None:
     """Recompute these tasks' counters from their annotations and predictions, in one
-    UPDATE (a subquery per counter), however many tasks there are.
+    UPDATE (a subquery per counter) per RECOUNT_SLICE tasks, however many there are.
 
     The rows are locked first, in id order, as every other writer of a task locks it. On
     PostgreSQL an UPDATE that waits for a row re-reads only that row, not the subqueries:
     one that waited for an annotation being saved would count as of before it, and the
     task would read as unlabeled again, free for a second person with overlap 1. Counted
-    after the lock, in a statement of its own, the recount sees the annotation."""
+    after the lock, in a statement of its own, the recount sees the annotation. Slices go
+    in id order, so the locks are still taken in id order."""
+    ordered = sorted(task_ids)
+    for start in range(0, len(ordered), RECOUNT_SLICE):
+        _recount(ordered[start : start + RECOUNT_SLICE])
+
+
+def _recount(task_ids: list[int]) -> None:
+    """recount_tasks for at most RECOUNT_SLICE tasks: lock them, then one UPDATE."""
     list(Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk").values_list("pk"))
     done = Coalesce(_count(Annotation, was_cancelled=False), Value(0))
     Task.objects.filter(pk__in=task_ids).update(

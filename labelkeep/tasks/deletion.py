@@ -7,7 +7,9 @@ more than one statement may have (32,766 on stock SQLite, 65,535 on PostgreSQL).
 tasks go in slices of at most SLICE: per slice, one `DELETE … WHERE task_id IN (SELECT id
 FROM task WHERE <slice>)` per dependent table, then one DELETE of the tasks. A slice is an
 id range of one project's tasks, or a list of at most SLICE ids where a range won't do.
-Nothing here commits, counts or audits: the caller's transaction holds the slices together.
+With the data manager's filters, `matched` finds the tasks that match a slice at a time,
+and they go the same way. Nothing here commits, counts or audits: the caller's transaction
+holds the slices together.
 """
 
 from __future__ import annotations
@@ -73,6 +75,37 @@ def slices(
             yield tasks.filter(pk__range=(window[0], after))
         elif doomed:
             yield _slice(tasks, doomed)
+
+
+def matched(
+    project_id: int, matching: Q, task_ids: Iterable[int] | None, excluded: Collection[int] = ()
+) -> Iterator[list[int]]:
+    """The ids of the project's tasks that match `matching` (the data manager's filters)
+    among these (or, with None, all but `excluded`), ascending, at most SLICE at a time.
+    Delete each part before asking for the next.
+
+    `matching` binds up to about 10,000 parameters (labelkeep/tasks/filters.py), so the
+    chosen ids go SLICE at a time too, and the excluded ones are left out here, never
+    sent: with every task chosen, the project's matches are walked in id order instead."""
+    tasks = Task.objects.filter(project_id=project_id).filter(matching).order_by("pk")
+    if task_ids is not None:
+        chosen = sorted(set(task_ids))
+        for start in range(0, len(chosen), SLICE):
+            found = tasks.filter(pk__in=chosen[start : start + SLICE])
+            part = list(found.values_list("pk", flat=True))
+            if part:
+                yield part
+        return
+    keep = set(excluded)
+    after = 0
+    while True:
+        window = list(tasks.filter(pk__gt=after).values_list("pk", flat=True)[:SLICE])
+        if not window:
+            return
+        after = window[-1]
+        doomed = [pk for pk in window if pk not in keep]
+        if doomed:
+            yield doomed
 
 
 def _slice(tasks: QuerySet[Task], ids: list[int]) -> QuerySet[Task]:

@@ -20,12 +20,16 @@ from django.db.models.fields.json import KeyTransform
 from rest_framework import exceptions
 
 from labelkeep.accounts.models import User
-from labelkeep.api.fields import MAX_ID, parse_moment
+from labelkeep.api.fields import MAX_ID, Unstorable, parse_moment, storable_text
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, labeled
 
-MAX_ITEMS = 50
-MAX_LIST = 10_000
+# Every filter item, child filters included, and every listed value binds parameters of
+# the one statement that lists (or deletes) the tasks: PostgreSQL binds at most 65,535,
+# stock SQLite 32,766. Within these limits, with both of the list's selectedItems lists
+# full, a statement binds fewer than 31,000.
+MAX_ITEMS = 50  # filter items in all, child filters included
+MAX_LIST = 10_000  # listed values in all the filters together; ids in one selectedItems list
 MAX_TEXT = 1000
 MAX_KEY_DEPTH = 5
 COLUMNS = ("id", "inner_id", "created_at", "updated_at", "is_labeled")
@@ -86,8 +90,15 @@ def _flag(value: Any, where: str) -> bool:
 
 
 def _text(value: Any, where: str) -> str:
+    """Every string a filter compares passes here: PostgreSQL refuses NUL in text and
+    jsonb, and no database takes a lone surrogate (`\\ud800`), so those are a 400 here
+    rather than a database error later (labelkeep/api/fields.py finds both)."""
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise refuse("query", f"{where}: give a string of at most {MAX_TEXT} characters.")
+    try:
+        storable_text(value)
+    except Unstorable as exc:
+        raise refuse("query", f"{where}: the value {exc}") from None
     return value
 
 
@@ -237,9 +248,14 @@ def _column(column: str, operator: str, value: Any, scope: Scope) -> Q:
     return _compare(column, operator, value, parse)
 
 
+def _given_children(raw: dict[str, Any]) -> Any:
+    """An item's child filters as sent: `child_filters`, or the one `child_filter`."""
+    return raw.get("child_filters") or ([raw["child_filter"]] if raw.get("child_filter") else [])
+
+
 def _children(raw: dict[str, Any], scope: Scope) -> Q:
     """Label Studio's child filters, AND-ed with their parent; they do not nest."""
-    given = raw.get("child_filters") or ([raw["child_filter"]] if raw.get("child_filter") else [])
+    given = _given_children(raw)
     if not isinstance(given, list) or len(given) > MAX_ITEMS:
         raise refuse("query", "child_filters: give a list of filter items.")
     condition = Q()
@@ -282,11 +298,36 @@ def conditions(spec: Any, scope: Scope) -> Q | None:
         raise refuse("query", f"filters.items: give a list of at most {MAX_ITEMS} items.")
     if not items:
         return None
+    _within_limits(items)
     combined = _item(items[0], scope)
     for item in items[1:]:
         condition = _item(item, scope)
         combined = combined & condition if conjunction == "and" else combined | condition
     return combined
+
+
+def _within_limits(items: list[Any]) -> None:
+    """Refuse filters that would bind more parameters than one statement may (MAX_ITEMS,
+    MAX_LIST), before any is read: seven `in_list` items of 10,000 ids each are a 400,
+    not a database error. Malformed items count as they come; reading them refuses them."""
+    every = list(items)
+    for raw in items:
+        children = _given_children(raw) if isinstance(raw, dict) else []
+        if isinstance(children, list):
+            every += children
+    if len(every) > MAX_ITEMS:
+        raise refuse(
+            "query", f"filters: give at most {MAX_ITEMS} filter items, child filters included."
+        )
+    listed = sum(
+        len(raw["value"])
+        for raw in every
+        if isinstance(raw, dict) and isinstance(raw.get("value"), list)
+    )
+    if listed > MAX_LIST:
+        raise refuse(
+            "query", f"filters: give at most {MAX_LIST} listed values in all the filter items."
+        )
 
 
 def selected(spec: Any, field: str = "query") -> Q | None:

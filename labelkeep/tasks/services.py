@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 
 from labelkeep.accounts.models import User
-from labelkeep.audit.services import Origin, listed, record
+from labelkeep.audit.services import LISTED_IDS, Origin, listed, record
 from labelkeep.db.prepared import PreparedInsert
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
@@ -199,28 +199,30 @@ def delete_tasks(
     deleted = dict.fromkeys(counters.PROJECT_COUNTERS, 0)
     chosen = None if task_ids is None else sorted(set(task_ids))
     with transaction.atomic():
-        if matching is not None:
-            found = Task.objects.filter(project=project).filter(matching)
-            if chosen is not None:
-                found = found.filter(pk__in=chosen)
-            elif excluded:
-                found = found.exclude(pk__in=list(excluded))
-            chosen = list(found.order_by("pk").values_list("pk", flat=True))
-            excluded = ()
-        for part in deletion.slices(project.pk, chosen, excluded):
-            for name, value in deletion.tally(part).items():
-                deleted[name] += value
-            deletion.delete_slice(part)
+        if matching is None:
+            _delete_slices(deletion.slices(project.pk, chosen, excluded), deleted)
+            named: dict[str, Any] = {} if chosen is None else {"ids": listed(chosen)}
+            everything = chosen is None and not excluded
+        else:
+            gone: list[int] = []  # the first deleted ids, for the audit entry
+            for ids in deletion.matched(project.pk, matching, chosen, excluded):
+                gone += ids[: LISTED_IDS - len(gone)]
+                _delete_slices(deletion.slices(project.pk, ids), deleted)
+            named, everything = {"ids": gone, "filtered": True}, False
         Project.objects.filter(pk=project.pk).update(
             **{name: F(name) - value for name, value in deleted.items()}, **counters.NEW_VERSION
         )
         count = deleted["task_number"]
-        everything = chosen is None and not excluded
-        named: dict[str, Any] = {} if chosen is None else {"ids": listed(chosen)}
-        if matching is not None:
-            named["filtered"] = True
         _audit("tasks.delete", project, actor, origin, count=count, all=everything, **named)
     return count
+
+
+def _delete_slices(parts: Iterable[QuerySet[Task]], deleted: dict[str, int]) -> None:
+    """Delete each slice in turn, adding what its tasks held to `deleted`."""
+    for part in parts:
+        for name, value in deletion.tally(part).items():
+            deleted[name] += value
+        deletion.delete_slice(part)
 
 
 # --- Annotations ------------------------------------------------------------------------

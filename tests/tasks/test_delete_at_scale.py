@@ -1,5 +1,6 @@
 """Deleting tens of thousands of tasks, by every path that deletes many: more tasks than
-SQLite binds parameters in one statement, with annotations, predictions and locks."""
+SQLite binds parameters in one statement, with annotations, predictions and locks; and
+more task ids than PostgreSQL binds, in deletes with filters and in prediction imports."""
 
 from __future__ import annotations
 
@@ -169,6 +170,119 @@ def test_data_manager_deletes_many_included(world: World, project: Project) -> N
         ids[-1],
     ]
     assert recounted(project) == (2, 1, 1, 1)
+
+
+# More ids than PostgreSQL binds in one statement (65,535), let alone stock SQLite.
+BEYOND_ONE_STATEMENT = 70_000
+
+
+def _filter(name: str, operator: str, value: Any) -> dict[str, Any]:
+    return {
+        "filter": f"filter:tasks:{name}",
+        "operator": operator,
+        "type": "Number",
+        "value": value,
+    }
+
+
+def test_data_manager_deletes_more_included_than_a_statement_binds_with_filters(
+    world: World, project: Project
+) -> None:
+    """70,000 chosen ids (40,000 tasks and 30,000 ids naming nothing) with filters that
+    list 10,000 ids themselves: the chosen ids are matched a slice at a time."""
+    ids = fill(project, world)
+    nothing = range(ids[-1] + 1, ids[-1] + 1 + BEYOND_ONE_STATEMENT - MANY)
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+    filters = {
+        "conjunction": "and",
+        "items": [
+            _filter("total_annotations", "equal", 0),  # not every 4th task (annotated)
+            _filter("id", "not_in_list", ids[:10_000]),  # the limit: 10,000 listed values
+        ],
+    }
+    body = {"selectedItems": {"all": False, "included": [*ids, *nothing]}, "filters": filters}
+
+    response = world.admin.client.post(url, body, format="json")
+
+    assert response.status_code == 200, response.content[:300]
+    doomed = [pk for n, pk in enumerate(ids) if n >= 10_000 and n % 4]
+    assert response.json()["processed_items"] == len(doomed) == 22_500
+    left = set(Task.objects.filter(project=project).values_list("pk", flat=True))
+    assert left == set(ids) - set(doomed)
+    assert recounted(project)[0] == MANY - len(doomed)
+    event = AuditEvent.objects.filter(action="tasks.delete").get()
+    assert event.details["ids"] == doomed[:1000]
+    assert (event.details["count"], event.details["filtered"]) == (len(doomed), True)
+
+
+def test_data_manager_deletes_all_but_more_excluded_than_a_statement_binds_with_filters(
+    world: World, project: Project
+) -> None:
+    ids = fill(project, world)
+    nothing = range(ids[-1] + 1, ids[-1] + 1 + BEYOND_ONE_STATEMENT)
+    excluded = [*ids[:5], *nothing]  # two annotated tasks among the first five
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+    annotated = {"items": [_filter("total_annotations", "greater", 0)]}
+    body = {"selectedItems": {"all": True, "excluded": excluded}, "filters": annotated}
+
+    response = world.admin.client.post(url, body, format="json")
+
+    assert response.status_code == 200, response.content[:300]
+    doomed = {pk for n, pk in enumerate(ids) if n >= 5 and n % 4 == 0}
+    assert response.json()["processed_items"] == len(doomed) == MANY // 4 - 2
+    assert set(Task.objects.filter(project=project).values_list("pk", flat=True)) == (
+        set(ids) - doomed
+    )
+    assert recounted(project) == (MANY - len(doomed), 2, 2, MANY // 2 - len(doomed))
+
+
+@pytest.mark.parametrize("operator", ["in_list", "not_in_list", "data"])
+def test_filters_listing_more_values_than_a_statement_binds_are_400(
+    world: World, project: Project, operator: str
+) -> None:
+    """Seven items of 10,000 values each: each within the limit of one list, together
+    beyond what one statement binds. A 400 naming the limit, and nothing deleted."""
+    ids = fill(project, world, 10)
+    values = list(range(1, 10_001))
+    if operator == "data":
+        items = [{**_filter("data.n", "not_in", values), "type": "Number"}] * 7
+    else:
+        items = [_filter("id", operator, values)] * 7
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+    for selected in ({"all": True, "excluded": []}, {"all": False, "included": ids}):
+        body = {"selectedItems": selected, "filters": {"conjunction": "or", "items": items}}
+        response = world.admin.client.post(url, body, format="json")
+        assert response.status_code == 400, response.content[:300]
+        assert "10000 listed values" in response.content.decode()
+        assert Task.objects.filter(project=project).count() == 10
+
+
+def test_import_predictions_for_more_tasks_than_a_statement_binds(
+    world: World, project: Project
+) -> None:
+    """70,000 predictions, one for each of 70,000 tasks: the tasks are looked up and
+    recounted a slice at a time. Naming tasks that are not there is a 400, all or none."""
+    ids = fill(project, world, BEYOND_ONE_STATEMENT)
+    before = counters_of(project)
+    url = f"/api/projects/{project.pk}/import/predictions"
+    missing = [{"task": pk, "result": []} for pk in [*ids[1:], ids[-1] + 1]]
+
+    refused = world.admin.client.post(url, missing, format="json")
+
+    assert refused.status_code == 400, refused.content[:300]
+    assert counters_of(project) == before
+    response = timed(
+        f"import {BEYOND_ONE_STATEMENT} predictions",
+        lambda: world.admin.client.post(
+            url, [{"task": pk, "result": [], "score": 0.5} for pk in ids], format="json"
+        ),
+    )
+    assert response.status_code == 201, response.content[:300]
+    assert response.json() == {"created": BEYOND_ONE_STATEMENT}
+    every = Task.objects.filter(project=project)
+    assert every.filter(total_predictions=2).count() == BEYOND_ONE_STATEMENT // 2
+    assert every.filter(total_predictions=1).count() == BEYOND_ONE_STATEMENT // 2
+    assert recounted(project)[3] == BEYOND_ONE_STATEMENT * 3 // 2
 
 
 def test_delete_a_big_project(world: World, project: Project) -> None:

@@ -20,6 +20,9 @@ from labelkeep.tasks.listing import task_page
 from labelkeep.tasks.models import Task
 from tests.conftest import TEST_ORIGIN, Actor, World
 from tests.tasks.conftest import choice
+from tests.tasks.test_delete_at_scale import stock_sqlite_limit
+
+__all__ = ["stock_sqlite_limit"]  # a fixture: SQLite's stock limit of bound variables
 
 DATA: list[dict[str, Any]] = [
     {
@@ -128,6 +131,67 @@ def test_only_annotated_and_is_labeled_parameters(world: World, project, shelf) 
 )
 def test_counter_filters(world: World, project, shelf, name, operator, value, expected) -> None:
     assert found(world, project, shelf, dm(item(name, operator, "Number", value))) == expected
+
+
+ALL = [0, 1, 2, 3, 4, 5]
+MAX_ID = 2**63 - 1
+
+
+# Numbers outside a column's range (the counters are 32-bit on PostgreSQL, 64-bit on
+# SQLite, and never negative; neither is inner_id): Django finds before asking the
+# database that such a comparison matches every task or none, and so must the list.
+@pytest.mark.parametrize(
+    ("name", "operator", "value", "expected"),
+    [
+        ("total_annotations", "equal", 2**31, []),
+        ("total_annotations", "greater", 2**31, []),
+        ("total_annotations", "greater_or_equal", 2**31, []),
+        ("total_annotations", "less", 2**31, ALL),
+        ("total_annotations", "less_or_equal", MAX_ID, ALL),
+        ("total_annotations", "not_equal", 2**31, ALL),
+        ("cancelled_annotations", "in", {"min": 2**31, "max": 2**40}, []),
+        ("cancelled_annotations", "not_in", {"min": 2**31, "max": 2**40}, ALL),
+        ("total_predictions", "in", {"min": -5, "max": 2**31}, ALL),
+        ("total_predictions", "not_in", {"min": -5, "max": 2**31}, []),
+        ("total_annotations", "equal", -1, []),
+        ("total_annotations", "not_equal", -1, ALL),
+        ("total_annotations", "less", -1, []),
+        ("total_annotations", "less_or_equal", -1, []),
+        ("total_annotations", "greater", -1, ALL),
+        ("cancelled_annotations", "in", {"min": -10, "max": -1}, []),
+        ("total_predictions", "equal", -(2**40), []),
+        ("inner_id", "equal", -1, []),
+        ("inner_id", "less", -1, []),
+        ("inner_id", "less_or_equal", -MAX_ID, []),
+        ("inner_id", "in", {"min": -5, "max": -1}, []),
+        ("inner_id", "not_in", {"min": -5, "max": -1}, ALL),
+        ("inner_id", "greater", -1, ALL),
+        ("inner_id", "in_list", [-1, MAX_ID], []),
+        ("id", "less", -MAX_ID, []),
+        ("id", "greater", MAX_ID, []),
+        ("id", "not_in_list", [-MAX_ID, MAX_ID], ALL),
+        ("annotators", "contains", MAX_ID, []),
+    ],
+)
+def test_numbers_beyond_a_columns_range(
+    world: World, project, shelf, name, operator, value, expected
+) -> None:
+    kind = "List" if name == "annotators" else "Number"
+    assert found(world, project, shelf, dm(item(name, operator, kind, value))) == expected
+    # Deep pages start from remembered positions, known by the filter's SQL.
+    deep = listing(world.admin, project, query=dm(item(name, operator, kind, value)), page=101)
+    assert deep["tasks"] == []
+    assert deep["total"] == len(expected)
+
+
+def test_numbers_beyond_a_columns_range_in_combined_filters(world: World, project, shelf) -> None:
+    nothing = item("total_annotations", "equal", "Number", -1)
+    two = item("total_annotations", "equal", "Number", 2)
+    assert found(world, project, shelf, dm(nothing, two, conjunction="or")) == [2]
+    assert found(world, project, shelf, dm(nothing, two)) == []
+    assert found(world, project, shelf, dm({**two, "child_filters": [nothing]})) == []
+    beyond = item("total_annotations", "greater_or_equal", "Number", 2**31)
+    assert found(world, project, shelf, dm(beyond, two, conjunction="or")) == [2]
 
 
 def test_is_labeled_filter(world: World, project, shelf) -> None:
@@ -417,6 +481,22 @@ REFUSED_QUERIES = [
     (dm(item("id", "in_list", "Number", list(range(10_001)))), "list"),
     (dm(item("is_labeled", "equal", "Boolean", "yes")), "true or false"),
     (dm(item("data.text", "contains", "String", "x" * 1001)), "1000"),
+    # NUL and lone surrogates wherever else a string goes: names, keys, other values
+    (dm(item("data.te\u0000xt", "equal", "String", "a")), "data.te"),
+    (dm(item("data.\ud800", "equal", "String", "a")), "data."),
+    (dm(item("\u0000", "equal", "String", "a")), "filter:tasks:"),
+    (dm(item("data.text", "equal\u0000", "String", "a")), "operator"),
+    (dm(item("data.text", "equal", "Str\ud800", "a")), "type"),
+    (dm(item("annotators", "contains", "List", "\u0000")), "whole number"),
+    (dm(item("created_at", "greater", "Datetime", "2024-01-01\u0000")), "ISO 8601"),
+    (json.dumps({"ordering": ["tasks:data.te\u0000xt"]}), "data.te"),
+    # more than one statement binds: 10,000 listed values in all, 50 items with children
+    (dm(*[item("id", "in_list", "Number", list(range(1, 10_001)))] * 7), "10000 listed values"),
+    (dm(*[item("data.n", "not_in", "Number", list(range(5_001)))] * 2), "10000 listed values"),
+    (
+        dm({**item("id", "greater", "Number", 0), "child_filters": [item("n", "x", "y", 0)] * 50}),
+        "child filters included",
+    ),
     (dm(item("data.text", "equal", "String", {"$ne": 1})), "string"),
     (dm(item("data.text", "empty", "String", "yes")), "true or false"),
     # structure
@@ -468,6 +548,25 @@ def test_refused_queries_are_400_naming_the_field(
     assert response.status_code == 400, response.content
     body = response.json()
     assert named in json.dumps(body), body
+
+
+@pytest.mark.usefixtures("stock_sqlite_limit")
+def test_the_largest_query_the_limits_allow(world: World, project, shelf) -> None:
+    """Every limit at once: 50 filter items, 10,000 listed values, both selectedItems
+    lists full. One statement binds fewer parameters than stock SQLite takes (32,766)."""
+    deep = "data.info.lang.a.b"  # five segments: the most parameters an item binds
+    items = [item("data.group", "not_in", "String", [f"g{n}" for n in range(10_000)])]
+    items += [item(deep, "empty", "String", False)] * 39
+    items.append({**item(deep, "not_contains", "String", "x"), "child_filters": items[1:10]})
+    nowhere = range(10**12, 10**12 + 10_000 - len(shelf))
+    chosen = json.dumps({"all": False, "included": [*shelf, *nowhere]})
+    query = dm(*items, conjunction="or", selectedItems={"all": True, "excluded": list(nowhere)})
+    assert found(world, project, shelf, query) == [0, 1, 2, 3, 4, 5]
+    for page in ({"page": 2, "page_size": 2}, {"page": 101}):
+        body = listing(world.admin, project, query=query, selectedItems=chosen, **page)
+        assert body["total"] == 6
+    body = listing(world.admin, project, query=query, selectedItems=chosen, page=2, page_size=2)
+    assert [shelf.index(t["id"]) for t in body["tasks"]] == [2, 3]
 
 
 @pytest.mark.parametrize(

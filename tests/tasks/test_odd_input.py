@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -364,3 +365,76 @@ def test_no_route_answers_500_to_odd_input(
         if method == "get":
             response = send(client, method, route.format(**ids))
             assert response.status_code in (200, 404), (route, response.content[:300])
+
+
+# Text PostgreSQL cannot compare (NUL is kept neither in text nor in jsonb) or no encoding
+# holds (a lone surrogate), as a `data.<key>` filter value: on every route that filters.
+UNCOMPARABLE = ["\u0000", "a\u0000b", "\ud800", "x\udfff"]
+TEXT_FILTERS: list[tuple[str, str, Any]] = [
+    ("equal", "String", lambda v: v),
+    ("not_equal", "String", lambda v: v),
+    ("equal", "Unknown", lambda v: v),
+    ("equal", "Number", lambda v: v),  # a string where a number is expected is compared too
+    ("in", "String", lambda v: ["ok", v]),
+    ("in_list", "String", lambda v: [v]),
+    ("not_in", "Number", lambda v: [1, v]),
+    ("not_in_list", "String", lambda v: [v]),
+    ("contains", "String", lambda v: v),
+    ("not_contains", "String", lambda v: v),
+    ("starts_with", "String", lambda v: v),
+    ("not_starts_with", "Unknown", lambda v: v),
+    ("ends_with", "String", lambda v: v),
+    ("not_ends_with", "String", lambda v: v),
+]
+
+
+def _filtering(operator: str, kind: str, value: Any, *, child: bool = False) -> dict[str, Any]:
+    condition = {
+        "filter": "filter:tasks:data.text",
+        "operator": operator,
+        "type": kind,
+        "value": value,
+    }
+    if child:  # the same value in a child filter is refused as well
+        condition = {
+            "filter": "filter:tasks:id",
+            "operator": "greater",
+            "type": "Number",
+            "value": 0,
+            "child_filters": [condition],
+        }
+    return {"conjunction": "or", "items": [condition]}
+
+
+@pytest.mark.parametrize("text", UNCOMPARABLE, ids=["nul", "inner-nul", "surrogate", "low"])
+@pytest.mark.parametrize(
+    ("operator", "kind", "shape"), [pytest.param(*f, id=f"{f[0]}-{f[1]}") for f in TEXT_FILTERS]
+)
+def test_filter_text_no_database_can_compare_is_400_naming_the_filter(
+    world: World,
+    project: Project,
+    ids: dict[str, int],
+    operator: str,
+    kind: str,
+    shape: Any,
+    text: str,
+) -> None:
+    """Each route that reads the task list's filters: a 400 naming the filter, and the
+    data manager's delete deletes nothing."""
+    before = stored(project)
+    for child in (False, True):
+        filtering = _filtering(operator, kind, shape(text), child=child)
+        query = json.dumps({"filters": filtering})  # ASCII: `\u0000`, `\ud800` as escapes
+        for url in (
+            f"/api/tasks/?{urlencode({'project': project.pk, 'query': query})}",
+            f"/api/projects/{project.pk}/tasks/?{urlencode({'query': query})}",
+        ):
+            response = world.admin.client.get(url)
+            assert_refused(response, 400)
+            assert "filter:tasks:data.text" in json.dumps(response.json()), response.json()
+        body = {"selectedItems": {"all": True, "excluded": []}, "filters": filtering}
+        url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+        response = send(world.admin.client, "post", url, json.dumps(body).encode())
+        assert_refused(response, 400)
+        assert "filter:tasks:data.text" in json.dumps(response.json()), response.json()
+    assert stored(project) == before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -217,6 +219,34 @@ def test_bulk_delete_applies_the_filters(world: World, project, task_ids) -> Non
         refused = world.admin.client.post(refused_url, refused_body, format="json")
         assert refused.status_code == 400, refused_body
     assert Task.objects.filter(project=project).count() == 4
+
+
+def test_bulk_delete_with_numbers_beyond_a_columns_range(world: World, project, task_ids) -> None:
+    """Counters compared with numbers their columns cannot hold match no task or every
+    one, as in the task list: the selection is deleted accordingly."""
+    url = f"/api/dm/actions?id=delete_tasks&project={project.pk}"
+
+    def delete(name: str, operator: str, value: int, **selected: Any) -> int:
+        where = {"filter": f"filter:tasks:{name}", "operator": operator, "type": "Number"}
+        body = {"selectedItems": selected, "filters": {"items": [{**where, "value": value}]}}
+        response = world.admin.client.post(url, body, format="json")
+        assert response.status_code == 200, response.content
+        return int(response.json()["processed_items"])
+
+    for name, operator, value in (
+        ("total_annotations", "equal", 2**31),
+        ("total_predictions", "greater_or_equal", 2**31),
+        ("cancelled_annotations", "less", -1),
+        ("inner_id", "equal", -1),
+        ("id", "greater", 2**63 - 1),
+    ):
+        assert delete(name, operator, value, all=True, excluded=[]) == 0
+        assert delete(name, operator, value, all=False, included=task_ids) == 0
+    assert Task.objects.filter(project=project).count() == 5
+    assert delete("total_annotations", "not_equal", -1, all=False, included=task_ids[:2]) == 2
+    assert delete("inner_id", "greater", -1, all=True, excluded=[task_ids[4]]) == 2
+    assert delete("total_annotations", "less", 2**31, all=True, excluded=[]) == 1
+    assert not Task.objects.filter(project=project).exists()
 
 
 def test_annotation_lifecycle(world: World, project, task_ids) -> None:
