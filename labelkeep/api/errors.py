@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -44,6 +45,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF errors as `{status_code, version, detail, validation_errors?}`."""
     # Also raised while authenticating: a session login's CSRF check reads the form.
     exc = form_limit_error(exc) or exc
+    if isinstance(exc, ObjectDoesNotExist):
+        # Found when the request began, gone by the time it wrote (deleted meanwhile).
+        exc = exceptions.NotFound()
     if isinstance(exc, Refusal):
         exc = exceptions.ValidationError({exc.field: exc.messages})
     response = exception_handler(exc, context)

@@ -544,7 +544,8 @@ class AnnotationDetailView(TaskScopedView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         annotation = self._annotation(pk, changing=True)
-        services.delete_annotations([annotation], actor=self.actor, origin=self.origin)
+        if not services.delete_annotations([annotation], actor=self.actor, origin=self.origin):
+            raise exceptions.NotFound("The annotation was deleted meanwhile.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

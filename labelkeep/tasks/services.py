@@ -373,18 +373,33 @@ def _create_bulk(
     return made
 
 
+def _skipped_now(annotation: Annotation) -> bool | None:
+    """Inside a transaction: lock the annotation's task (a task is locked before what hangs
+    off it, as every writer of its counters does) and read whether the annotation is a skip
+    as it is now, or None when it is gone. The same change sent twice at once (a
+    double-click, a retry) then moves the counters once: the second sees the first."""
+    list(Task.objects.select_for_update().filter(pk=annotation.task_id).values_list("pk"))
+    skipped: bool | None = (
+        Annotation.objects.filter(pk=annotation.pk).values_list("was_cancelled", flat=True).first()
+    )
+    return skipped
+
+
 def update_annotation(
     annotation: Annotation, fields: Mapping[str, Any], *, actor: User, origin: Origin
 ) -> Annotation:
-    """Change an annotation's result or flags, moving counters when a skip becomes work."""
+    """Change an annotation's result or flags, moving counters when a skip becomes work.
+    Annotation.DoesNotExist when it was deleted meanwhile."""
     values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
-    was = annotation.was_cancelled
 
     def write() -> Annotation:
         project = annotation.project
         if "result" in values:
             values["result"] = _checked_result(project, fields["result"])
         with transaction.atomic():
+            was = _skipped_now(annotation)
+            if was is None:
+                raise Annotation.DoesNotExist(f"annotation {annotation.pk} is gone")
             for name, value in values.items():
                 setattr(annotation, name, value)
             annotation.updated_by = actor
@@ -411,11 +426,14 @@ def update_annotation(
 
 
 def delete_annotations(annotations: Iterable[Annotation], *, actor: User, origin: Origin) -> int:
-    """Delete annotations and take them off their tasks' counters."""
+    """Delete annotations and take them off their tasks' counters; returns how many were
+    deleted here (one deleted meanwhile, by the same request sent twice, is not counted)."""
     count = 0
     with transaction.atomic():
         for annotation in annotations:
-            cancelled = annotation.was_cancelled
+            cancelled = _skipped_now(annotation)
+            if cancelled is None:
+                continue
             task, project = annotation.task, annotation.project
             pk = annotation.pk
             annotation.delete()
@@ -439,18 +457,22 @@ def delete_annotations_bulk(ids: Collection[int], *, actor: User, origin: Origin
     with transaction.atomic():
         for start in range(0, len(ordered), DELETE_SLICE):
             chunk = ordered[start : start + DELETE_SLICE]
-            rows = list(
-                Annotation.objects.filter(pk__in=chunk).values_list(
-                    "pk", "task_id", "project_id", "was_cancelled"
-                )
+            tasks = sorted(
+                set(Annotation.objects.filter(pk__in=chunk).values_list("task_id", flat=True))
             )
-            tasks = sorted({task for _, task, _, _ in rows})
             before = dict(
                 Task.objects.select_for_update()
                 .filter(pk__in=tasks)
                 .values_list("pk", "total_annotations")
             )
-            Annotation.objects.filter(pk__in=chunk).delete()
+            # Read again under the tasks' locks: the same request sent twice at once finds
+            # what the first one left, and counts only that.
+            rows = list(
+                Annotation.objects.filter(pk__in=chunk).values_list(
+                    "pk", "task_id", "project_id", "was_cancelled"
+                )
+            )
+            Annotation.objects.filter(pk__in=[pk for pk, _, _, _ in rows]).delete()
             counters.recount_tasks(tasks)
             after = dict(Task.objects.filter(pk__in=tasks).values_list("pk", "total_annotations"))
             project_of = {task: project for _, task, project, _ in rows}
