@@ -134,10 +134,14 @@ def update_project(
     with transaction.atomic():
         if "label_config" in values:
             _check_config_change(project, values["label_config"])
+        # Only values that change move anything: sending `maximum_annotations` as it was
+        # must not reset each task's own overlap. Compared with the row as it is now.
+        stored = Project.objects.select_for_update().filter(pk=project.pk).values(*values).get()
+        changed = {name for name, value in values.items() if stored[name] != value}
         for name, value in values.items():
             setattr(project, name, value)
         project.save(update_fields=[*values, "updated_at"])
-        project_settings_changed.send(Project, project=project, fields=set(values))
+        project_settings_changed.send(Project, project=project, fields=changed)
         record(
             "project.update",
             actor=actor,

@@ -2,7 +2,8 @@
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that changed the settings; kwargs: project, fields.
+# Sent inside the transaction that changed the settings; kwargs: project, fields (the
+# names whose value changed).
 project_settings_changed = Signal()
 
 # Sent inside the transaction that deletes a project, before the project's row goes, so

@@ -249,6 +249,20 @@ def test_changing_maximum_annotations_relabels_tasks_and_the_stream_follows(
     assert next_id(admin, project) == t[2]  # t[0] is done; t[1] is held by others
 
 
+def test_sending_maximum_annotations_unchanged_keeps_each_tasks_overlap(
+    world: World, project: Project, task_ids: list[int]
+) -> None:
+    """A settings form sends every field: only a changed value resets tasks' overlap."""
+    url = f"/api/tasks/{task_ids[0]}/"
+    assert world.admin.client.patch(url, {"overlap": 2}, format="json").status_code == 200
+    change_project(world, project, title="Renamed", maximum_annotations=1)
+    assert Task.objects.get(pk=task_ids[0]).overlap == 2
+    annotate(world.member, task_ids[0])
+    assert next_id(world.admin, project) == task_ids[0]  # it still wants a second one
+    change_project(world, project, maximum_annotations=3)
+    assert set(Task.objects.filter(project=project).values_list("overlap", flat=True)) == {3}
+
+
 # --- Nothing left -----------------------------------------------------------------------
 
 
