@@ -132,8 +132,12 @@ def write_task_rows(
             last_inner_id=F("last_inner_id") + count,
             **counters.NEW_VERSION,
         )
-        last = changed.values_list("last_inner_id", flat=True).get()
-        ids = bulk.insert(project.pk, project.maximum_annotations, rows, last - count + 1)
+        # Read under the row's lock: the overlap in force now, not when the rows were
+        # prepared (a long import may see `maximum_annotations` change meanwhile).
+        last, overlap = changed.values_list("last_inner_id", "maximum_annotations").get()
+        if overlap != project.maximum_annotations:
+            rows.tasks[:] = [(*row[:2], row[3] >= overlap, *row[3:]) for row in rows.tasks]
+        ids = bulk.insert(project.pk, overlap, rows, last - count + 1)
         _audit(
             "tasks.create",
             project,

@@ -103,3 +103,25 @@ def test_a_task_deleted_under_the_annotation_is_an_error_and_nothing_is_kept(
         counters.shift_annotations(task, done=1)
     project.refresh_from_db()
     assert project.total_annotations_number == 0
+
+
+def test_tasks_take_the_overlap_in_force_when_they_are_written(
+    world: World, project: Project
+) -> None:
+    """An import prepares its rows with the project as it read it; by the time a chunk is
+    written, `maximum_annotations` may have changed: the rows get the value in force."""
+    stale = Project.objects.get(pk=project.pk)
+    Project.objects.filter(pk=project.pk).update(maximum_annotations=2)
+    one_done = {"result": choice("Positive")}
+    created = services.create_tasks(
+        stale,
+        [
+            services.NewTask(data={"text": "a"}, annotations=[one_done]),
+            services.NewTask(data={"text": "b"}, annotations=[one_done, one_done]),
+        ],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    rows = Task.objects.filter(pk__in=created.task_ids).order_by("id")
+    assert list(rows.values_list("overlap", "is_labeled")) == [(2, False), (2, True)]
+    _matches_recount(project)
