@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     Count,
     DateTimeField,
@@ -688,8 +688,25 @@ def _pick(project: Project, user: User, now: dt.datetime) -> Task | None:
     return _pick_uniform(values, low[0], high[0])
 
 
+CHOICE_ATTEMPTS = 3
+
+
 def next_task(project: Project, user: User) -> Task | None:
-    """The task `user` should label next in `project`, now locked for them; None when done."""
+    """The task `user` should label next in `project`, now locked for them; None when done.
+
+    A task deleted while it was being chosen (its deletion not yet committed, so still
+    visible) fails the lock's foreign key when this transaction commits on PostgreSQL,
+    which checks it then: the choice is made again, and finds the task gone."""
+    for attempt in range(CHOICE_ATTEMPTS):
+        try:
+            return _next_task(project, user)
+        except IntegrityError:
+            if attempt == CHOICE_ATTEMPTS - 1:
+                raise
+    return None  # not reached: the last attempt returns or raises
+
+
+def _next_task(project: Project, user: User) -> Task | None:
     now = timezone.now()
     expires = now + dt.timedelta(seconds=settings.TASK_LOCK_TTL)
     with transaction.atomic():

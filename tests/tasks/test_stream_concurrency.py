@@ -117,3 +117,56 @@ def test_only_the_streams_own_commit_skips_the_disk_flush() -> None:
     assert setting() == "on"
     with transaction.atomic():
         assert setting() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_deleted_while_it_is_chosen_is_passed_over() -> None:
+    """Deleted (not yet committed) as `next` picks it: PostgreSQL refuses the lock's key at
+    `next`'s commit, and the choice is made again; SQLite's `next` waits for the delete."""
+    owner = make_user("owner@e.example", role=Role.OWNER, title="Deleting")
+    org = owner.active_organization
+    assert org is not None
+    project = projects.create_project(
+        org, {"title": "E", "label_config": CONFIG}, actor=owner, origin=TEST_ORIGIN
+    )
+    first, second = tasks.create_tasks(
+        project,
+        [tasks.NewTask(data={"text": "a"}), tasks.NewTask(data={"text": "b"})],
+        actor=owner,
+        origin=TEST_ORIGIN,
+    ).task_ids
+    deleted, go = threading.Event(), threading.Event()
+    given: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            with transaction.atomic():
+                tasks.delete_tasks(project, [first], actor=owner, origin=TEST_ORIGIN)
+                deleted.set()
+                go.wait(10)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def choose() -> None:
+        try:
+            task = next_task(project, owner)
+            given.append(None if task is None else task.pk)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    assert deleted.wait(10)
+    chooser = threading.Thread(target=choose)
+    chooser.start()
+    chooser.join(0.5)  # PostgreSQL: waiting at its commit for the delete's; SQLite: to begin
+    go.set()
+    deleter.join()
+    chooser.join()
+    assert not errors, errors
+    assert given == [second]
