@@ -277,6 +277,8 @@ def create_annotation(
         with transaction.atomic():
             _INSERT_ANNOTATION.insert(annotation)
             release(task, completed_by)
+            if actor.pk != completed_by.pk:  # written on someone's behalf: the writer is done too
+                release(task, actor)
             _audit(
                 "annotation.create",
                 task.project,
@@ -352,7 +354,7 @@ def _create_bulk(
             ],
             batch_size=2000,
         )
-        TaskLock.objects.filter(task_id__in=ids, user=completed_by).delete()
+        TaskLock.objects.filter(task_id__in=ids, user__in={completed_by.pk, actor.pk}).delete()
         counters.recount_tasks(ids)
         started = Task.objects.filter(pk__in=ids, total_annotations__gt=0).count()
         done = 0 if values.get("was_cancelled") else len(ids)

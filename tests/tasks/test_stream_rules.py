@@ -249,6 +249,20 @@ def test_changing_maximum_annotations_relabels_tasks_and_the_stream_follows(
     assert next_id(admin, project) == t[2]  # t[0] is done; t[1] is held by others
 
 
+def test_an_annotation_written_on_someones_behalf_frees_the_writers_lock(world: World) -> None:
+    """A manager takes a task from the stream and saves it as an annotator's work: the
+    manager's own lock goes, so the task's second slot is free for someone else."""
+    project, t = make_project(world, 2, maximum_annotations=2)
+    member = annotator(world, project, "m")
+    other = annotator(world, project, "o")
+    assert next_id(world.admin, project) == t[0]
+    body = {"result": choice("Positive"), "completed_by": member.user.pk}
+    made = world.admin.client.post(f"/api/tasks/{t[0]}/annotations/", body, format="json")
+    assert made.status_code == 201, made.content
+    assert not TaskLock.objects.filter(task_id=t[0]).exists()
+    assert next_id(other, project) == t[0]  # the second of its two slots
+
+
 def test_sending_maximum_annotations_unchanged_keeps_each_tasks_overlap(
     world: World, project: Project, task_ids: list[int]
 ) -> None:
