@@ -13,6 +13,7 @@ from django.utils import timezone
 from labelkeep.accounts.models import Membership, Organization, SetupToken, User, new_invite_token
 from labelkeep.accounts.permissions import membership_of
 from labelkeep.accounts.roles import Role, may_assign
+from labelkeep.accounts.signals import member_access_ended
 from labelkeep.audit.services import Origin, record
 from labelkeep.security.hashing import key_hash, new_key
 
@@ -324,6 +325,9 @@ def change_role(
             new_role=new_role.value,
         )
         if new_role == Role.DEACTIVATED:
+            member_access_ended.send(
+                Membership, organization_id=membership.organization_id, user=membership.user
+            )
             # They may know the invite link: a new account through it would undo this.
             _replace_invite(membership.organization_id, actor=actor, origin=origin, reason=action)
     return membership
@@ -350,6 +354,7 @@ def remove_member(membership: Membership, *, actor: User, origin: Origin) -> Non
             user.active_organization = None
             user.save(update_fields=["active_organization"])
         record("member.remove", actor=actor, origin=origin, organization_id=org_id, target=user)
+        member_access_ended.send(Membership, organization_id=org_id, user=user)
         if role != Role.DEACTIVATED:  # deactivation replaced the link already
             # They may know the invite link: joining through it again would undo this.
             _replace_invite(org_id, actor=actor, origin=origin, reason="member.remove")

@@ -14,7 +14,11 @@ from labelkeep.api.errors import Refusal
 from labelkeep.audit.services import Origin, record
 from labelkeep.projects import configchange, labelconfig
 from labelkeep.projects.models import Project, ProjectMember
-from labelkeep.projects.signals import project_deleting, project_settings_changed
+from labelkeep.projects.signals import (
+    project_deleting,
+    project_member_removed,
+    project_settings_changed,
+)
 from labelkeep.projects.usage import stored_results, task_data_sample
 
 
@@ -191,6 +195,7 @@ def remove_member(project: Project, user: User, *, actor: User, origin: Origin) 
     with transaction.atomic():
         deleted, _ = ProjectMember.objects.filter(project=project, user=user).delete()
         if deleted:
+            project_member_removed.send(Project, project=project, user=user)
             record(
                 "project.member_remove",
                 actor=actor,

@@ -6,6 +6,9 @@ from django.dispatch import Signal
 # names whose value changed).
 project_settings_changed = Signal()
 
+# Sent inside the transaction that takes a user out of a project; kwargs: project, user.
+project_member_removed = Signal()
+
 # Sent inside the transaction that deletes a project, before the project's row goes, so
 # that apps above it delete their many rows set-based; kwargs: project.
 project_deleting = Signal()

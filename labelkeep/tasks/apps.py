@@ -8,7 +8,12 @@ class TasksConfig(AppConfig):
     label = "tasks"
 
     def ready(self) -> None:
-        from labelkeep.projects.signals import project_deleting, project_settings_changed
+        from labelkeep.accounts.signals import member_access_ended
+        from labelkeep.projects.signals import (
+            project_deleting,
+            project_member_removed,
+            project_settings_changed,
+        )
         from labelkeep.projects.usage import register_work_reader
         from labelkeep.tasks import schema  # noqa: F401  (registers the list's task schema)
         from labelkeep.tasks.usage import READER
@@ -16,6 +21,8 @@ class TasksConfig(AppConfig):
         register_work_reader(READER)
         project_settings_changed.connect(_settings_changed, dispatch_uid="tasks-overlap")
         project_deleting.connect(_deleting, dispatch_uid="tasks-delete")
+        project_member_removed.connect(_member_removed, dispatch_uid="tasks-member-removed")
+        member_access_ended.connect(_access_ended, dispatch_uid="tasks-access-ended")
 
 
 def _settings_changed(sender: Any, project: Any, fields: set[str], **kwargs: Any) -> None:
@@ -23,6 +30,22 @@ def _settings_changed(sender: Any, project: Any, fields: set[str], **kwargs: Any
         from labelkeep.tasks.counters import apply_overlap
 
         apply_overlap(project)
+
+
+def _member_removed(sender: Any, project: Any, user: Any, **kwargs: Any) -> None:
+    """Whoever leaves a project gives back the tasks the stream reserved for them, at once
+    rather than when their locks expire (TASK_LOCK_TTL)."""
+    from labelkeep.tasks.models import TaskLock
+
+    TaskLock.objects.filter(project=project, user=user).delete()
+
+
+def _access_ended(sender: Any, organization_id: int, user: Any, **kwargs: Any) -> None:
+    """A member removed from the organization, or deactivated, gives back what the stream
+    reserved for them in its projects."""
+    from labelkeep.tasks.models import TaskLock
+
+    TaskLock.objects.filter(project__organization_id=organization_id, user=user).delete()
 
 
 def _deleting(sender: Any, project: Any, **kwargs: Any) -> None:

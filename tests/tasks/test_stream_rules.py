@@ -15,6 +15,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from labelkeep.accounts import services as accounts
+from labelkeep.accounts.models import Membership
+from labelkeep.accounts.roles import Role
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project, Sampling
 from labelkeep.tasks import services as tasks
@@ -261,6 +264,35 @@ def test_an_annotation_written_on_someones_behalf_frees_the_writers_lock(world: 
     assert made.status_code == 201, made.content
     assert not TaskLock.objects.filter(task_id=t[0]).exists()
     assert next_id(other, project) == t[0]  # the second of its two slots
+
+
+def test_leaving_a_project_gives_back_the_reserved_task(world: World) -> None:
+    project, t = make_project(world, 2)
+    leaving, staying = annotator(world, project, "l"), annotator(world, project, "s")
+    assert next_id(leaving, project) == t[0]
+    assert next_id(staying, project) == t[1]  # t[0] is reserved
+    projects.remove_member(project, leaving.user, actor=world.admin.user, origin=TEST_ORIGIN)
+    assert not TaskLock.objects.filter(user=leaving.user).exists()
+    annotate(staying, t[1])
+    assert next_id(staying, project) == t[0]  # free at once, not after TASK_LOCK_TTL
+
+
+@pytest.mark.parametrize("how", ["remove", "deactivate"])
+def test_losing_access_to_the_organization_gives_back_the_reserved_task(
+    world: World, how: str
+) -> None:
+    project, t = make_project(world, 2)
+    leaving, staying = annotator(world, project, "l"), annotator(world, project, "s")
+    assert next_id(leaving, project) == t[0]
+    membership = Membership.objects.get(user=leaving.user, organization=world.org)
+    if how == "remove":
+        accounts.remove_member(membership, actor=world.owner.user, origin=TEST_ORIGIN)
+    else:
+        accounts.change_role(
+            membership, Role.DEACTIVATED, actor=world.owner.user, origin=TEST_ORIGIN
+        )
+    assert not TaskLock.objects.filter(user=leaving.user).exists()
+    assert next_id(staying, project) == t[0]
 
 
 def test_sending_maximum_annotations_unchanged_keeps_each_tasks_overlap(

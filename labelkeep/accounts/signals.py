@@ -1,0 +1,7 @@
+"""Signals the accounts app sends; apps above it (tasks) listen."""
+
+from django.dispatch import Signal
+
+# Sent inside the transaction that removes or deactivates a member; kwargs:
+# organization_id, user. Their work in progress there is given back.
+member_access_ended = Signal()
