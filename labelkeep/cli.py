@@ -6,10 +6,13 @@ import argparse
 import ipaddress
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography import x509
@@ -25,16 +28,48 @@ class UsageError(Exception):
     """A refused command line or configuration: one line on stderr, exit status 2."""
 
 
+@contextmanager
+def _refused() -> Iterator[None]:
+    """Turn what a bad data directory or database setting raises while a command gets
+    ready into a UsageError: one `error:` line and status 2 (docs/configuration.md), not a
+    traceback. Only around the preparation: errors once serving or working are not ours to
+    reword."""
+    from django.db import DatabaseError
+
+    try:
+        yield
+    except (datadir.DataDirError, ImproperlyConfigured) as exc:
+        raise UsageError(str(exc)) from None
+    except FileExistsError as exc:  # mkdir of the data directory: a file is in the way
+        raise UsageError(f"{exc.filename}: exists and is not a directory") from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise UsageError(f"{where}{exc.strerror or exc}") from None
+    except DatabaseError as exc:
+        raise UsageError(_database_error(exc)) from None
+
+
+def _database_error(exc: Exception) -> str:
+    """The database's complaint on one line, with what to check."""
+    from django.conf import settings
+
+    said = " ".join(str(exc).split()) or type(exc).__name__
+    if str(settings.DATABASES["default"]["ENGINE"]).endswith("sqlite"):
+        return (
+            f"cannot use the database {settings.DATABASES['default']['NAME']}: {said} "
+            "(is the data directory writable by this user?)"
+        )
+    return f"cannot use the database given by DATABASE_URL: {said}"
+
+
 def _django(data_dir: str) -> None:
     os.umask(0o077)  # the database, keys and uploads are the server's alone
-    try:
+    with _refused():
         datadir.prepare(Path(data_dir))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelkeep.settings")
         import django
 
         django.setup()
-    except (datadir.DataDirError, ImproperlyConfigured) as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _checked() -> None:
@@ -42,7 +77,9 @@ def _checked() -> None:
     skips: a configuration they refuse stops the process before it serves or works."""
     from django.core import checks
 
-    errors = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]
+    with _refused():
+        found = checks.run_checks()
+    errors = [m for m in found if m.is_serious() and not m.is_silenced()]
     if errors:
         raise SystemExit("\n".join(f"error: {message}" for message in errors))
 
@@ -51,7 +88,25 @@ def _migrate() -> None:
     from django.core.management import call_command
 
     _checked()
-    call_command("migrate", interactive=False, verbosity=0)
+    with _refused():
+        call_command("migrate", interactive=False, verbosity=0)
+
+
+def _require_migrated() -> None:
+    """Workers and `jobs check` do not migrate (the server does, once, as it starts): on a
+    database that was never migrated, or is behind this version, they say so instead of
+    failing on a missing table."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    with _refused():
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        raise UsageError(
+            f"the database has {len(pending)} migration(s) not applied yet (a data directory "
+            "never started?): run `labelkeep start` once, or `labelkeep manage migrate`, first"
+        )
 
 
 def cmd_start(args: argparse.Namespace) -> int:
@@ -67,6 +122,11 @@ def cmd_start(args: argparse.Namespace) -> int:
     from labelkeep.server import LabelkeepServer, ServerOptions
 
     _migrate()
+    # Bound before anything is written or printed: a start that cannot serve (the port taken,
+    # an address not this machine's) must leave a server already running on this data
+    # directory alone: its certificate and its unused setup link.
+    listening = listen(args.host, args.port)
+    plain = listen(args.host, args.http_port) if args.http_port else None
     host = display_host(args.host, settings.ALLOWED_HOSTS)
     if given:
         cert, key = given
@@ -81,7 +141,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     if services.needs_setup():
         key_value = services.issue_setup_token()
         print(f"First start: create the owner account at {base}/setup/{key_value}/ (works once)")
-    redirector = _start_redirect(args) if args.http_port else None
+    redirector = _start_redirect(args, plain) if plain is not None else None
     # Workers are forked from this process: they must not inherit its database connection.
     connections.close_all()
     # Flush before gunicorn forks: when stdout is not a terminal (systemd, docker), every
@@ -91,6 +151,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         options = ServerOptions(
             host=args.host,
             port=args.port,
+            listener_fd=listening.detach(),  # gunicorn owns and closes it from here
             cert=cert,
             key=key,
             workers=args.workers,
@@ -114,6 +175,10 @@ def _given_pair(cert_option: str | None, key_option: str | None) -> tuple[Path, 
     for option, path in (("--cert", cert), ("--key", key)):
         if not path.is_file():
             raise UsageError(f"{option} {path}: no such file")
+        try:
+            path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot be read ({exc.strerror})") from None
     try:
         x509.load_pem_x509_certificate(cert.read_bytes())
     except (OSError, ValueError) as exc:
@@ -169,12 +234,32 @@ def certificate_names(host: str, wanted: list[str]) -> list[str]:
     return list(names.values())
 
 
-def _start_redirect(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on host:port, as gunicorn would bind it (SO_REUSEADDR;
+    `::` takes IPv4 too); a UsageError naming the address when that cannot be done."""
+    bare = host.strip("[]")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(socket.SOMAXCONN)
+        except BaseException:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {_url_host(bare)}:{port}: {exc.strerror or exc}"
+        ) from None
+    return sock
+
+
+def _start_redirect(args: argparse.Namespace, listening: socket.socket) -> subprocess.Popen[bytes]:
     from django.conf import settings
 
-    from labelkeep.redirect import bind
-
-    listening = bind(args.host, args.http_port)  # a taken port fails the start here
     command = [
         sys.executable,
         "-m",
@@ -183,7 +268,7 @@ def _start_redirect(args: argparse.Namespace) -> subprocess.Popen[bytes]:
         str(args.port),
         ",".join(settings.ALLOWED_HOSTS),
     ]
-    print(f"Redirecting http://{args.host}:{args.http_port}/ to HTTPS")
+    print(f"Redirecting http://{_url_host(args.host)}:{args.http_port}/ to HTTPS")
     child = subprocess.Popen(command, pass_fds=[listening.fileno()], env=parent.child_env())  # noqa: S603
     listening.close()
     return child
@@ -193,9 +278,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _django(args.data_dir)
     _checked()
     if args.processes > 1:
+        _require_migrated()  # said once here, not by each child
         command = [sys.executable, "-m", "labelkeep.cli", "worker", "--data-dir", args.data_dir]
+        if args.batch:
+            command.append("--batch")
         return supervise([command] * args.processes, grace=args.grace)
-    parent.follow()
+    parent.follow()  # a child whose parent is gone stops before anything else
+    _require_migrated()
     from django.conf import settings
 
     from labelkeep.jobs.worker import make_worker
@@ -203,7 +292,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     worker = make_worker(settings.JOB_WORKER_INTERVAL, batch=args.batch)
     worker.configure_signals()
     worker.run()
-    return 0
+    # Stopped by a second signal in the middle of a job (which was recorded failed): not
+    # a clean exit, whatever the queue library made of it.
+    return 1 if worker.forced else 0
 
 
 def supervise(commands: list[list[str]], *, grace: float) -> int:
@@ -260,6 +351,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 def cmd_jobs_check(args: argparse.Namespace) -> int:
     _django(args.data_dir)
+    _require_migrated()
     from labelkeep.jobs.cli import check
 
     return check(args.timeout)
@@ -273,6 +365,36 @@ def cmd_manage(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (0 workers would serve nobody)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    value = positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
+def not_negative(text: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="labelkeep", description="Labelkeep labeling server")
     sub = root.add_subparsers(dest="command", required=True)
@@ -283,25 +405,46 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     start = with_data_dir(sub.add_parser("start", help="serve HTTPS (migrates first)"))
-    start.add_argument("--host", default="127.0.0.1")
-    start.add_argument("--port", type=int, default=8443)
     start.add_argument(
-        "--http-port", type=int, help="also listen for plain HTTP, redirecting to HTTPS"
+        "--host", default="127.0.0.1", help="address to serve HTTPS on (default: %(default)s)"
+    )
+    start.add_argument(
+        "--port", type=port_number, default=8443, help="HTTPS port (default: %(default)s)"
+    )
+    start.add_argument(
+        "--http-port",
+        type=port_number,
+        help="also listen for plain HTTP on this port, redirecting to HTTPS (default: off)",
     )
     start.add_argument(
         "--cert", help="PEM certificate (default: self-signed in the data directory)"
     )
     start.add_argument("--key", help="PEM private key for --cert")
-    start.add_argument("--workers", type=int, default=2, help="web worker processes")
-    start.add_argument("--threads", type=int, default=4, help="threads per web worker")
+    start.add_argument(
+        "--workers",
+        type=positive,
+        default=2,
+        help="web worker processes (default: %(default)s)",
+    )
+    start.add_argument(
+        "--threads",
+        type=positive,
+        default=4,
+        help="threads per web worker (default: %(default)s)",
+    )
     start.add_argument("--no-worker", action="store_true", help="leave jobs to `labelkeep worker`")
     start.set_defaults(func=cmd_start)
 
     worker = with_data_dir(sub.add_parser("worker", help="run background job workers"))
-    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument(
+        "--processes",
+        type=positive,
+        default=1,
+        help="worker processes; above 1, this process starts and stops them (default: %(default)s)",
+    )
     worker.add_argument(
         "--grace",
-        type=float,
+        type=not_negative,
         default=WORKER_GRACE,
         help="with --processes: seconds the workers get to finish their jobs once stopped "
         "(SIGTERM, Ctrl-C) before they are killed (default: %(default)s)",

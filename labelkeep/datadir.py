@@ -6,6 +6,8 @@ import datetime as dt
 import ipaddress
 import os
 import secrets
+import stat
+import sys
 from pathlib import Path
 
 from cryptography import x509
@@ -28,6 +30,7 @@ def prepare(data_dir: Path) -> Path:
     """Create the directory (owner-only) and its secret key if missing; point settings at it."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tighten(data_dir)
     os.environ["LABELKEEP_DATA_DIR"] = str(data_dir)
     key_file = data_dir / "secret_key"
     given = env_secret("SECRET_KEY")
@@ -48,6 +51,40 @@ def prepare(data_dir: Path) -> Path:
             "backup, or delete it to have a new one generated (which signs everyone out)."
         )
     return data_dir
+
+
+# What only the server's user may read: the directory itself (the database, uploads and
+# exports are in it) and the secrets, with the mode each is created with.
+PRIVATE = {"": 0o700, "secret_key": 0o600, "tls-key.pem": 0o600}
+
+
+def tighten(data_dir: Path) -> list[str]:
+    """Give the directory and its secret files their private modes back, with a warning on
+    standard error for each one that had looser ones (copied, restored from a backup, made
+    by hand): a readable secret key lets anyone sign sessions and tokens. Lines returned."""
+    said = []
+    for name, mode in PRIVATE.items():
+        path = data_dir / name if name else data_dir
+        try:
+            found = stat.S_IMODE(path.lstat().st_mode)
+        except FileNotFoundError:
+            continue
+        if path.is_symlink() or not found & 0o077:
+            continue
+        try:
+            path.chmod(mode)
+        except OSError as exc:
+            line = (
+                f"warning: {path} has mode {found:04o}; could not change it to {mode:04o} "
+                f"({exc.strerror})"
+            )
+        else:
+            line = (
+                f"warning: {path} had mode {found:04o}, open to other users; changed to {mode:04o}"
+            )
+        print(line, file=sys.stderr)
+        said.append(line)
+    return said
 
 
 def certificate(data_dir: Path, hosts: list[str]) -> tuple[Path, Path, str]:

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from time import monotonic, sleep
@@ -31,6 +32,15 @@ class ServerOptions:
     threads: int
     job_worker: bool
     timeout: int = 120
+    # A socket `labelkeep start` bound already (so that a taken port stopped it before it
+    # wrote or printed anything); gunicorn listens on it instead of binding host:port.
+    listener_fd: int | None = None
+
+
+# gunicorn's own limit for a stopping worker, after which the master kills it; the job
+# worker's grace fits inside it, with time left to record an unfinished job as failed.
+GRACEFUL_TIMEOUT = 20
+JOB_STOP_GRACE = 12.0
 
 
 def _ssl_context(config: Any, default_factory: Any) -> ssl.SSLContext:
@@ -52,14 +62,44 @@ def _settle(worker: Any) -> None:
     gc.freeze()
 
 
+# In a web worker process: its job worker thread, and when a clean stop (SIGTERM) began.
+_jobs: tuple[threading.Thread, Any] | None = None
+_stop_asked: float | None = None
+
+
 def _post_worker_init_with_jobs(worker: Any) -> None:
     """Settle, and start the in-process job worker thread."""
     from django.conf import settings
 
     from labelkeep.jobs.worker import start_thread
 
+    global _jobs
     _settle(worker)
-    start_thread(settings.JOB_WORKER_INTERVAL)
+    _jobs = start_thread(settings.JOB_WORKER_INTERVAL)
+
+
+def _jobs_stop_asked() -> None:
+    """A clean stop began (SIGTERM): the job worker takes no new job from now on, and the
+    one it runs has JOB_STOP_GRACE seconds from now to finish."""
+    global _stop_asked
+    if _jobs is not None and _stop_asked is None:
+        _stop_asked = monotonic()
+        _jobs[1].running = False
+
+
+def _worker_exit(arbiter: Any, worker: Any) -> None:
+    """gunicorn's `worker_exit` hook (also called in the master, which has no job thread).
+
+    The job thread is a daemon: without this, a stop would kill it mid-job and leave the job
+    `running` until another worker's recovery noticed, minutes later. Here the job gets
+    what is left of its grace after a clean stop (none after a quick one: SIGINT, SIGQUIT),
+    and is recorded failed if it is still running then."""
+    if _jobs is None:
+        return
+    from labelkeep.jobs.worker import stop_thread
+
+    left = 0.0 if _stop_asked is None else _stop_asked + JOB_STOP_GRACE - monotonic()
+    stop_thread(*_jobs, grace=left)
 
 
 # How long a worker leaves a waiting connection to a sibling that holds fewer, before it
@@ -155,6 +195,10 @@ class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]
     deferring_since = 0.0  # when this worker began leaving the waiting connection(s)
     deferred_last = 0.0  # when it last left one (a pause longer than a poll ends a run)
 
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        _jobs_stop_asked()
+
     def init_process(self) -> None:
         if _loads is not None:
             self.slot = _loads.claim(os.getpid())
@@ -208,6 +252,8 @@ class LabelkeepServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         opts = self.options
         bind = f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
+        if opts.listener_fd is not None:
+            bind = f"fd://{opts.listener_fd}"
         values: dict[str, Any] = {
             "bind": [bind],
             "certfile": str(opts.cert),
@@ -217,7 +263,8 @@ class LabelkeepServer(BaseApplication):  # type: ignore[misc]
             "worker_class": "labelkeep.server.BalancedThreadWorker",
             "threads": opts.threads,
             "timeout": opts.timeout,
-            "graceful_timeout": 20,
+            "graceful_timeout": GRACEFUL_TIMEOUT,
+            "worker_exit": _worker_exit,
             "accesslog": "-",
             "errorlog": "-",
             "forwarded_allow_ips": "",

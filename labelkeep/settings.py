@@ -106,7 +106,7 @@ def _database() -> dict[str, object]:
                 "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20, minimum=1),
             },
         }
-    config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    config: dict[str, object] = dict(_parsed_database_url(url))
     if config.get("ENGINE") == "django.db.backends.postgresql":
         config["ENGINE"] = "labelkeep.db.postgresql"  # labelkeep/db/postgresql/base.py
     options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
@@ -114,6 +114,7 @@ def _database() -> dict[str, object]:
         value = env_str(f"DATABASE_{key.upper()}")
         if value:
             options[key] = value
+    _check_sslmode(options.get("sslmode"))
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # Parameters bound on the server, and statements run often prepared once per
         # connection: PostgreSQL skips parsing and planning, psycopg skips quoting.
@@ -122,6 +123,40 @@ def _database() -> dict[str, object]:
     config["OPTIONS"] = options
     config["CONN_HEALTH_CHECKS"] = True
     return config
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _parsed_database_url(url: str) -> dict[str, object]:
+    """DATABASE_URL parsed; refused at boot, naming the scheme but never the URL (which may
+    hold a password), when it is not a database URL."""
+    try:
+        return dict(dj_database_url.parse(url, conn_max_age=60))
+    except dj_database_url.UnknownSchemeError as exc:
+        if not exc.scheme.strip(":/"):
+            raise ImproperlyConfigured(
+                "DATABASE_URL is not a database URL: give one such as "
+                "postgres://user@host:5432/name, or unset it for SQLite in the data directory"
+            ) from None
+        raise ImproperlyConfigured(
+            f"DATABASE_URL has an unknown scheme {exc.scheme!r}: give a URL such as "
+            "postgres://user@host:5432/name, or unset it for SQLite in the data directory"
+        ) from None
+    except ValueError:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not a valid database URL (postgres://user@host:5432/name; "
+            "quote special characters of the password)"
+        ) from None
+
+
+def _check_sslmode(mode: object) -> None:
+    """A misspelt sslmode would otherwise surface as a connection error deep in psycopg."""
+    if mode is not None and mode not in SSL_MODES:
+        raise ImproperlyConfigured(
+            f"DATABASE_SSLMODE (or sslmode in DATABASE_URL) must be one of "
+            f"{', '.join(SSL_MODES)}, not {mode!r}"
+        )
 
 
 DATABASES = {"default": _database()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from labelkeep.jobs.registry import register_job
@@ -10,9 +11,13 @@ from labelkeep.jobs.services import JobContext
 
 @register_job("jobs.selftest", timeout=60)
 def selftest(ctx: JobContext) -> dict[str, Any]:
-    """Counts to `payload["steps"]`, reporting progress: proves the queue end to end."""
+    """Counts to `payload["steps"]`, reporting progress: proves the queue end to end.
+    `payload["pause"]` (seconds, at most 5) waits before each step: a job that takes a
+    while, to see what stopping a worker does to the job it runs."""
     steps = int(ctx.payload.get("steps", 3))
+    pause = min(max(float(ctx.payload.get("pause", 0)), 0.0), 5.0)
     for done in range(1, steps + 1):
+        time.sleep(pause)
         ctx.progress(done, steps, f"step {done} of {steps}")
     if ctx.payload.get("fail"):
         raise RuntimeError("failure requested by the payload")

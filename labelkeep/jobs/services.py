@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
+from django.db.models import DateTimeField, ExpressionWrapper, Q, QuerySet, Value
 from django.db.models.functions import Now
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -92,6 +92,11 @@ def execute(job_id: int) -> None:
         with Heartbeat(job.pk):
             result = kind.function(JobContext(job, kind.timeout))
         json.dumps(result)
+    except (SystemExit, KeyboardInterrupt):
+        # The worker is being stopped in the middle of the job (a second SIGTERM or Ctrl-C
+        # to `labelkeep worker`): record that now, as the recovery would much later.
+        abandon(job.pk, STOPPED)
+        raise
     except JobGone:
         _gone(job)
         raise
@@ -156,6 +161,35 @@ class Heartbeat:
 
 
 GONE = "The worker running this job stopped before it finished."
+STOPPED = "The worker running this job was stopped before it finished; run the job again."
+
+
+def abandon(job_id: int, error: str = STOPPED) -> bool:
+    """Fail a running job whose worker is stopping and cannot finish it, as the recovery
+    fails a dead worker's (its kind's `abandoned` clean-up, the queue's record); False when
+    it was not running any more. Errors are logged: the recovery will get to it later."""
+    try:
+        return _abandon(Job.objects.filter(pk=job_id, status=JobStatus.RUNNING), job_id, error)
+    except Exception:
+        logger.exception("could not record job %s as stopped; the recovery will", job_id)
+        return False
+
+
+def _abandon(candidates: QuerySet[Job], job_id: int, error: str) -> bool:
+    """In one transaction: fail the job if it is still among `candidates`, fail the queue's
+    record of its run, and run its kind's `abandoned(job)`; False when another worker (or a
+    late heartbeat) got there first."""
+    with transaction.atomic():
+        if not candidates.filter(pk=job_id).update(
+            status=JobStatus.FAILED, error=error, finished_at=Now()
+        ):
+            return False
+        job = Job.objects.get(pk=job_id)
+        _fail_queue_record(job, error)
+        kind = REGISTRY.get(job.kind)
+        if kind is not None and kind.abandoned is not None:
+            kind.abandoned(job)
+    return True
 
 
 def recover_stale() -> list[int]:
@@ -173,17 +207,9 @@ def recover_stale() -> list[int]:
     recovered = []
     for job in stale.order_by("pk"):
         try:
-            with transaction.atomic():
-                # Another worker's recovery, or a late heartbeat, wins: then leave it.
-                taken = stale.filter(pk=job.pk).update(
-                    status=JobStatus.FAILED, error=GONE, finished_at=Now()
-                )
-                if not taken:
-                    continue
-                _fail_queue_record(job)
-                kind = REGISTRY.get(job.kind)
-                if kind is not None and kind.abandoned is not None:
-                    kind.abandoned(job)
+            # Another worker's recovery, or a late heartbeat, wins: then leave it.
+            if not _abandon(stale, job.pk, GONE):
+                continue
         except Exception:
             logger.exception("could not recover job %s (%s); trying again later", job.pk, job.kind)
             continue
@@ -192,14 +218,14 @@ def recover_stale() -> list[int]:
     return recovered
 
 
-def _fail_queue_record(job: Job) -> None:
+def _fail_queue_record(job: Job, error: str) -> None:
     """The queue library's record of a dead worker's run would otherwise stay running."""
     if job.task_result_id:
         DBTaskResult.objects.filter(pk=job.task_result_id, status=TaskResultStatus.RUNNING).update(
             status=TaskResultStatus.FAILED,
             finished_at=Now(),
             exception_class_path=f"{JobGone.__module__}.{JobGone.__qualname__}",
-            traceback=GONE,
+            traceback=error,
         )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.server.harness import LABELKEEP, free_port, server_env
+from tests.server.harness import LABELKEEP, free_port, run_cli, server_env
 
 pytestmark = pytest.mark.server
 
@@ -21,7 +22,7 @@ def _start(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> tu
     process = subprocess.Popen(
         command,
         env={**server_env(), **(env or {})},
-        cwd=data_dir.parent,
+        cwd=next(folder for folder in data_dir.parents if folder.is_dir()),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -86,3 +87,57 @@ def test_a_host_name_in_trusted_proxies_stops_the_start(tmp_path: Path) -> None:
     assert "labelkeep.E004" in stderr and "'proxy.internal'" in stderr
     assert "Traceback" not in stderr
     assert "Serving Labelkeep" not in stdout
+
+
+@pytest.mark.parametrize("where", ["file", "file/data"])
+def test_a_data_directory_that_cannot_be_one(tmp_path: Path, where: str) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    status, stdout, stderr = _start(tmp_path / where)
+    assert status == 2
+    assert str(tmp_path / "file") in _one_error_line(stderr)
+    assert stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"DATABASE_URL": "garbage"}, "DATABASE_URL is not a database URL"),
+        ({"DATABASE_URL": "mongodb://u:secret@db/x"}, "DATABASE_URL has an unknown scheme"),
+        ({"DATABASE_URL": "postgres://u@h:notaport/db"}, "DATABASE_URL is not a valid"),
+        (
+            {"DATABASE_URL": "postgres://u@127.0.0.1:1/db", "DATABASE_SSLMODE": "bogus"},
+            "DATABASE_SSLMODE (or sslmode in DATABASE_URL) must be one of",
+        ),
+        ({"DATABASE_URL": "postgres://u@127.0.0.1:1/db"}, "cannot use the database given by"),
+    ],
+)
+def test_database_settings_that_cannot_work(tmp_path: Path, env: dict[str, str], said: str) -> None:
+    status, stdout, stderr = _start(tmp_path / "data", env=env)
+    assert status == 2
+    line = _one_error_line(stderr)
+    assert said in line and "secret" not in line
+    assert stdout == ""
+
+
+def test_a_taken_http_port(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        status, stdout, stderr = _start(tmp_path / "data", "--http-port", str(port))
+    assert status == 2
+    line = _one_error_line(stderr)
+    assert line == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert "Serving Labelkeep" not in stdout
+    assert not (tmp_path / "data" / "tls-cert.pem").exists()  # nothing written either
+
+
+def test_workers_on_a_database_never_migrated_then_a_batch_of_two(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    for command in (["worker", "--batch"], ["jobs", "check", "--timeout", "1"]):
+        refused = run_cli(*command, data_dir=data_dir)
+        assert refused.returncode == 2, refused.stderr
+        assert "run `labelkeep start` once" in _one_error_line(refused.stderr)
+    migrate = [str(LABELKEEP), "manage", "--data-dir", str(data_dir), "migrate", "-v", "0"]
+    subprocess.run(migrate, env=server_env(), cwd=tmp_path, check=True, timeout=120)
+    # Children started by --processes run one batch too, so the whole command ends.
+    batch = run_cli("worker", "--processes", "2", "--batch", data_dir=data_dir, timeout=60)
+    assert batch.returncode == 0, batch.stderr

@@ -30,6 +30,11 @@ def absolute(relative: str) -> Path:
     return path
 
 
+def partial_prefix(name: str) -> str:
+    """The start of the name of a file being written to become `name`."""
+    return f".part-{name}-"
+
+
 def write(
     relative: str, blocks: Iterable[bytes], on_block: Callable[[], None] = lambda: None
 ) -> str:
@@ -37,7 +42,11 @@ def write(
     target = absolute(relative)
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     digest = hashlib.md5(usedforsecurity=False)
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".part-", delete=False)  # noqa: SIM115
+    # Named after the target, so that a dead worker's partial file can be told apart
+    # (dataio/exporting/jobs.py, `_remove_partials`).
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+        dir=target.parent, prefix=partial_prefix(target.name), delete=False
+    )
     try:
         with handle:
             for block in blocks:
