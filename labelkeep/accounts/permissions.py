@@ -31,6 +31,10 @@ def request_membership(request: Request) -> Membership | None:
     return cache["membership"]
 
 
+NO_MEMBERSHIP = "This account is not an active member of any organization."
+DEACTIVATED = "Your membership in this organization has been deactivated."
+
+
 class IsActiveMember(BasePermission):
     """An authenticated, non-deactivated member holding the view's `required_perms[method]`."""
 
@@ -40,7 +44,11 @@ class IsActiveMember(BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         membership = request_membership(request)
-        if membership is None or not membership.is_active:
+        if membership is None:
+            self.message = NO_MEMBERSHIP
+            return False
+        if not membership.is_active:
+            self.message = DEACTIVATED
             return False
         # HEAD runs the GET handler, so it needs what GET needs.
         method = "GET" if request.method == "HEAD" else request.method

@@ -222,7 +222,9 @@ def test_tokens_of_a_removed_member_are_refused(world: World) -> None:
     access = _refresh(pat).json()["access"]
     assert _bearer(access).get("/api/current-user/whoami").status_code == 200
     _remove(world, world.member.user)
-    assert world.member.client.get("/api/current-user/whoami").status_code == 403
+    refused = world.member.client.get("/api/current-user/whoami")
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "This account is not an active member of any organization."
     assert world.member.client.get("/api/projects/").status_code == 403
     assert world.member.client.post("/api/current-user/reset-token/").status_code == 403
     assert world.member.client.get("/api/schema", HTTP_ACCEPT="application/json").status_code == 403
@@ -238,7 +240,9 @@ def test_tokens_of_a_deactivated_member_are_refused(world: World) -> None:
     pat = world.member.client.post("/api/token/").json()["token"]
     access = _refresh(pat).json()["access"]
     _set_role(world, world.member.user, Role.DEACTIVATED)
-    assert world.member.client.get("/api/current-user/whoami").status_code == 403
+    refused = world.member.client.get("/api/current-user/whoami")
+    assert refused.status_code == 403
+    assert "has been deactivated" in refused.json()["detail"]
     assert world.member.client.post("/api/token/").status_code == 403
     assert world.member.client.post("/api/current-user/reset-token/").status_code == 403
     assert (
