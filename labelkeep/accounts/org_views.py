@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -47,13 +48,18 @@ def members_page(request: HttpRequest) -> HttpResponse:
             context["message"] = _change(request, mine)
         except services.AccountError as exc:
             context["error"], status = str(exc), 400
-    context["members"] = (
+    context["members"] = _members(mine)
+    context["roles"] = [role.value for role in Role]
+    return render(request, "accounts/members.html", context, status=status)
+
+
+def _members(mine: Membership) -> QuerySet[Membership]:
+    """Everyone in the viewer's organization, by e-mail address."""
+    return (
         Membership.objects.filter(organization_id=mine.organization_id)
         .select_related("user")
         .order_by("user__email")
     )
-    context["roles"] = [role.value for role in Role]
-    return render(request, "accounts/members.html", context, status=status)
 
 
 def _change(request: HttpRequest, mine: Membership) -> str:
@@ -94,11 +100,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     page = pages.get_page(request.GET.get("page"))
     context["page"] = page
     context["events"] = [(event, _details(event.details)) for event in page.object_list]
-    context["members"] = (
-        Membership.objects.filter(organization_id=mine.organization_id)
-        .select_related("user")
-        .order_by("user__email")
-    )
+    context["members"] = _members(mine)
     context["others"] = request.GET.copy()
     context["others"].pop("page", None)
     return render(request, "accounts/audit.html", context, status=status)

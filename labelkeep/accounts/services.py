@@ -8,6 +8,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from labelkeep.accounts.models import Membership, Organization, SetupToken, User, new_invite_token
@@ -215,7 +216,11 @@ def _replace_invite(organization_id: int, *, actor: User, origin: Origin, **why:
 
 def active_memberships(user: User) -> list[Membership]:
     """The memberships a user may act in (any role but deactivated), oldest first."""
-    return list(
+    return list(_active_of(user))
+
+
+def _active_of(user: User) -> QuerySet[Membership]:
+    return (
         Membership.objects.select_related("organization")
         .filter(user=user)
         .exclude(role=Role.DEACTIVATED)
@@ -227,12 +232,7 @@ def switch_organization(user: User, organization_id: int, *, origin: Origin) -> 
     """Make `organization_id` the one the user's sessions and tokens act in; it must be one
     where they are an active member (the same refusal for any other, existing or not)."""
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_related("organization")
-            .filter(user=user, organization_id=organization_id)
-            .exclude(role=Role.DEACTIVATED)
-            .first()
-        )
+        membership = _active_of(user).filter(organization_id=organization_id).first()
         if membership is None:
             raise AccountError(f"You are not an active member of organization {organization_id}.")
         previous = user.active_organization_id
@@ -258,13 +258,7 @@ def settle_active_organization(user: User) -> Membership | None:
     current = membership_of(user)
     if current is not None and current.is_active:
         return current
-    other = (
-        Membership.objects.select_related("organization")
-        .filter(user=user)
-        .exclude(role=Role.DEACTIVATED)
-        .order_by("id")
-        .first()
-    )
+    other = _active_of(user).first()
     if other is not None:
         user.active_organization = other.organization
         user.save(update_fields=["active_organization"])

@@ -697,13 +697,12 @@ def next_task(project: Project, user: User) -> Task | None:
     A task deleted while it was being chosen (its deletion not yet committed, so still
     visible) fails the lock's foreign key when this transaction commits on PostgreSQL,
     which checks it then: the choice is made again, and finds the task gone."""
-    for attempt in range(CHOICE_ATTEMPTS):
+    for _ in range(CHOICE_ATTEMPTS - 1):
         try:
             return _next_task(project, user)
         except IntegrityError:
-            if attempt == CHOICE_ATTEMPTS - 1:
-                raise
-    return None  # not reached: the last attempt returns or raises
+            continue
+    return _next_task(project, user)  # a third failure in a row is not a race: raise it
 
 
 def _next_task(project: Project, user: User) -> Task | None:
