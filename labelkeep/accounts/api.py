@@ -32,7 +32,7 @@ from labelkeep.accounts.serializers import (
     UserSerializer,
     WhoAmISerializer,
 )
-from labelkeep.api.fields import search_text
+from labelkeep.api.fields import MAX_ID, search_text
 from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.audit.services import Origin
@@ -400,11 +400,16 @@ class UserDetailView(MemberAPIView):
         ),
     )
     def delete(self, request: Request, pk: int) -> Response:
-        membership = get_object_or_404(
-            Membership.objects.visible_to(self.actor).select_related("user"), user_id=pk
-        )
-        _remove(self, membership)
+        _remove(self, _member(Membership.objects.visible_to(self.actor), pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _member(memberships: QuerySet[Membership], user_pk: int) -> Membership:
+    """The membership of user `user_pk` among `memberships`, or 404. An id beyond 64 bits
+    names nobody, and SQLite cannot even compare a foreign key with it (a 500)."""
+    if user_pk > MAX_ID:
+        raise exceptions.NotFound()
+    return get_object_or_404(memberships.select_related("user"), user_id=user_pk)
 
 
 def _remove(view: MemberAPIView, membership: Membership) -> None:
@@ -533,10 +538,7 @@ class MembershipDetailView(MemberAPIView):
     }
 
     def _membership(self, pk: int, user_pk: int) -> Membership:
-        org = _own_org(self, pk)
-        return get_object_or_404(
-            Membership.objects.filter(organization=org).select_related("user"), user_id=user_pk
-        )
+        return _member(Membership.objects.filter(organization=_own_org(self, pk)), user_pk)
 
     @extend_schema(
         tags=["memberships"],

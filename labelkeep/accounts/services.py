@@ -63,12 +63,7 @@ def create_account(
     """Create a user and their membership (and a new organization when none is given)."""
     account = _validated(account)
     with transaction.atomic():
-        user = User.objects.create_user(
-            account.email,
-            account.password,
-            first_name=account.first_name,
-            last_name=account.last_name,
-        )
+        user = _new_user(account)
         if organization is None:
             organization = Organization.objects.create(
                 title=org_title or "Labelkeep", created_by=user
@@ -85,6 +80,23 @@ def create_account(
             role=role.value,
         )
     return user
+
+
+def _new_user(account: NewAccount) -> User:
+    """The user row; an account made with the same address since `_validated` looked (a
+    sign-up to another organization at the same moment) is refused like one made before."""
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(
+                account.email,
+                account.password,
+                first_name=account.first_name,
+                last_name=account.last_name,
+            )
+    except IntegrityError:
+        if User.objects.filter(email=account.email).exists():
+            raise AccountExists("An account with this e-mail address already exists.") from None
+        raise
 
 
 # --- First start -----------------------------------------------------------------------
@@ -232,6 +244,10 @@ def switch_organization(user: User, organization_id: int, *, origin: Origin) -> 
     """Make `organization_id` the one the user's sessions and tokens act in; it must be one
     where they are an active member (the same refusal for any other, existing or not)."""
     with transaction.atomic():
+        # Under the lock that removals from the organization take (`_locked`): a removal
+        # at the same moment either sees the user acting there and moves them on, or has
+        # taken the membership away before it is looked for here.
+        Organization.objects.select_for_update().filter(pk=organization_id).first()
         membership = _active_of(user).filter(organization_id=organization_id).first()
         if membership is None:
             raise AccountError(f"You are not an active member of organization {organization_id}.")

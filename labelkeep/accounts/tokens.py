@@ -60,6 +60,9 @@ def reset_legacy_token(user: User, *, actor: User, origin: Origin) -> str:
     """Replace the user's legacy key; the old one stops working at once. Returns the new key."""
     key = new_key()
     with transaction.atomic():
+        # Under a lock on the user: two resets at once would both delete the old key and
+        # both insert a new one, and the second insert would break the one-key rule (a 500).
+        User.objects.select_for_update().filter(pk=user.pk).first()
         ApiToken.objects.filter(user=user).delete()
         ApiToken.objects.create(user=user, key_hash=key_hash(key))
         record(
@@ -201,5 +204,11 @@ def blacklist_pat(refresh: str, *, actor: User, origin: Origin) -> None:
 
 
 def _revoke(pat: PersonalAccessToken) -> None:
-    pat.revoked_at = timezone.now()
-    pat.save(update_fields=["revoked_at"])
+    """Revoke a PAT read as live, unless a parallel request revoked it first: only one
+    rotation of a PAT issues a replacement, and only one revocation is audited."""
+    now = timezone.now()
+    if not PersonalAccessToken.objects.filter(pk=pat.pk, revoked_at__isnull=True).update(
+        revoked_at=now
+    ):
+        raise TokenError("token is invalid or has been revoked")
+    pat.revoked_at = now

@@ -50,15 +50,39 @@ def _is_trusted(address: str) -> bool:
     return any(ip in network for network in networks)
 
 
+def _hop_address(hop: str) -> str | None:
+    """A hop of X-Forwarded-For as an address: `203.0.113.5` or `2001:db8::1`, also
+    written with a port (`203.0.113.5:4711`, `[2001:db8::1]:443`) or a zone, as some
+    proxies send them; None when it is no address (`unknown`, a name, garbage)."""
+    text = hop.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(text.partition("%")[0]))
+    except ValueError:
+        return None
+
+
 def client_address(forwarded_for: str, remote_addr: str) -> str:
-    """The first address, from the right, that is not one of our trusted proxies."""
+    """The first address, from the right, that is not one of our trusted proxies.
+
+    Always an address, without a port: it keys the login throttle (a port per connection
+    would make every attempt a new address) and is stored in the audit log's address
+    column (which refuses anything else). A hop that is no address ends the search: the
+    trusted proxy that passed it on is the client as far as anyone can tell."""
     if not _is_trusted(remote_addr):
         return remote_addr
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop):
-            return hop
-    return hops[0] if hops else remote_addr
+    nearest = remote_addr
+    for hop in reversed([hop for hop in forwarded_for.split(",") if hop.strip()]):
+        address = _hop_address(hop)
+        if address is None:
+            return nearest
+        if not _is_trusted(address):
+            return address
+        nearest = address
+    return nearest
 
 
 class TrustedProxyMiddleware:
