@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,18 +65,27 @@ CONTENT_TYPES: dict[str, str] = {
 }
 
 
+# Readers stop once they hold more items than `most`: the caller refuses that many anyway
+# (IMPORT_MAX_TASKS), and a file of millions of one-byte rows parsed whole would take a
+# hundred times its size in memory.
+UNLIMITED = sys.maxsize
+
+
 class FormatError(Exception):
     """A file that cannot be read as tasks; the message is fit to show the user."""
 
 
 @dataclass
 class Parsed:
-    """Items read from one source; `lines[i]` is the line item i started on, if known."""
+    """Items read from one source; `lines[i]` is the line item i started on, if known.
+    `only_data`: every item is a task's data (a table's rows, a text file's lines, media
+    files), so a key named "data" is data too, never the `{"data": …}` of a task."""
 
     name: str
     format: str
     items: list[Any]
     lines: list[int] | None = field(default=None)
+    only_data: bool = False
 
     def where(self, index: int) -> str:
         if self.lines is not None:
@@ -123,9 +134,9 @@ def loads(text: str) -> Any:
     return loaded
 
 
-def read_json(name: str, content: bytes) -> Parsed:
+def read_json(name: str, content: bytes, most: int = UNLIMITED) -> Parsed:
     try:
-        loaded = loads(_text(name, content))
+        loaded = _load_items(_text(name, content), most)
     except json.JSONDecodeError as error:
         raise FormatError(
             f"{name} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
@@ -139,7 +150,53 @@ def read_json(name: str, content: bytes) -> Parsed:
     return Parsed(name, ".json", loaded)
 
 
-def read_jsonl(name: str, content: bytes) -> Parsed:
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _skip_space(text: str, at: int) -> int:
+    return _SPACE.match(text, at).end()  # type: ignore[union-attr]  # it matches ""
+
+
+def _load_items(text: str, most: int) -> Any:
+    """`loads(text)`, except that a top-level array is read item by item and reading stops
+    once it holds more than `most` items (the caller refuses that many)."""
+    at = _skip_space(text, 0)
+    if not text.startswith("[", at):
+        return loads(text)
+    items: list[Any] = []
+    at = _skip_space(text, at + 1)
+    closed = text.startswith("]", at)
+    while not closed:
+        item, at = _array_item(text, at)
+        items.append(item)
+        if len(items) > most:
+            return items
+        at = _skip_space(text, at)
+        closed = text.startswith("]", at)
+        if not closed:
+            if not text.startswith(",", at):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _skip_space(text, at + 1)
+    end = _skip_space(text, at + 1)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return items
+
+
+def _array_item(text: str, at: int) -> tuple[Any, int]:
+    """The JSON value at `at` inside a top-level array, and where it ends (as `loads`:
+    ValueError for NaN, Infinity and nesting past MAX_JSON_DEPTH, the array counted)."""
+    try:
+        item, end = _DECODER.raw_decode(text, at)
+    except RecursionError:
+        item, end = _TOO_DEEP, at
+    if item is _TOO_DEEP or too_deep([item]):
+        raise ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep")
+    return item, end
+
+
+def read_jsonl(name: str, content: bytes, most: int = UNLIMITED) -> Parsed:
     items, lines = [], []
     for number, line in _lines(name, content):
         if not line.strip():
@@ -150,10 +207,12 @@ def read_jsonl(name: str, content: bytes) -> Parsed:
             reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
             raise FormatError(f"{name}, line {number}: not valid JSON ({reason}).") from None
         lines.append(number)
+        if len(items) > most:
+            break
     return Parsed(name, ".jsonl", items, lines)
 
 
-def read_table(name: str, content: bytes, fmt: str) -> Parsed:
+def read_table(name: str, content: bytes, fmt: str, most: int = UNLIMITED) -> Parsed:
     """CSV or TSV: the header row names the data keys; one task per row, values as text."""
     # newline="" keeps line breaks inside quoted values, as the csv module needs.
     text = io.StringIO(_text(name, content), newline="")
@@ -179,9 +238,11 @@ def read_table(name: str, content: bytes, fmt: str) -> Parsed:
                 )
             items.append(dict(zip(keys, row, strict=True)))
             lines.append(reader.line_num)
+            if len(items) > most:
+                break
     except csv.Error as error:
         raise FormatError(f"{name}, line {reader.line_num}: {error}.") from None
-    return Parsed(name, fmt, items, lines)
+    return Parsed(name, fmt, items, lines, only_data=True)
 
 
 def _header(name: str, header: list[str]) -> list[str]:
@@ -193,22 +254,27 @@ def _header(name: str, header: list[str]) -> list[str]:
     return keys
 
 
-def read_txt(name: str, content: bytes, key: str) -> Parsed:
+def read_txt(name: str, content: bytes, key: str, most: int = UNLIMITED) -> Parsed:
     """One task per non-blank line, its text under `key`."""
     items, lines = [], []
     for number, line in _lines(name, content):
         if line.strip():
             items.append({key: line})
             lines.append(number)
-    return Parsed(name, ".txt", items, lines)
+            if len(items) > most:
+                break
+    return Parsed(name, ".txt", items, lines, only_data=True)
 
 
-def read_tasks(name: str, content: bytes, fmt: str, txt_key: Callable[[], str]) -> Parsed:
-    """The tasks in a task file of format `fmt` (one of TASK_FORMATS)."""
+def read_tasks(
+    name: str, content: bytes, fmt: str, txt_key: Callable[[], str], most: int = UNLIMITED
+) -> Parsed:
+    """The tasks in a task file of format `fmt` (one of TASK_FORMATS); reading stops once
+    there are more than `most`."""
     if fmt == ".json":
-        return read_json(name, content)
+        return read_json(name, content, most)
     if fmt == ".jsonl":
-        return read_jsonl(name, content)
+        return read_jsonl(name, content, most)
     if fmt in (".csv", ".tsv"):
-        return read_table(name, content, fmt)
-    return read_txt(name, content, txt_key())
+        return read_table(name, content, fmt, most)
+    return read_txt(name, content, txt_key(), most)

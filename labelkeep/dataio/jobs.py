@@ -68,6 +68,8 @@ def abandoned(job: Job) -> None:
         pk=job.payload.get("import")
     )
     record = done.first()
+    if job.payload.get("url"):
+        _forget_signature(job, job.payload)
     if record is None or record.status in (RunStatus.COMPLETED, RunStatus.FAILED):
         return
     origin = _origin(job.payload)
@@ -109,7 +111,16 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     finally:
         if payload.get("staged"):
             uploads.delete(run.stored)
+        if payload.get("url"):
+            _forget_signature(ctx.job, payload)
     return {"import": done.pk, "task_count": done.task_count}
+
+
+def _forget_signature(job: Job, payload: dict[str, Any]) -> None:
+    """The download is over: the job's record keeps the URL as the import's does, without
+    the query string (a pre-signed URL's signature, a token)."""
+    shown = {**payload, "url": services.display_url(payload["url"])}
+    Job.objects.filter(pk=job.pk).update(payload=shown)
 
 
 def _origin(payload: dict[str, Any]) -> Origin:
@@ -125,13 +136,13 @@ def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
         # Recorded now: a worker that dies from here on leaves a file to delete.
         ProjectImport.objects.filter(pk=done.pk).update(file_upload_ids=done.file_upload_ids)
     read = services.read_uploads(run.project, run.stored)
-    services.check_count(read.count)
     run.ctx.progress(0, read.count, f"checking {read.count} tasks")
     options = services.Options(
         preannotated_from_fields=tuple(payload.get("preannotated_from_fields", ()))
     )
     prepared = services.checker_for(run.project, options, run.actor).prepare(read.sources)
-    total = len(prepared.tasks) if payload.get("commit", True) else 0
+    commit = bool(payload.get("commit", True))
+    total = len(prepared.tasks) if commit else 0
     for start in range(0, total, CHUNK):
         part = prepared.part(start, start + CHUNK)
         with transaction.atomic():
@@ -146,13 +157,14 @@ def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
             done.found_formats = dict(read.formats)
         done.data_columns = sorted(prepared.data_columns)
         done.task_count = total
-        done.annotation_count = prepared.annotation_count
-        done.prediction_count = prepared.prediction_count
+        # Without commit_to_project nothing was created: the record says so, as in the request.
+        done.annotation_count = prepared.annotation_count if commit else 0
+        done.prediction_count = prepared.prediction_count if commit else 0
         done.task_ids = run.created
         done.duration = time.monotonic() - started
         done.finished_at = timezone.now()
         done.save()
-        services.audit_import(done, run.actor, run.origin, commit=bool(payload.get("commit", True)))
+        services.audit_import(done, run.actor, run.origin, commit=commit)
 
 
 def _fetch(run: _Run, url: str) -> FileUpload:

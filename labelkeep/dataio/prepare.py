@@ -135,9 +135,9 @@ class Checker:
     def _source(self, source: Parsed, out: Prepared) -> None:
         # The loop below is the hot path of every import: keep per-item work minimal.
         required, columns, tasks = self.required, out.data_columns, out.tasks
-        labeled_when_empty = self.overlap <= 0
+        labeled_when_empty, only_data = self.overlap <= 0, source.only_data
         for index, item in enumerate(source.items):
-            if type(item) is dict and "data" not in item and not self.preannotated:
+            if type(item) is dict and (only_data or "data" not in item) and not self.preannotated:
                 if not item or (required and not required <= item.keys()):
                     self._refuse(source, index, self._data_problem(item))
                     continue
@@ -205,7 +205,7 @@ class Checker:
         if not isinstance(item, dict):
             self._refuse(source, index, "each task must be a JSON object.")
             return None
-        if "data" not in item:
+        if source.only_data or "data" not in item:
             return dict(item), {}, [], []
         data, meta = item["data"], _given(item, "meta", {})
         annotations, predictions = _given(item, "annotations", []), _given(item, "predictions", [])

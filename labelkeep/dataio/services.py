@@ -81,7 +81,10 @@ class _Read:
 def check_count(count: int) -> None:
     limit = int(settings.IMPORT_MAX_TASKS)
     if count > limit:
-        raise Refused([f"{count} tasks is more than IMPORT_MAX_TASKS ({limit}) in one import."])
+        # Files are read only this far (read_uploads): `count` may be short of the total.
+        raise Refused(
+            [f"The import holds more than IMPORT_MAX_TASKS ({limit}) tasks; split it up."]
+        )
 
 
 def check_extension(name: str) -> str:
@@ -117,20 +120,27 @@ def _media_key(project: Project, kind: str) -> str:
 
 
 def read_uploads(project: Project, stored: Sequence[FileUpload]) -> _Read:
-    """Tasks from task files; one task per media file, referring to its served URL."""
-    read = _Read()
+    """Tasks from task files; one task per media file, referring to its served URL.
+    Refused past IMPORT_MAX_TASKS, as soon as reading gets there."""
+    read, limit = _Read(), int(settings.IMPORT_MAX_TASKS)
     for upload in stored:
         ext = formats.extension(upload.path)
         read.formats[ext] += 1
         if ext in formats.TASK_FORMATS:
             read.could_be_tasks_list |= ext in formats.LIST_FORMATS
             source = formats.read_tasks(
-                upload.original_name, uploads.read(upload), ext, lambda: _single_key(project)
+                upload.original_name,
+                uploads.read(upload),
+                ext,
+                lambda: _single_key(project),
+                most=limit - read.count,
             )
         else:
             key = _media_key(project, formats.MEDIA_KINDS[ext])
-            source = Parsed(upload.original_name, ext, [{key: uploads.url_of(upload)}])
+            item = {key: uploads.url_of(upload)}
+            source = Parsed(upload.original_name, ext, [item], only_data=True)
         read.sources.append(source)
+        check_count(read.count)
     return read
 
 
@@ -197,7 +207,6 @@ def import_files(
                 )
             )
         read = read_uploads(project, stored)
-        check_count(read.count)
         prepared = checker_for(project, options, actor).prepare(read.sources)
         if options.commit and read.count > int(settings.IMPORT_SYNC_MAX_TASKS):
             return Report(queued=_queue(project, stored, options, actor=actor, origin=origin))

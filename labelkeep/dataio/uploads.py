@@ -141,7 +141,7 @@ def store(
             created_by=actor,
             path=f"{project.pk}/{name}",
             original_name=display_name(original_name),
-            content_type=content_type[:100],
+            content_type=media_type_label(content_type),
             size=size,
         )
     except BaseException:
@@ -153,6 +153,12 @@ def display_name(name: str) -> str:
     """The user's file name, kept for display only: last path part, no control chars."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     return "".join(c for c in base if c.isprintable())[:255] or "upload"
+
+
+def media_type_label(given: str) -> str:
+    """The Content-Type a client or remote server sent, kept as a label only: printable
+    ASCII, as the header's grammar allows (a NUL would fail the write on PostgreSQL)."""
+    return "".join(c for c in given if " " <= c <= "~").strip()[:100]
 
 
 def read(upload: FileUpload) -> bytes:
