@@ -13,6 +13,7 @@ from labelkeep.dataio import export_urls, import_urls
 from labelkeep.jobs import api as jobs_api
 from labelkeep.projects import api as projects_api
 from labelkeep.tasks import api as tasks_api
+from labelkeep.tasks import saved_views_api
 from labelkeep.web import views as web_views
 
 
@@ -95,6 +96,10 @@ urlpatterns: list[URLPattern] = [
     *both("api/predictions", tasks_api.PredictionsView.as_view(), "api-predictions"),
     *both("api/predictions/<int:pk>", tasks_api.PredictionDetailView.as_view(), "api-prediction"),
     *both("api/dm/actions", tasks_api.DataManagerActionView.as_view(), "api-dm-actions"),
+    *both("api/dm/views", saved_views_api.SavedViewsView.as_view(), "api-views"),
+    *both("api/dm/views/reset", saved_views_api.ResetViewsView.as_view(), "api-views-reset"),
+    *both("api/dm/views/order", saved_views_api.ReorderViewsView.as_view(), "api-views-order"),
+    *both("api/dm/views/<int:pk>", saved_views_api.SavedViewDetailView.as_view(), "api-view"),
     *import_urls.urlpatterns,
     *export_urls.urlpatterns,
     *both("api/schema", SpectacularAPIView.as_view(), "api-schema"),

@@ -23,7 +23,8 @@ from labelkeep.projects.models import Project
 from labelkeep.tasks import access, deletion, filters, services
 from labelkeep.tasks.filters import ORDERABLE
 from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
-from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.models import Annotation, Prediction, SavedView, Task
+from labelkeep.tasks.saved_views import get_view_for, read_query
 from labelkeep.tasks.serializers import (
     BULK_ANNOTATION_LIMIT,
     PREDICTION_COLUMNS,
@@ -44,6 +45,11 @@ from labelkeep.tasks.serializers import (
 from labelkeep.tasks.stream import has_next_task, next_task
 
 
+def _check_view_project(view: SavedView | None, project: Project) -> None:
+    if view is not None and view.project_id != project.pk:
+        raise exceptions.ValidationError({"view": "The view belongs to another project."})
+
+
 def _refused(exc: services.TaskError, field: str = "result") -> exceptions.ValidationError:
     return exceptions.ValidationError({field: exc.messages})
 
@@ -56,6 +62,18 @@ class TaskScopedView(MemberAPIView):
 
     def task(self, pk: int) -> Task:
         return access.get_task_for(self.actor, self.role, pk)
+
+    def saved_view(self, request: Request) -> SavedView | None:
+        """The saved view named by `?view=` (or the body's `view`), if any."""
+        raw = request.query_params.get("view")
+        if not raw and isinstance(request.data, dict) and request.data.get("view") is not None:
+            raw = str(request.data["view"])
+        if not raw:
+            return None
+        pk = parse_id(raw)
+        if pk is None:
+            raise exceptions.ValidationError({"view": "Give the view id: ?view=<id>."})
+        return get_view_for(self.actor, self.role, pk)
 
     def own_annotations_only(self) -> bool:
         return not has_perm(self.role, Perm.ANNOTATIONS_REVIEW)
@@ -145,11 +163,17 @@ _TASK_LIST_PARAMETERS = [
         '`{"all": true, "excluded": [ids]}`.',
     ),
     OpenApiParameter("resolve_uri", bool, description="Accepted; task data is returned as stored."),
+    OpenApiParameter(
+        "view",
+        int,
+        description="A saved view (`api/dm/views/`): its filters, ordering and selection "
+        "stand in for `query`.",
+    ),
 ]
 _TASK_LIST_400 = (
     400,
-    "A malformed or unknown parameter, filter, operator or ordering, or `view` "
-    "(saved views are not kept; send their filters in `query`).",
+    "A malformed or unknown parameter, filter, operator or ordering; `view` together with "
+    "`query`, or a view of another project.",
 )
 
 
@@ -171,7 +195,9 @@ class TasksView(TaskScopedView):
         operation_id="tasks_list",
         parameters=[
             OpenApiParameter(
-                "project", int, required=True, description="The project whose tasks to list."
+                "project",
+                int,
+                description="The project whose tasks to list (optional with `view`).",
             ),
             *_TASK_LIST_PARAMETERS,
         ],
@@ -179,18 +205,22 @@ class TasksView(TaskScopedView):
             {200: _TASK_PAGE},
             (
                 400,
-                "No `project`, a malformed or unknown parameter, filter, operator or "
-                "ordering, or `view` (saved views are not kept; send their filters in `query`).",
+                "No `project` (or `view`), a malformed or unknown parameter, filter, operator "
+                "or ordering; `view` together with `query`, or a view of another project.",
             ),
             *MEMBER_ERRORS,
-            _NO_PROJECT,
+            (404, "No such project or view, or the caller may not see it."),
         ),
     )
     def get(self, request: Request) -> Response:
-        project = self.project(_project_param(request))
-        return Response(
-            task_page(project, request, own_only=self.own_annotations_only(), user=self.actor)
-        )
+        view = self.saved_view(request)
+        if view is None or request.query_params.get("project"):
+            project = self.project(_project_param(request))
+        else:
+            project = self.project(view.project_id)
+        _check_view_project(view, project)
+        own_only = self.own_annotations_only()
+        return Response(task_page(project, request, own_only=own_only, user=self.actor, view=view))
 
     @extend_schema(
         tags=["tasks"],
@@ -315,9 +345,10 @@ class ProjectTasksView(TaskScopedView):
     )
     def get(self, request: Request, pk: int) -> Response:
         project = self.project(pk)
-        return Response(
-            task_page(project, request, own_only=self.own_annotations_only(), user=self.actor)
-        )
+        view = self.saved_view(request)
+        _check_view_project(view, project)
+        own_only = self.own_annotations_only()
+        return Response(task_page(project, request, own_only=own_only, user=self.actor, view=view))
 
     @extend_schema(
         tags=["tasks"],
@@ -344,6 +375,12 @@ class DataManagerActionView(TaskScopedView):
             OpenApiParameter(
                 "project", int, required=True, description="The project whose tasks to act on."
             ),
+            OpenApiParameter(
+                "view",
+                int,
+                description="A saved view of the project whose filters the selection applies "
+                "to (instead of `filters`).",
+            ),
         ],
         request=inline_serializer(
             "DataManagerAction",
@@ -355,6 +392,9 @@ class DataManagerActionView(TaskScopedView):
                     required=False,
                     help_text="The task list's filters ({conjunction, items}): the selection "
                     "applies to the tasks that match them.",
+                ),
+                "view": serializers.IntegerField(
+                    required=False, help_text="As the `view` parameter."
                 ),
             },
         ),
@@ -370,7 +410,11 @@ class DataManagerActionView(TaskScopedView):
                     },
                 )
             },
-            (400, "An unsupported action, no `project`, or an invalid selection."),
+            (
+                400,
+                "An unsupported action, no `project`, an invalid selection, or `view` with "
+                "`filters` or of another project.",
+            ),
             *MEMBER_ERRORS,
             _NO_PROJECT,
             413,
@@ -382,19 +426,22 @@ class DataManagerActionView(TaskScopedView):
         project = self.project(_project_param(request))
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"detail": "Send a JSON object: {selectedItems}."})
-        if request.query_params.get("view") or request.data.get("view"):
-            # Acting on tasks other than those the caller named is never a guess.
-            raise exceptions.ValidationError(
-                {"view": "Saved views are not kept by Labelkeep; send the filters instead."}
-            )
         form = SelectedItemsSerializer(data=request.data.get("selectedItems", request.data))
         form.is_valid(raise_exception=True)
         chosen = form.validated_data
         ids = None if chosen["all"] else chosen.get("included", [])
         excluded = set(chosen.get("excluded", [])) if chosen["all"] else set()
         # Label Studio's rule: with filters, the selection applies to the filtered tasks.
+        # A saved view lends its filters; the selection is always the caller's own.
         scope = filters.Scope(project=project, user=self.actor, own_only=False)
-        matching = filters.conditions(request.data.get("filters"), scope)
+        view = self.saved_view(request)
+        _check_view_project(view, project)
+        if view is None:
+            matching = filters.conditions(request.data.get("filters"), scope)
+        elif request.data.get("filters") is not None:
+            raise exceptions.ValidationError({"view": "Give `view` or `filters`, not both."})
+        else:
+            matching = read_query(view.data, scope, "view").condition
         count = services.delete_tasks(
             project,
             ids,

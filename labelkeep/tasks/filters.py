@@ -58,10 +58,11 @@ def shown(name: str) -> str:
 
 @dataclass(frozen=True)
 class Scope:
-    """Who is asking, for the filters that depend on it (annotators)."""
+    """Who is asking, for the filters that depend on it (annotators). `user` is None for
+    no one in particular (an export job whose requester is gone), with `own_only` false."""
 
     project: Project
-    user: User
+    user: User | None
     own_only: bool
 
 
@@ -162,7 +163,7 @@ def _annotators(operator: str, value: Any, scope: Scope) -> Q:
     if operator not in ("contains", "not_contains", "in_list", "not_in_list"):
         raise refuse("query", "filter:tasks:annotators: use contains, not_contains or empty.")
     ids = _items(value, _whole, where) if isinstance(value, list) else [_whole(value, where)]
-    if scope.own_only and set(ids) != {scope.user.pk}:
+    if scope.own_only and (scope.user is None or set(ids) != {scope.user.pk}):
         raise refuse("query", "filter:tasks:annotators: annotators filter by their own id only.")
     found = Q(id__in=annotations.filter(completed_by_id__in=ids).values("task_id"))
     return found if operator in ("contains", "in_list") else ~found

@@ -22,8 +22,8 @@ from rest_framework.request import Request
 
 from labelkeep.accounts.models import User
 from labelkeep.projects.models import Project
-from labelkeep.tasks import anchors, filters
-from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks import anchors, filters, saved_views
+from labelkeep.tasks.models import Annotation, Prediction, SavedView, Task
 from labelkeep.tasks.models import labeled as tasks_labeled
 from labelkeep.tasks.serializers import (
     ANNOTATION_COLUMNS,
@@ -112,27 +112,35 @@ def _condition(request: Request, query: dict[str, Any], scope: filters.Scope) ->
     return condition
 
 
-def read_listing(request: Request, scope: filters.Scope) -> Listing:
-    """Validate every parameter of the task list; anything unsafe or unknown is a 400."""
-    if request.query_params.get("view"):
-        raise exceptions.ValidationError(
-            {"view": "Saved views are not kept by Labelkeep; send the filters in `query`."}
-        )
+def read_listing(request: Request, scope: filters.Scope, view: SavedView | None = None) -> Listing:
+    """Validate every parameter of the task list; anything unsafe or unknown is a 400.
+    With a saved `view`, its filters, ordering and selection stand in for `query`."""
     fields = request.query_params.get("fields", "task_only")
     if fields not in ("all", "task_only"):
         raise exceptions.ValidationError({"fields": "Use all or task_only."})
     _flag(request, "resolve_uri")  # accepted; task data is returned as stored
-    query = filters.parse_query(request.query_params.get("query"))
-    if query.get("ordering"):
-        ordering = filters.ordering(query["ordering"], "query")
+    if view is None:
+        query = filters.parse_query(request.query_params.get("query"))
+    elif request.query_params.get("query"):
+        raise exceptions.ValidationError({"view": "Give `view` or `query`, not both."})
     else:
-        ordering = filters.ordering(request.query_params.get("ordering", "id"), "ordering")
+        query = saved_views.query_of(view)
+    try:
+        if query.get("ordering"):
+            ordering = filters.ordering(query["ordering"], "query")
+        else:
+            ordering = filters.ordering(request.query_params.get("ordering", "id"), "ordering")
+        condition = _condition(request, query, scope)
+    except exceptions.ValidationError as exc:
+        if view is None:
+            raise
+        raise saved_views.rekeyed(exc, "view") from None
     return Listing(
         page=_number(request, "page", 1, MAX_PAGE),
         size=_number(request, "page_size", 100, MAX_PAGE_SIZE),
         full=fields == "all",
         include=_include(request, fields == "all"),
-        condition=_condition(request, query, scope),
+        condition=condition,
         ordering=ordering,
     )
 
@@ -197,10 +205,17 @@ def _totals(
     }
 
 
-def task_page(project: Project, request: Request, *, own_only: bool, user: User) -> dict[str, Any]:
+def task_page(
+    project: Project,
+    request: Request,
+    *,
+    own_only: bool,
+    user: User,
+    view: SavedView | None = None,
+) -> dict[str, Any]:
     """One page of a project's tasks; with `fields=all` their annotations and predictions."""
     scope = filters.Scope(project=project, user=user, own_only=own_only)
-    listing = read_listing(request, scope)
+    listing = read_listing(request, scope, view)
     tasks = Task.objects.filter(project=project)
     filtered = None  # the filtered list's signature, for what is remembered of it
     if listing.condition is not None:

@@ -144,3 +144,23 @@ class TaskLock(models.Model):
 
     def __str__(self) -> str:
         return f"lock on task {self.task_id} for {self.user_id}"
+
+
+class SavedView(models.Model):
+    """A saved Data Manager tab: filters and ordering over a project's tasks, shared by the
+    project's members (Label Studio's `View`). `data` keeps what the client sent:
+    `filters`, `ordering` and `selectedItems` as the task list reads them (checked on
+    every save and every use), and display settings such as `title` as given."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict)
+    order = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = (models.Index(fields=("project", "order", "id"), name="saved_view_project"),)
+
+    def __str__(self) -> str:
+        return f"view {self.pk} of project {self.project_id}"

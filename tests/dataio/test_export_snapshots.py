@@ -16,7 +16,7 @@ from labelkeep.audit.models import AuditEvent
 from labelkeep.dataio.models import ExportSnapshot, RunStatus
 from labelkeep.jobs.models import Job, JobStatus
 from labelkeep.jobs.worker import run_batch
-from labelkeep.tasks.models import Prediction
+from labelkeep.tasks.models import Prediction, Task
 from tests.conftest import World
 from tests.dataio.test_export_support import (
     IMAGE_CONFIG,
@@ -48,6 +48,10 @@ def project(world: World, exports_root: Path) -> Any:
     annotate(ids[2], choice("Negative"), world, was_cancelled=True)
     Prediction.objects.create(task_id=ids[0], project=made, result=choice("Negative"), score=0.9)
     return made
+
+
+def project_task_ids(project: Any) -> list[int]:
+    return list(Task.objects.filter(project=project).order_by("id").values_list("id", flat=True))
 
 
 def url(project: Any, tail: str = "") -> str:
@@ -132,14 +136,44 @@ def test_filters_and_serialization_options(world: World, project: Any) -> None:
 
 
 def test_refused_options(world: World, project: Any) -> None:
+    missing_view = {"task_filter_options": {"view": 3}}
+    assert world.admin.client.post(url(project), missing_view, format="json").status_code == 404
     for bad in (
-        {"task_filter_options": {"view": 3}},
+        {"task_filter_options": {"view": "three"}},
         {"task_filter_options": {"finished": "maybe"}},
         {"annotation_filter_options": {"reviewed": "only"}},
     ):
         response = world.admin.client.post(url(project), bad, format="json")
         assert response.status_code == 400, bad
     assert not ExportSnapshot.objects.exists()
+
+
+def test_a_snapshot_through_a_saved_view(world: World, project: Any) -> None:
+    """The view's filters and selection as they stood when the snapshot was requested."""
+    ids = list(project_task_ids(project))
+    text = {"filter": "filter:tasks:data.text", "operator": "contains", "type": "String"}
+    data = {
+        "filters": {"conjunction": "or", "items": [{**text, "value": v} for v in ("0", "2", "3")]},
+        "selectedItems": {"all": True, "excluded": [ids[3]]},
+    }
+    client = world.admin.client
+    view = client.post("/api/dm/views/", {"project": project.pk, "data": data}, format="json")
+    assert view.status_code == 201
+    options = {"task_filter_options": {"view": view.json()["id"]}}
+    created = client.post(url(project), options, format="json")
+    assert created.status_code == 201, created.content
+    # Changed after the request: the snapshot keeps what it was asked for.
+    client.patch(f"/api/dm/views/{view.json()['id']}/", {"data": {}}, format="json")
+    run_batch()
+    done = json.loads(body(client.get(url(project, f"{created.json()['id']}/download"))))
+    assert [task["id"] for task in done] == [ids[0], ids[2]]
+
+    other = make_project(world, TEXT_CONFIG)
+    elsewhere = client.post(url(other), options, format="json")
+    assert elsewhere.status_code == 400
+    assert "another project" in str(elsewhere.json())
+    outsider = world.outsider.client.post(url(project), options, format="json")
+    assert outsider.status_code == 404
 
 
 def test_convert_rules(world: World, project: Any) -> None:

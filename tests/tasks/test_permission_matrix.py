@@ -11,6 +11,7 @@ import pytest
 from labelkeep.accounts.roles import Role
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project, ProjectMember
+from labelkeep.tasks import saved_views
 from labelkeep.tasks import services as tasks
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from tests.conftest import TEST_ORIGIN, World, as_actor, make_user
@@ -132,6 +133,28 @@ ENDPOINTS = [
         lambda o: [{"task": o["task"], "result": choice("Negative")}],
     ),
     Endpoint("get", lambda o: f"/api/projects/{o['project']}/next", Role.ANNOTATOR),
+    # Saved views: anyone on the project reads them and saves their own; someone else's
+    # (the admin's here) only a manager changes.
+    Endpoint(
+        "get", lambda o: f"/api/dm/views/?project={o['project']}", Role.ANNOTATOR, listing=True
+    ),
+    Endpoint(
+        "post",
+        lambda o: "/api/dm/views/",
+        Role.ANNOTATOR,
+        lambda o: {"project": o["project"], "data": {"title": "Mine"}},
+    ),
+    Endpoint("get", lambda o: f"/api/dm/views/{o['view']}/", Role.ANNOTATOR),
+    Endpoint("get", lambda o: f"/api/tasks/?view={o['view']}", Role.ANNOTATOR),
+    Endpoint("patch", lambda o: f"/api/dm/views/{o['view']}/", Role.MANAGER, {"data": {}}),
+    Endpoint("delete", lambda o: f"/api/dm/views/{o['view']}/", Role.MANAGER),
+    Endpoint(
+        "post",
+        lambda o: "/api/dm/views/order/",
+        Role.MANAGER,
+        lambda o: {"project": o["project"], "ids": [o["view"]]},
+    ),
+    Endpoint("delete", lambda o: f"/api/dm/views/reset/?project={o['project']}", Role.MANAGER),
 ]
 
 
@@ -154,7 +177,11 @@ def _objects(world: World, project: Project) -> Ids:
         origin=TEST_ORIGIN,
     )
     prediction = Prediction.objects.get(task_id=project_task)
+    view = saved_views.create_view(
+        project, {"title": "Admin's"}, actor=world.admin.user, origin=TEST_ORIGIN
+    )
     return {
+        "view": view.pk,
         "project": project.pk,
         "task": task,
         "annotation": annotation.pk,
@@ -175,7 +202,7 @@ def _content(response: Any) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else bytes(response.content)
 
 
-ZERO: Ids = {"project": 0, "task": 0, "annotation": 0, "prediction": 0, "member": 0}
+ZERO: Ids = dict.fromkeys(("project", "task", "annotation", "prediction", "member", "view"), 0)
 
 
 def _name(endpoint: Endpoint) -> str:

@@ -203,10 +203,14 @@ def test_bulk_delete_applies_the_filters(world: World, project, task_ids) -> Non
     assert Task.objects.filter(project=project).count() == 4
     counts = world.admin.client.get(f"/api/projects/{project.pk}/").json()
     assert counts["task_number"] == 4 and counts["num_tasks_with_annotations"] == 3
-    # A saved view, or filters that cannot be read, delete nothing.
-    for refused_url, refused_body in (
+    # A view that is not there, or filters that cannot be read, delete nothing.
+    for missing_url, missing_body in (
         (f"{url}&view=7", {"selectedItems": {"all": True}}),
         (url, {"view": 7, "selectedItems": {"all": True}}),
+    ):
+        assert world.admin.client.post(missing_url, missing_body, format="json").status_code == 404
+    for refused_url, refused_body in (
+        (url, {"view": "seven", "selectedItems": {"all": True}}),
         (
             url,
             {

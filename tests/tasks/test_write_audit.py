@@ -147,6 +147,24 @@ def test_prediction_create_update_delete(world: World, project: Project, task_id
     only(events, "prediction.delete", admin, project.pk, prediction=pk)
 
 
+def test_saved_view_writes(world: World, project: Project) -> None:
+    admin = world.admin
+    body = {"project": project.pk, "data": {"title": "Mine"}}
+    created, events = write(admin, "post", "/api/dm/views/", body, expect=201)
+    pk = created.json()["id"]
+    only(events, "view.create", admin, project.pk, view=pk)
+    _, events = write(admin, "patch", f"/api/dm/views/{pk}/", {"data": {}}, expect=200)
+    only(events, "view.update", admin, project.pk, view=pk)
+    order = {"project": project.pk, "ids": [pk]}
+    _, events = write(admin, "post", "/api/dm/views/order/", order, expect=204)
+    only(events, "view.reorder", admin, project.pk, ids=[pk])
+    _, events = write(admin, "delete", f"/api/dm/views/{pk}/", expect=204)
+    only(events, "view.delete", admin, project.pk, view=pk)
+    write(admin, "post", "/api/dm/views/", body, expect=201)
+    _, events = write(admin, "delete", f"/api/dm/views/reset/?project={project.pk}", expect=204)
+    only(events, "view.reset", admin, project.pk, deleted=1)
+
+
 def prediction_ids(project: Project) -> list[int]:
     return list(
         Prediction.objects.filter(project=project).order_by("id").values_list("pk", flat=True)

@@ -41,6 +41,14 @@ OPERATION_IDS = {
     ("/api/current-user/token", "get"): "current_user_token_retrieve",
     ("/api/current-user/whoami", "get"): "current_user_whoami_retrieve",
     ("/api/dm/actions", "post"): "dm_actions_create",
+    ("/api/dm/views", "get"): "views_list",
+    ("/api/dm/views", "post"): "views_create",
+    ("/api/dm/views/{id}", "get"): "views_retrieve",
+    ("/api/dm/views/{id}", "patch"): "views_update",
+    ("/api/dm/views/{id}", "put"): "views_replace",
+    ("/api/dm/views/{id}", "delete"): "views_destroy",
+    ("/api/dm/views/order", "post"): "views_order",
+    ("/api/dm/views/reset", "delete"): "views_reset",
     ("/api/invite", "get"): "invite_retrieve",
     ("/api/invite/reset-token", "post"): "invite_reset_token_create",
     ("/api/jobs/{id}", "get"): "jobs_retrieve",
@@ -262,8 +270,9 @@ def test_task_list_documents_envelope_and_query(schema: dict[str, Any]) -> None:
         "is_labeled",
         "selectedItems",
         "resolve_uri",
+        "view",
     }
-    assert query["project"]["required"] is True
+    assert "optional with `view`" in query["project"]["description"]
     assert query["fields"]["schema"]["enum"] == ["all", "task_only"]
     assert "filter:tasks:" in query["query"]["description"]
     assert {"400", "404"} <= set(op["responses"])

@@ -28,6 +28,7 @@ from labelkeep.dataio.models import ExportSnapshot
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
+from labelkeep.tasks.saved_views import get_view_for
 
 _EXPORT = Perm.TASKS_IMPORT_EXPORT
 _FILE = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
@@ -142,8 +143,13 @@ class SnapshotsView(ExportAPIView):
         project = self.project(pk)
         form = SnapshotCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        options = dict(form.validated_data)
+        view_pk = (options.get("task_filter_options") or {}).get("view")
+        view = None if view_pk is None else get_view_for(self.actor, self.role, view_pk)
+        if view is not None and view.project_id != project.pk:
+            raise exceptions.ValidationError({"view": "The view belongs to another project."})
         snapshot = services.create_snapshot(
-            project, form.validated_data, actor=self.actor, origin=self.origin
+            project, options, view=view, actor=self.actor, origin=self.origin
         )
         return Response(SnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from labelkeep.audit.services import Origin, record
@@ -30,6 +31,8 @@ from labelkeep.jobs.models import Job
 from labelkeep.jobs.registry import register_job
 from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
 from labelkeep.projects.services import StoredConfigError, stored_config
+from labelkeep.tasks import filters
+from labelkeep.tasks.saved_views import read_query
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,18 @@ def _expanded(options: dict[str, Any], key: str) -> bool:
     return isinstance(option, dict) and not option.get("only_id")
 
 
+def _view_condition(snapshot: ExportSnapshot) -> Q | None:
+    """The copy of a saved view's filters and selection the snapshot was asked with."""
+    query = (snapshot.task_filter_options or {}).get("view_query")
+    if query is None:
+        return None
+    scope = filters.Scope(project=snapshot.project, user=snapshot.created_by, own_only=False)
+    read = read_query(query, scope, "view")
+    if read.condition is None or read.selection is None:
+        return read.condition or read.selection
+    return read.condition & read.selection
+
+
 def selection_of(snapshot: ExportSnapshot) -> Selection:
     serialization = snapshot.serialization_options or {}
     return Selection(
@@ -76,6 +91,7 @@ def selection_of(snapshot: ExportSnapshot) -> Selection:
         annotation_filters=snapshot.annotation_filter_options or {},
         expand_predictions=_expanded(serialization, "predictions"),
         expand_completed_by=_expanded(serialization, "annotations__completed_by"),
+        condition=_view_condition(snapshot),
     )
 
 

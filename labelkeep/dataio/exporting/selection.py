@@ -21,7 +21,8 @@ class Selection:
 
     `ids` (sorted, unique) limits the tasks; `only_annotated` keeps tasks with at least one
     annotation, skipped ones included (Label Studio's `download_all_tasks=false`).
-    `task_filters` and `annotation_filters` are a snapshot's Label Studio filter options.
+    `task_filters` and `annotation_filters` are a snapshot's Label Studio filter options;
+    `condition`, the filters and selection of the saved view they name.
     """
 
     project_id: int
@@ -31,6 +32,8 @@ class Selection:
     annotation_filters: Mapping[str, Any] = field(default_factory=dict)
     expand_predictions: bool = False
     expand_completed_by: bool = False
+    # A saved view's filters and selection, as read for the snapshot's requester.
+    condition: Q | None = None
 
     def tasks(self, among: Sequence[int] | None = None) -> QuerySet[Task]:
         """The selected tasks, unordered, and not limited by `ids`: callers pass one slice of
@@ -40,6 +43,8 @@ class Selection:
             tasks = tasks.filter(id__in=among)
         if self.only_annotated:
             tasks = tasks.filter(_has_annotation())
+        if self.condition is not None:
+            tasks = tasks.filter(self.condition)
         return _apply_task_filters(tasks, self.task_filters)
 
     def id_slices(self, size: int = ID_SLICE) -> Iterator[tuple[int, ...]]:

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from labelkeep.accounts.models import User
+from labelkeep.api.fields import IdField
 from labelkeep.dataio.models import ExportSnapshot
 
 _MODES = (("only", "only"), ("exclude", "exclude"))
@@ -21,7 +22,11 @@ def _flag() -> serializers.BooleanField:
 
 
 class TaskFilterOptionsSerializer(serializers.Serializer[Any]):
-    view = serializers.IntegerField(required=False, allow_null=True)
+    view = IdField(
+        required=False,
+        allow_null=True,
+        help_text="A saved view of the project: only the tasks its filters and selection keep.",
+    )
     skipped = _mode()
     finished = _mode()
     annotated = _mode()
@@ -29,8 +34,6 @@ class TaskFilterOptionsSerializer(serializers.Serializer[Any]):
     only_with_annotations = _flag()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("view") is not None:
-            raise serializers.ValidationError({"view": "Data Manager views are not supported."})
         if attrs.get("reviewed") is not None:
             raise serializers.ValidationError({"reviewed": "Reviews are not supported yet."})
         return {k: v for k, v in attrs.items() if v is not None}

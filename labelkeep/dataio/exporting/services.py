@@ -30,6 +30,9 @@ from labelkeep.jobs.services import enqueue
 from labelkeep.projects.labelconfig import LabelConfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
+from labelkeep.tasks import filters
+from labelkeep.tasks.models import SavedView
+from labelkeep.tasks.saved_views import query_of, read_query
 
 
 class ExportError(Exception):
@@ -107,15 +110,27 @@ def _origin_payload(origin: Origin) -> dict[str, Any]:
 
 
 def create_snapshot(
-    project: Project, options: Mapping[str, Any], *, actor: User, origin: Origin
+    project: Project,
+    options: Mapping[str, Any],
+    *,
+    view: SavedView | None = None,
+    actor: User,
+    origin: Origin,
 ) -> ExportSnapshot:
-    """Record a snapshot and queue the job that writes it."""
+    """Record a snapshot and queue the job that writes it. A saved `view` (of `project`)
+    lends its filters and selection as they are now: the snapshot keeps a copy
+    (`task_filter_options.view_query`), so later changes to the view do not change it."""
+    task_filters = dict(options.get("task_filter_options") or {})
+    if view is not None:
+        scope = filters.Scope(project=project, user=actor, own_only=False)
+        read_query(view.data, scope, "view")  # refused now, not in the job
+        task_filters["view_query"] = query_of(view)
     with transaction.atomic():
         snapshot = ExportSnapshot.objects.create(
             project=project,
             created_by=actor,
             title=options.get("title") or "",
-            task_filter_options=dict(options.get("task_filter_options") or {}),
+            task_filter_options=task_filters,
             annotation_filter_options=dict(options.get("annotation_filter_options") or {}),
             serialization_options=dict(options.get("serialization_options") or {}),
         )

@@ -1,0 +1,60 @@
+"""End to end: a script saves Data Manager views with the real SDK and lists tasks by them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from label_studio_sdk.client import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.types.lse_task import LseTask
+
+from tests.conftest import World
+from tests.sdk.conftest import SdkFactory
+from tests.sdk.test_sdk_labeling import new_project, new_tasks
+
+
+def tasks_of(ls: LabelStudio, **query: Any) -> list[LseTask]:
+    listed: list[LseTask] = list(ls.tasks.list(**query))
+    return listed
+
+
+def _text_contains(value: str) -> dict[str, Any]:
+    item = {"filter": "filter:tasks:data.text", "operator": "contains", "type": "String"}
+    return {"conjunction": "and", "items": [{**item, "value": value}]}
+
+
+def test_views_through_the_sdk(world: World, sdk: SdkFactory) -> None:
+    admin = sdk(world.admin.key)
+    project = new_project(admin)
+    tasks = new_tasks(admin, project, 5)
+    view = admin.views.create(
+        project=project, data={"title": "Only 4", "filters": _text_contains("4")}
+    )
+    assert view.id is not None and view.project == project
+    assert [v.id for v in admin.views.list(project=project)] == [view.id]
+    assert admin.views.get(id=str(view.id)).data["title"] == "Only 4"
+    assert [task.id for task in tasks_of(admin, project=project, view=view.id)] == [tasks[4]]
+    assert [task.id for task in tasks_of(admin, view=view.id)] == [tasks[4]]
+
+    admin.views.update(id=str(view.id), data={"filters": _text_contains("2")})
+    assert [task.id for task in tasks_of(admin, project=project, view=view.id)] == [tasks[2]]
+
+    second = admin.views.create(project=project, data={"title": "All"})
+    assert second.order == 1
+    admin.views.update_order(project=project, ids=[second.id, view.id])
+    assert [v.id for v in admin.views.list(project=project)] == [second.id, view.id]
+    admin.views.delete(id=str(view.id))
+    assert [v.id for v in admin.views.list(project=project)] == [second.id]
+    admin.views.delete_all(project=project)
+    assert admin.views.list(project=project) == []
+
+
+def test_a_refused_view_reaches_the_script_as_a_400(world: World, sdk: SdkFactory) -> None:
+    admin = sdk(world.admin.key)
+    project = new_project(admin)
+    leak = {"filter": "filter:tasks:updated_by__password", "operator": "contains", "value": "a"}
+    with pytest.raises(ApiError) as refused:
+        admin.views.create(project=project, data={"filters": {"items": [leak]}})
+    assert refused.value.status_code == 400
+    assert admin.views.list(project=project) == []
