@@ -26,23 +26,10 @@ from tests.dataio.test_import_support import (
     make_project,
     nothing_imported,
     post_json,
-    use_uploads_root,
 )
-from tests.dataio.test_import_url import ROUTES, Server, remote, run, url
+from tests.dataio.test_import_url import ROUTES, Server, project, remote, root, run, url
 
-__all__ = ["remote"]
-
-
-@pytest.fixture
-def project(world: World) -> Project:
-    return make_project(world)
-
-
-@pytest.fixture
-def root(settings: Any, tmp_path: Path) -> Path:
-    settings.SSRF_PROTECTION_ENABLED = True
-    settings.SSRF_ALLOWLIST = ["127.0.0.1"]
-    return use_uploads_root(settings, tmp_path)
+__all__ = ["project", "remote", "root"]  # fixtures
 
 
 # --- Content types are labels: printable ASCII only --------------------------------------
