@@ -241,7 +241,11 @@ class LoginFailure(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = (models.Index(fields=("key", "created_at"), name="login_failure_key"),)
+        indexes = (
+            models.Index(fields=("key", "created_at"), name="login_failure_key"),
+            # Expired failures are deleted by age, whatever their key (throttle.reserve).
+            models.Index(fields=("created_at",), name="login_failure_age"),
+        )
 
     def __str__(self) -> str:
         return str(self.key)

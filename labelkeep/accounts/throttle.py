@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import math
 from dataclasses import dataclass, field
 
@@ -29,10 +30,25 @@ def _key(kind: str, value: str) -> str:
     return f"{kind}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
+def _network(address: str) -> str:
+    """What one client's guesses count against: its IPv4 address, or the /64 its IPv6
+    address is in (one subscriber's share: anyone holding one can change addresses within
+    it at will, so counting per address would not throttle them at all)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def _keys(email: str, address: str | None) -> list[tuple[str, int]]:
     keys = [(_key("account", email.strip().lower()), settings.LOGIN_FAILURES_PER_ACCOUNT)]
     if address:
-        keys.append((_key("address", address), settings.LOGIN_FAILURES_PER_ADDRESS))
+        keys.append((_key("address", _network(address)), settings.LOGIN_FAILURES_PER_ADDRESS))
     return keys
 
 
@@ -77,8 +93,10 @@ def reserve(email: str, address: str | None) -> Attempt:
         wait = _wait(keys, now)
         if wait:
             return Attempt(wait=wait)
+        # Failures out of the window count for nothing: forget them, whoever's they are
+        # (the keys of a password spray across many accounts are never tried again).
         cutoff = now - dt.timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW)
-        LoginFailure.objects.filter(key__in=[k for k, _ in keys], created_at__lt=cutoff).delete()
+        LoginFailure.objects.filter(created_at__lt=cutoff).delete()
         rows = LoginFailure.objects.bulk_create(LoginFailure(key=key) for key, _ in keys)
     return Attempt(rows=[row.pk for row in rows if row.pk is not None])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
@@ -9,8 +10,9 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections
 from django.test import Client, RequestFactory, override_settings
+from django.utils import timezone
 
-from labelkeep.accounts.models import ApiToken, PersonalAccessToken
+from labelkeep.accounts.models import ApiToken, LoginFailure, PersonalAccessToken
 from labelkeep.security.hashing import key_hash
 from tests.conftest import PASSWORD, HttpsClient, World
 
@@ -262,3 +264,45 @@ def test_parallel_guesses_cannot_outrun_the_account_limit(settings: Any) -> None
 
 
 GUESSES = 8
+
+
+def _api_login(address: str, email: str, password: str) -> Any:
+    return Client(REMOTE_ADDR=address).post(
+        "/api/auth/login",
+        {"email": email, "password": password},
+        content_type="application/json",
+        secure=True,
+    )
+
+
+def test_an_ipv6_subscriber_is_throttled_across_its_64(world: World, settings: Any) -> None:
+    """Anyone holding an IPv6 /64 picks any of its addresses at will: guesses from
+    different addresses of one /64 count together; another /64 is someone else."""
+    settings.LOGIN_FAILURES_PER_ADDRESS = 3
+    for n in range(3):
+        guess = _api_login(f"2001:db8:1:2::{n + 1:x}", f"nobody{n}@a.example", "wrong-password")
+        assert guess.status_code == 401
+    same = _api_login("2001:db8:1:2:ffff:ffff:ffff:fffe", "member@a.example", PASSWORD)
+    assert same.status_code == 429
+    neighbour = _api_login("2001:db8:1:3::1", "member@a.example", PASSWORD)
+    assert neighbour.status_code == 200
+
+
+def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(world: World, settings: Any) -> None:
+    settings.LOGIN_FAILURES_PER_ADDRESS = 2
+    _api_login("::ffff:198.51.100.9", "nobody@a.example", "wrong-password")
+    _api_login("198.51.100.9", "nobody2@a.example", "wrong-password")
+    assert _api_login("198.51.100.9", "member@a.example", PASSWORD).status_code == 429
+
+
+def test_expired_failures_are_forgotten_whoever_they_were_for(world: World, settings: Any) -> None:
+    """A spray across many accounts leaves no rows behind once its window has passed."""
+    for n in range(5):
+        _api_login(f"198.51.100.{n + 20}", f"sprayed{n}@a.example", "wrong-password")
+    assert LoginFailure.objects.count() == 10  # one per account, one per address
+    LoginFailure.objects.update(
+        created_at=timezone.now() - dt.timedelta(seconds=settings.LOGIN_THROTTLE_WINDOW + 1)
+    )
+    _api_login("198.51.100.99", "member@a.example", "wrong-password")
+    keys = set(LoginFailure.objects.values_list("key", flat=True))
+    assert keys == {"account:member@a.example", "address:198.51.100.99"}
