@@ -378,7 +378,7 @@ class UserDetailView(MemberAPIView):
         with transaction.atomic():  # a refused profile change switches nothing
             if switch_to is not None:
                 _switch(user, switch_to, self.origin)
-            if changes or switch_to is None:
+            if changes:
                 try:
                     services.update_profile(user, changes, origin=self.origin)
                 except services.AccountError as exc:

@@ -394,7 +394,10 @@ def change_password(user: User, new: str, *, origin: Origin) -> None:
 
 def update_profile(user: User, changes: dict[str, object], *, origin: Origin) -> User:
     """Change a user's own name, username or phone. A username taken by someone else in
-    the meantime (after the form checked it) is refused, the user left as stored."""
+    the meantime (after the form checked it) is refused, the user left as stored. No
+    change, no write and no audit entry."""
+    if not changes:
+        return user
     try:
         with transaction.atomic():
             for field, value in changes.items():
@@ -436,6 +439,8 @@ def _update_org(
     actor: User,
     origin: Origin,
 ) -> Organization:
+    if not changes:  # nothing to write, nothing to audit
+        return organization
     with transaction.atomic():
         for field, value in changes.items():
             setattr(organization, field, value)

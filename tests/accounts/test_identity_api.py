@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labelkeep.accounts.models import Membership
+from labelkeep.audit.models import AuditEvent
 from tests.conftest import World
 
 
@@ -223,3 +224,16 @@ def test_organization_stays_visible_when_someone_else_is_deactivated(world: Worl
     world.admin.client.patch(url, {"role": "deactivated"}, format="json")
     orgs = world.admin.client.get("/api/organizations/").json()
     assert [o["id"] for o in orgs] == [world.org.pk]
+
+
+def test_an_empty_change_writes_nothing_and_audits_nothing(world: World) -> None:
+    before = AuditEvent.objects.count()
+    admin = world.admin.client
+    for path, method in (
+        (f"/api/users/{world.admin.user.pk}/", "patch"),
+        (f"/api/organizations/{world.org.pk}", "patch"),
+        ("/api/jwt/settings", "post"),
+    ):
+        response = getattr(admin, method)(path, {}, format="json")
+        assert response.status_code == 200, (path, response.content)
+    assert AuditEvent.objects.count() == before
