@@ -327,7 +327,8 @@ class TaskDetailView(TaskScopedView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         task = self.task(pk)
-        services.delete_tasks(task.project, [task.pk], actor=self.actor, origin=self.origin)
+        if not services.delete_tasks(task.project, [task.pk], actor=self.actor, origin=self.origin):
+            raise exceptions.NotFound("The task was deleted meanwhile.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -844,7 +845,8 @@ class PredictionDetailView(TaskScopedView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         prediction = access.get_prediction_for(self.actor, self.role, pk)
-        services.delete_prediction(prediction, actor=self.actor, origin=self.origin)
+        if not services.delete_prediction(prediction, actor=self.actor, origin=self.origin):
+            raise exceptions.NotFound("The prediction was deleted meanwhile.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -151,9 +151,24 @@ def recount_tasks(task_ids: list[int]) -> None:
         _recount(ordered[start : start + RECOUNT_SLICE])
 
 
+def lock_tasks(task_ids: list[int]) -> int:
+    """Lock these tasks' rows, in id order and RECOUNT_SLICE at a time, as every writer of
+    a task's counters does; how many of them there are (deleted ones are not)."""
+    ordered = sorted(task_ids)
+    found = 0
+    for start in range(0, len(ordered), RECOUNT_SLICE):
+        found += _lock(ordered[start : start + RECOUNT_SLICE])
+    return found
+
+
+def _lock(task_ids: list[int]) -> int:
+    locked = Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk")
+    return len(list(locked.values_list("pk")))
+
+
 def _recount(task_ids: list[int]) -> None:
     """recount_tasks for at most RECOUNT_SLICE tasks: lock them, then one UPDATE."""
-    list(Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk").values_list("pk"))
+    _lock(task_ids)
     done = Coalesce(_count(Annotation, was_cancelled=False), Value(0))
     Task.objects.filter(pk__in=task_ids).update(
         total_annotations=done,

@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 ANNOTATION_FIELDS = ("result", "was_cancelled", "ground_truth", "lead_time")
 PREDICTION_FIELDS = ("result", "score", "model_version")
+# A task's fields that its annotations and predictions decide (labelkeep/tasks/counters.py).
+TASK_COUNTERS = ("is_labeled", "total_annotations", "cancelled_annotations", "total_predictions")
 
 
 class TaskError(Exception):
@@ -167,10 +169,13 @@ def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: O
     """Change a task's data, meta, overlap or is_labeled. A given `is_labeled` (marking a
     task done, or not, by hand) holds until the task is next recounted: an annotation
     added, deleted or switched between skipped and submitted, a prediction added, or an
-    overlap change (its own or the project's). New `data` must carry the config's keys."""
+    overlap change (its own or the project's). New `data` must carry the config's keys.
+    Task.DoesNotExist when it was deleted meanwhile."""
     if "data" in fields:
         check_data(task.project, fields["data"])
     with transaction.atomic():
+        if not counters.lock_tasks([task.pk]):
+            raise Task.DoesNotExist(f"task {task.pk} is gone")
         for name, value in fields.items():
             setattr(task, name, value)
         task.updated_by = actor
@@ -180,6 +185,8 @@ def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: O
             counters.recount_tasks([task.pk])
             if "is_labeled" in fields:  # the recount set it from the counts: the given wins
                 Task.objects.filter(pk=task.pk).update(is_labeled=fields["is_labeled"])
+            # The caller answers with the task: its done mark as the recount left it.
+            task.refresh_from_db(fields=TASK_COUNTERS)
         _audit("task.update", task.project, actor, origin, task=task.pk, fields=sorted(fields))
     return task
 
@@ -222,8 +229,14 @@ def delete_tasks(
 
 
 def _delete_slices(parts: Iterable[QuerySet[Task]], deleted: dict[str, int]) -> None:
-    """Delete each slice in turn, adding what its tasks held to `deleted`."""
+    """Delete each slice in turn, adding what its tasks held to `deleted`.
+
+    The tasks are locked before their counters are read, as every writer of them locks a
+    task before what hangs off it: one deleting an annotation or a prediction of them
+    meanwhile has moved the counters by it (read after), or waits and then finds it gone.
+    Read first, the row would come off the project's counters twice on PostgreSQL."""
     for part in parts:
+        list(part.select_for_update().order_by("pk").values_list("pk"))
         for name, value in deletion.tally(part).items():
             deleted[name] += value
         deletion.delete_slice(part)
@@ -514,7 +527,8 @@ def delete_annotations_bulk(ids: Collection[int], *, actor: User, origin: Origin
 def create_predictions(
     project: Project, rows: Sequence[tuple[Task, Mapping[str, Any]]], *, actor: User, origin: Origin
 ) -> list[Prediction]:
-    """Predictions for tasks of one project."""
+    """Predictions for tasks of one project, all or none; Task.DoesNotExist when some
+    task was deleted meanwhile."""
     made = [
         Prediction(
             task=task,
@@ -525,9 +539,14 @@ def create_predictions(
     ]
     for prediction in made:
         prediction.result = _checked_result(project, prediction.result)
+    task_ids = sorted({task.pk for task, _ in rows})
     with transaction.atomic():
+        # Locked before the insert: a task deleted since the caller read it would fail the
+        # insert's foreign key only at the commit, after the counters had moved.
+        if counters.lock_tasks(task_ids) != len(task_ids):
+            raise Task.DoesNotExist("some tasks are gone")
         Prediction.objects.bulk_create(made, batch_size=2000)
-        counters.add_predictions(project.pk, sorted({task.pk for task, _ in rows}), len(made))
+        counters.add_predictions(project.pk, task_ids, len(made))
         _audit(
             "predictions.create",
             project,
@@ -542,10 +561,14 @@ def create_predictions(
 def update_prediction(
     prediction: Prediction, fields: Mapping[str, Any], *, actor: User, origin: Origin
 ) -> Prediction:
+    """Change a prediction's result, score or model version; Prediction.DoesNotExist when
+    it (or its task) was deleted meanwhile."""
     values = {k: v for k, v in fields.items() if k in PREDICTION_FIELDS}
     if "result" in values:
         values["result"] = _checked_result(prediction.project, values["result"])
     with transaction.atomic():
+        if not Prediction.objects.select_for_update().filter(pk=prediction.pk).exists():
+            raise Prediction.DoesNotExist(f"prediction {prediction.pk} is gone")
         for name, value in values.items():
             setattr(prediction, name, value)
         prediction.save(update_fields=[*values, "updated_at"])
@@ -553,9 +576,17 @@ def update_prediction(
     return prediction
 
 
-def delete_prediction(prediction: Prediction, *, actor: User, origin: Origin) -> None:
+def delete_prediction(prediction: Prediction, *, actor: User, origin: Origin) -> bool:
+    """Delete a prediction and take it off its task's counters; False when it was deleted
+    meanwhile (the same request sent twice, or its task deleted), which moves nothing."""
     with transaction.atomic():
         project, task, pk = prediction.project, prediction.task, prediction.pk
-        prediction.delete()
+        # The task first, as every writer of its counters locks it: the same request in
+        # flight, or the task's deletion, is done by then, and the prediction found gone.
+        counters.lock_tasks([task.pk])
+        deleted, _ = Prediction.objects.filter(pk=pk).delete()
+        if not deleted:
+            return False
         counters.shift_predictions(task, -1)
         _audit("prediction.delete", project, actor, origin, prediction=pk)
+    return True
