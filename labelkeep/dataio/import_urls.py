@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpResponseBase
 from django.urls import URLPattern, path
 
-from labelkeep.dataio import api
+from labelkeep.dataio import api, upload_records_api
 
 
 def _both(route: str, view: Callable[..., HttpResponseBase], name: str) -> list[URLPattern]:
@@ -23,6 +23,16 @@ urlpatterns: list[URLPattern] = [
         "api/projects/<int:pk>/imports/<int:import_pk>",
         api.ImportStatusView.as_view(),
         "api-project-import-status",
+    ),
+    *_both(
+        "api/projects/<int:pk>/file-uploads",
+        upload_records_api.ProjectUploadsView.as_view(),
+        "api-project-file-uploads",
+    ),
+    *_both(
+        "api/import/file-upload/<int:pk>",
+        upload_records_api.UploadRecordView.as_view(),
+        "api-file-upload",
     ),
     path("data/upload/<int:project_id>/<str:filename>", api.UploadView.as_view(), name="upload"),
 ]
