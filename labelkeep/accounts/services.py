@@ -14,7 +14,7 @@ from django.utils import timezone
 from labelkeep.accounts.models import Membership, Organization, SetupToken, User, new_invite_token
 from labelkeep.accounts.permissions import membership_of
 from labelkeep.accounts.roles import Role, may_assign
-from labelkeep.accounts.signals import member_access_ended
+from labelkeep.accounts.signals import member_access_ended, member_role_changed
 from labelkeep.audit.services import Origin, record
 from labelkeep.security.hashing import key_hash, new_key
 
@@ -334,7 +334,14 @@ def change_role(
             old_role=old_role.value,
             new_role=new_role.value,
         )
-        if new_role == Role.DEACTIVATED:
+        if new_role != Role.DEACTIVATED:
+            member_role_changed.send(
+                Membership,
+                organization_id=membership.organization_id,
+                user=membership.user,
+                role=new_role,
+            )
+        else:
             member_access_ended.send(
                 Membership, organization_id=membership.organization_id, user=membership.user
             )

@@ -80,9 +80,12 @@ class IdField(serializers.IntegerField):
 
 
 class FiniteFloatField(serializers.FloatField):
-    """A number; `"nan"`, `"inf"` and `1e400` (which `float()` turns into one) are refused."""
+    """A number; `"nan"`, `"inf"` and `1e400` (which `float()` turns into one) are refused,
+    and so are `true` and `false`, which `float()` would read as 1 and 0."""
 
     def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            raise serializers.ValidationError("A number is required, not true or false.")
         value = super().to_internal_value(data)
         if not math.isfinite(value):
             raise serializers.ValidationError("A finite number is required.")

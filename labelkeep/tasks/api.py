@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labelkeep.accounts.apibase import MemberAPIView
-from labelkeep.accounts.models import User
-from labelkeep.accounts.roles import Perm, has_perm
+from labelkeep.accounts.models import Membership, User
+from labelkeep.accounts.roles import Perm, Role, has_perm
 from labelkeep.api.fields import parse_id
 from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.api.streaming import json_array
@@ -459,12 +459,22 @@ def _completed_by(view: TaskScopedView, given: int | None, project: Project) -> 
         return view.actor
     if not has_perm(view.role, Perm.PROJECTS_MANAGE):
         raise exceptions.PermissionDenied("Only managers record annotations for someone else.")
-    user = User.objects.filter(
-        pk=given, memberships__organization_id=project.organization_id
-    ).first()
-    if user is None:
-        raise exceptions.ValidationError({"completed_by": "Not a member of this organization."})
-    return user
+    membership = (
+        Membership.objects.filter(user_id=given, organization_id=project.organization_id)
+        .select_related("user")
+        .first()
+    )
+    if membership is None or membership.role == Role.DEACTIVATED:
+        raise exceptions.ValidationError(
+            {"completed_by": "Not an active member of this organization."}
+        )
+    if (
+        not has_perm(membership.role, Perm.PROJECTS_VIEW_ALL)
+        and not project.members.filter(user_id=given).exists()
+    ):
+        # Their annotation would sit in a project they cannot open.
+        raise exceptions.ValidationError({"completed_by": "Not a member of this project."})
+    return membership.user
 
 
 _ANNOTATION_ORDERINGS = ("id", "-id", "created_at", "-created_at", "updated_at", "-updated_at")

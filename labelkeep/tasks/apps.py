@@ -8,7 +8,7 @@ class TasksConfig(AppConfig):
     label = "tasks"
 
     def ready(self) -> None:
-        from labelkeep.accounts.signals import member_access_ended
+        from labelkeep.accounts.signals import member_access_ended, member_role_changed
         from labelkeep.projects.signals import (
             project_deleting,
             project_member_removed,
@@ -23,6 +23,7 @@ class TasksConfig(AppConfig):
         project_deleting.connect(_deleting, dispatch_uid="tasks-delete")
         project_member_removed.connect(_member_removed, dispatch_uid="tasks-member-removed")
         member_access_ended.connect(_access_ended, dispatch_uid="tasks-access-ended")
+        member_role_changed.connect(_role_changed, dispatch_uid="tasks-role-changed")
 
 
 def _settings_changed(sender: Any, project: Any, fields: set[str], **kwargs: Any) -> None:
@@ -46,6 +47,19 @@ def _access_ended(sender: Any, organization_id: int, user: Any, **kwargs: Any) -
     from labelkeep.tasks.models import TaskLock
 
     TaskLock.objects.filter(project__organization_id=organization_id, user=user).delete()
+
+
+def _role_changed(sender: Any, organization_id: int, user: Any, role: Any, **kwargs: Any) -> None:
+    """A member whose new role no longer sees every project (a manager made annotator)
+    gives back what the stream reserved for them in projects they are not on."""
+    from labelkeep.accounts.roles import Perm, has_perm
+    from labelkeep.tasks.models import TaskLock
+
+    if has_perm(role, Perm.PROJECTS_VIEW_ALL):
+        return
+    TaskLock.objects.filter(project__organization_id=organization_id, user=user).exclude(
+        project__members__user=user
+    ).delete()
 
 
 def _deleting(sender: Any, project: Any, **kwargs: Any) -> None:

@@ -249,6 +249,10 @@ def test_ids_beyond_64_bits_in_bodies_are_400(
         ("patch", "/api/annotations/{annotation}/", "lead_time", "inf"),
         ("post", "/api/predictions/", "score", "nan"),
         ("patch", "/api/predictions/{prediction}/", "score", "-inf"),
+        # float() reads true as 1 and false as 0; a number field takes neither.
+        ("post", "/api/tasks/{task}/annotations/", "lead_time", True),
+        ("post", "/api/predictions/", "score", False),
+        ("patch", "/api/predictions/{prediction}/", "score", True),
     ],
 )
 def test_numbers_spelled_as_infinity_or_nan_are_400(
@@ -258,7 +262,7 @@ def test_numbers_spelled_as_infinity_or_nan_are_400(
     method: str,
     route: str,
     field: str,
-    value: str,
+    value: str | bool,
 ) -> None:
     body = {field: value, "task": ids["task"], "result": choice("Neutral")}
     response = send(world.admin.client, method, route.format(**ids), json.dumps(body).encode())

@@ -351,3 +351,22 @@ def test_the_users_own_annotations_are_probed_per_candidate(world: World) -> Non
         assert "EXISTS" not in sql, sql
     for sql in picks:
         assert '"completed_by_id"' in sql and "IS NULL" in sql, sql
+
+
+def test_a_demoted_manager_gives_back_tasks_of_projects_they_no_longer_see(
+    world: World,
+) -> None:
+    seen, t = make_project(world, 2)
+    kept, k = make_project(world, 1)
+    manager = as_actor(make_user("manager@a.example", org=world.org, role=Role.MANAGER))
+    projects.add_members(kept, [manager.user], actor=world.admin.user, origin=TEST_ORIGIN)
+    staying = annotator(world, seen, "s")
+    assert next_id(manager, seen) == t[0]  # a manager sees every project
+    assert next_id(manager, kept) == k[0]
+    membership = Membership.objects.get(user=manager.user, organization=world.org)
+    accounts.change_role(membership, Role.ANNOTATOR, actor=world.owner.user, origin=TEST_ORIGIN)
+    # Off `seen` now: its task is free at once; on `kept`, the reservation stays.
+    assert list(TaskLock.objects.filter(user=manager.user).values_list("task_id", flat=True)) == [
+        k[0]
+    ]
+    assert next_id(staying, seen) == t[0]

@@ -7,8 +7,9 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from labelkeep.accounts.roles import Role
 from labelkeep.tasks.models import Annotation, Task
-from tests.conftest import World
+from tests.conftest import World, make_user
 from tests.tasks.conftest import choice
 from tests.tasks.test_predictions_list import ids
 
@@ -334,6 +335,28 @@ def test_completed_by_someone_else_needs_a_manager(world: World, project, task_i
         url, {"result": [], "completed_by": world.outsider.user.pk}, format="json"
     )
     assert outsider.status_code == 400
+
+
+def test_completed_by_must_be_able_to_open_the_project(world: World, project, task_ids) -> None:
+    """Not a deactivated member, nor an annotator who is not on the project: the
+    annotation would sit where its author cannot see it."""
+    url = f"/api/tasks/{task_ids[0]}/annotations/"
+    stranger = make_user("stranger@a.example", org=world.org, role=Role.ANNOTATOR)
+    gone = make_user("gone@a.example", org=world.org, role=Role.DEACTIVATED)
+    manager = make_user("manager@a.example", org=world.org, role=Role.MANAGER)
+    for user, message in ((stranger, "this project"), (gone, "active member")):
+        for body in (
+            {"result": [], "completed_by": user.pk},
+            {"tasks": [task_ids[0]], "result": [], "completed_by": user.pk},
+        ):
+            path = url if "tasks" not in body else "/api/annotations/bulk/"
+            refused = world.admin.client.post(path, body, format="json")
+            assert refused.status_code == 400, refused.content
+            assert message in str(refused.json())
+    # A manager sees every project, on it or not.
+    ok = world.admin.client.post(url, {"result": [], "completed_by": manager.pk}, format="json")
+    assert ok.status_code == 201
+    assert Annotation.objects.filter(task_id=task_ids[0]).count() == 1
 
 
 def test_predictions(world: World, project, task_ids) -> None:
