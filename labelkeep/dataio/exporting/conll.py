@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from labelkeep.dataio.exporting.context import ExportContext, buffered
-from labelkeep.dataio.exporting.items import Item, control_types, items
+from labelkeep.dataio.exporting.items import control_types, items
 from labelkeep.projects.labelconfig import CONTROL_CHARACTERS
 
 TOKEN = re.compile(
@@ -78,26 +78,21 @@ def _overlapping(
     return None
 
 
-def _text_key(ctx: ExportContext) -> str | None:
+def _labels_and_text(ctx: ExportContext) -> tuple[str | None, str | None]:
+    """(the config's first <Labels> control, the data key of the text it labels)."""
     for control in ctx.config.controls.values():
         if control.type.lower() == "labels":
             for target in control.to_name:
                 tag = ctx.config.objects.get(target)
                 if tag is not None and tag.data_keys:
-                    return tag.data_keys[0]
-    return ctx.config.data_keys[0] if ctx.config.data_keys else None
-
-
-def _spans(item: Item) -> list[dict[str, Any]]:
-    for values in item.outputs.values():
-        if values and str(values[0].get("type", "")).lower() == "labels":
-            return values
-    return []
+                    return control.name, tag.data_keys[0]
+    return None, ctx.config.data_keys[0] if ctx.config.data_keys else None
 
 
 def _lines(ctx: ExportContext) -> Iterator[str]:
     yield DOCSTART
-    key = _text_key(ctx)
+    # The first control's spans, not whichever control's region a result lists first.
+    labels, key = _labels_and_text(ctx)
     controls = control_types(ctx.config)
     for task in ctx.source.tasks():
         for item in items(task, controls):
@@ -105,9 +100,10 @@ def _lines(ctx: ExportContext) -> Iterator[str]:
             if not isinstance(text, str):
                 continue
             words = tokens(text)
+            spans = item.outputs.get(labels, []) if labels else []
             yield "".join(
                 f"{word} -X- _ {tag}\n"
-                for (word, _, _), tag in zip(words, tags(words, _spans(item)), strict=True)
+                for (word, _, _), tag in zip(words, tags(words, spans), strict=True)
             )
             yield "\n"
 

@@ -67,18 +67,30 @@ def remove(relative: str) -> None:
         absolute(relative).unlink(missing_ok=True)
 
 
-def stored_paths(snapshot: ExportSnapshot) -> list[str]:
-    converted = [c.get("path", "") for c in snapshot.converted_formats if isinstance(c, dict)]
-    return [p for p in (snapshot.path, *converted) if p]
+def snapshot_files(project_id: int, snapshot_id: int) -> list[Path]:
+    """Every file of a snapshot, found by name rather than by what its record says (a
+    record read while a job ran names none of the files it wrote since): the snapshot
+    (`export-<id>.json`), its conversions (`export-<id>-<n>.<ext>`), and the partial
+    files of either (see `write`)."""
+    folder = root() / str(project_id)
+    names = (f"export-{snapshot_id}.json", f"export-{snapshot_id}-*")
+    patterns = [*names, *(partial_prefix(name) + "*" for name in names)]
+    try:
+        return [path for pattern in patterns for path in folder.glob(pattern)]
+    except OSError:
+        return []
 
 
 @receiver(post_delete, sender=ExportSnapshot)
 def _remove_files(sender: Any, instance: ExportSnapshot, **kwargs: Any) -> None:
-    """A deleted snapshot (alone or with its project) takes its files along, once committed."""
-    paths = stored_paths(instance)
+    """A deleted snapshot (alone or with its project) takes its files along, once committed.
+
+    A job still writing one of them then fails to put it in place, or finds its record gone
+    and removes the file itself (`jobs._write_snapshot`, `jobs._write_conversion`)."""
+    project_id, snapshot_id = instance.project_id, instance.pk
 
     def remove_all() -> None:
-        for relative in paths:
-            remove(relative)
+        for path in snapshot_files(project_id, snapshot_id):
+            path.unlink(missing_ok=True)
 
     transaction.on_commit(remove_all)

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from labelkeep.dataio.exporting.resources import LOCAL_FILES_PREFIX
 from labelkeep.projects.labelconfig import LabelConfig
 
 LABEL_KEYS = ("rectanglelabels", "polygonlabels", "keypointlabels", "labels")
@@ -216,7 +217,10 @@ def file_name(reference: Any) -> str:
     if not isinstance(reference, str):
         return ""
     parts = urlsplit(reference)
-    path = parse_qs(parts.query).get("d", [""])[0] if "d=" in parts.query else unquote(parts.path)
+    # Only the local-files endpoint names its file in `?d=`; any other URL's query
+    # (`photo.jpg?id=5`, a signed URL's) says nothing of the file's name.
+    local = not parts.scheme and parts.path.rstrip("/") == LOCAL_FILES_PREFIX
+    path = parse_qs(parts.query).get("d", [""])[0] if local else unquote(parts.path)
     return PurePosixPath(path).name
 
 

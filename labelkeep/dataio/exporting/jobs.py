@@ -203,6 +203,7 @@ def _remove(relative: str) -> None:
 
 
 GONE = {"skipped": "the export was deleted before the job ran"}
+DELETED = {"skipped": "the export was deleted while the job ran"}
 
 
 @register_job(SNAPSHOT_KIND, timeout=TIMEOUT, abandoned=abandoned_snapshot)
@@ -222,11 +223,15 @@ def build_snapshot(ctx: JobContext) -> dict[str, Any]:
             lambda message: _fail(snapshot.pk, message),
             _snapshot_file(snapshot),
         )
+    if counters is None:
+        return DELETED
     _audit(snapshot, ctx.payload, format="JSON", **counters)
     return counters
 
 
-def _write_snapshot(snapshot: ExportSnapshot, ctx: JobContext) -> dict[str, int]:
+def _write_snapshot(snapshot: ExportSnapshot, ctx: JobContext) -> dict[str, int] | None:
+    """Write the snapshot's file and complete it; None when it was deleted meanwhile (its
+    file, written after the deletion removed the snapshot's files, is removed here)."""
     ExportSnapshot.objects.filter(pk=snapshot.pk).update(status=RunStatus.IN_PROGRESS)
     selection = selection_of(snapshot)
     total = selection.tally()["tasks"]
@@ -240,13 +245,16 @@ def _write_snapshot(snapshot: ExportSnapshot, ctx: JobContext) -> dict[str, int]
     # The last chance to time out or be given up for dead: before the snapshot is completed.
     ctx.progress(source.counts.tasks, total, "completed")
     counters = source.counts.as_dict()
-    ExportSnapshot.objects.filter(pk=snapshot.pk).update(
+    completed = ExportSnapshot.objects.filter(pk=snapshot.pk, status__in=UNFINISHED).update(
         status=RunStatus.COMPLETED,
         path=relative,
         md5=md5,
         counters=counters,
         finished_at=timezone.now(),
     )
+    if not completed:
+        _remove(relative)
+        return None
     return counters
 
 
@@ -290,14 +298,20 @@ def _fail_entry(snapshot_id: int, entry_id: int, message: str) -> bool:
     """Fail the conversion entry unless it has finished; False when it had (or is gone).
 
     `traceback` is Label Studio's name for the field; it holds the message only."""
+    failed = {"status": RunStatus.FAILED.value, "traceback": message}
+    return _finish_entry(snapshot_id, entry_id, failed)
+
+
+def _finish_entry(snapshot_id: int, entry_id: int, fields: dict[str, Any]) -> bool:
+    """Set the fields of a conversion entry that has not finished; False when it had
+    (failed by the recovery, say) or is gone with its snapshot."""
     with transaction.atomic():
         locked = ExportSnapshot.objects.select_for_update().filter(pk=snapshot_id).first()
         entries = [e for e in locked.converted_formats if e["id"] == entry_id] if locked else []
         if locked is None or not entries or entries[0]["status"] not in UNFINISHED:
             return False
-        failed = {"status": RunStatus.FAILED.value, "traceback": message}
         locked.converted_formats = [
-            entry | failed if entry["id"] == entry_id else entry
+            entry | fields if entry["id"] == entry_id else entry
             for entry in locked.converted_formats
         ]
         locked.save(update_fields=["converted_formats"])
@@ -342,14 +356,17 @@ def convert_snapshot(ctx: JobContext) -> dict[str, Any]:
             lambda message: _fail_entry(snapshot.pk, entry_id, message),
             _converted_file(snapshot, entry_id, export_format),
         )
+    if size is None:
+        return DELETED
     _audit(snapshot, ctx.payload, format=export_format.name, bytes=size, **snapshot.counters)
     return {"converted_format": entry_id, "bytes": size}
 
 
 def _write_conversion(
     snapshot: ExportSnapshot, ctx: JobContext, entry_id: int, export_format: Format
-) -> int:
-    """Write the converted file and mark its entry completed; the bytes written."""
+) -> int | None:
+    """Write the converted file and mark its entry completed; the bytes written, or None
+    when the snapshot (or the entry) was deleted meanwhile: the file is removed then."""
     _update_entry(snapshot.pk, entry_id, status=RunStatus.IN_PROGRESS.value)
     context = ExportContext(
         FileSource(files.absolute(snapshot.path)),
@@ -361,5 +378,10 @@ def _write_conversion(
     size = [0]
     tick = _every_so_often(lambda: ctx.progress(size[0], None, "bytes written"))
     files.write(relative, _counted(export_format.write(context), size), tick)
-    _update_entry(snapshot.pk, entry_id, status=RunStatus.COMPLETED.value, path=relative)
+    # The last chance to time out or be given up for dead: before the entry is completed.
+    ctx.progress(size[0], None, "completed")
+    completed = {"status": RunStatus.COMPLETED.value, "path": relative}
+    if not _finish_entry(snapshot.pk, entry_id, completed):
+        _remove(relative)
+        return None
     return size[0]

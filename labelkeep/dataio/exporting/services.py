@@ -165,7 +165,9 @@ def convert_snapshot(
     """Queue a conversion of a completed snapshot; an existing one of that format is reused."""
     config_for(snapshot.project, export_format)
     with transaction.atomic():
-        locked = ExportSnapshot.objects.select_for_update().get(pk=snapshot.pk)
+        locked = ExportSnapshot.objects.select_for_update().filter(pk=snapshot.pk).first()
+        if locked is None:  # deleted since the request read it
+            raise NotReady("No such export: it was deleted.")
         if locked.status != RunStatus.COMPLETED:
             raise ExportError(f"The export is {locked.status}; convert it once it is completed.")
         for entry in locked.converted_formats:
