@@ -213,16 +213,25 @@ def reorder_views(project: Project, ids: Sequence[int], *, actor: User, origin: 
         )
 
 
+COLUMNS = ("id", "project_id", "user_id", "order", "data", "created_at", "updated_at")
+
+
 def view_json(view: SavedView) -> dict[str, Any]:
-    data = view.data if isinstance(view.data, dict) else {}
+    return view_row_json({name: getattr(view, name) for name in COLUMNS})
+
+
+def view_row_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A view (a row of COLUMNS) as the API answers it."""
+    data = row["data"] if isinstance(row["data"], dict) else {}
+    ordering = data.get("ordering") or []
     return {
-        "id": view.pk,
-        "project": view.project_id,
-        "user": view.user_id,
-        "order": view.order,
+        "id": row["id"],
+        "project": row["project_id"],
+        "user": row["user_id"],
+        "order": row["order"],
         "data": data,
-        "ordering": data.get("ordering") or [],
+        "ordering": [ordering] if isinstance(ordering, str) else ordering,
         "selected_items": data.get("selectedItems"),
-        "created_at": timestamp(view.created_at),
-        "updated_at": timestamp(view.updated_at),
+        "created_at": timestamp(row["created_at"]),
+        "updated_at": timestamp(row["updated_at"]),
     }

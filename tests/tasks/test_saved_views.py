@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -28,6 +29,14 @@ def _text_contains(value: str) -> dict[str, Any]:
 def _save(world: World, project: Project, data: Any, actor: str = "admin") -> Any:
     client = getattr(world, actor).client
     return client.post("/api/dm/views/", {"project": project.pk, "data": data}, format="json")
+
+
+def every_view(client: Any) -> list[dict[str, Any]]:
+    """`api/dm/views/` without a project: every view the caller sees, streamed."""
+    response = client.get("/api/dm/views/")
+    assert response.status_code == 200
+    listed: list[dict[str, Any]] = json.loads(b"".join(response.streaming_content))
+    return listed
 
 
 def _ids(body: dict[str, Any]) -> list[int]:
@@ -157,7 +166,7 @@ def test_another_organizations_views_are_not_found(
     assert outsider.patch(url, {"data": {}}, format="json").status_code == 404
     assert outsider.delete(url).status_code == 404
     assert outsider.get(f"/api/tasks/?view={odd_view['id']}").status_code == 404
-    assert outsider.get("/api/dm/views/").json() == []
+    assert every_view(outsider) == []
     assert outsider.delete(f"/api/dm/views/reset/?project={project.pk}").status_code == 404
     saving = outsider.post("/api/dm/views/", {"project": project.pk, "data": {}}, format="json")
     assert saving.status_code == 404
@@ -169,7 +178,7 @@ def test_a_project_the_member_is_not_on_hides_its_views(
 ) -> None:
     projects.remove_member(project, world.member.user, actor=world.admin.user, origin=TEST_ORIGIN)
     assert world.member.client.get(f"/api/dm/views/{odd_view['id']}/").status_code == 404
-    assert world.member.client.get("/api/dm/views/").json() == []
+    assert every_view(world.member.client) == []
 
 
 def test_a_view_of_another_project_is_refused(
@@ -271,3 +280,18 @@ def test_reordering_refuses_views_of_other_projects(
         assert (
             world.admin.client.post("/api/dm/views/order/", body, format="json").status_code == 400
         )
+
+
+def test_every_view_is_streamed_by_id_and_one_projects_by_tab_order(
+    world: World, project: Project
+) -> None:
+    first = _save(world, project, {"title": "A", "ordering": "-tasks:id"}).json()
+    second = _save(world, project, {"title": "B"}).json()
+    order = {"project": project.pk, "ids": [second["id"], first["id"]]}
+    assert world.admin.client.post("/api/dm/views/order/", order, format="json").status_code == 204
+    assert [v["id"] for v in every_view(world.member.client)] == [first["id"], second["id"]]
+    tabs = world.member.client.get(f"/api/dm/views/?project={project.pk}").json()
+    assert [v["id"] for v in tabs] == [second["id"], first["id"]]
+    # An ordering sent as one string is answered as Label Studio's list.
+    assert tabs[1]["ordering"] == ["-tasks:id"]
+    assert every_view(world.member.client)[0] == tabs[1]
