@@ -206,7 +206,8 @@ def delete_tasks(
     are inside the transaction.
 
     Any number: slice by slice (labelkeep/tasks/deletion.py). The project's counters move
-    by the deleted tasks' own counters, as they moved when the tasks were written."""
+    by the deleted tasks' own counters, as they moved when the tasks were written. When
+    nothing matched, nothing is written, the audit log included."""
     deleted = dict.fromkeys(counters.PROJECT_COUNTERS, 0)
     chosen = None if task_ids is None else sorted(set(task_ids))
     with transaction.atomic():
@@ -220,10 +221,12 @@ def delete_tasks(
                 gone += ids[: LISTED_IDS - len(gone)]
                 _delete_slices(deletion.slices(project.pk, ids), deleted)
             named, everything = {"ids": gone, "filtered": True}, False
+        count = deleted["task_number"]
+        if not count:  # nothing changed: nothing to count or audit
+            return 0
         Project.objects.filter(pk=project.pk).update(
             **{name: F(name) - value for name, value in deleted.items()}, **counters.NEW_VERSION
         )
-        count = deleted["task_number"]
         _audit("tasks.delete", project, actor, origin, count=count, all=everything, **named)
     return count
 

@@ -102,6 +102,14 @@ def test_task_deletes_in_bulk(world: World, project: Project, task_ids: list[int
     only(events, "tasks.delete", admin, project.pk, count=3, all=True)
     assert not Task.objects.filter(project=project).exists()
 
+    # Deleting what is no longer there changes nothing and records nothing.
+    _, events = write(admin, "post", url, chosen, expect=200)
+    assert events == []
+    _, events = write(admin, "delete", f"/api/projects/{project.pk}/tasks/", expect=204)
+    assert events == []
+    _, events = write(admin, "delete", f"/api/tasks/{task_ids[0]}/", expect=404)
+    assert events == []
+
 
 def test_annotation_create_update_delete(world: World, project: Project, task_ids: Any) -> None:
     member, task = world.member, task_ids[0]
