@@ -18,36 +18,18 @@ from labelkeep.jobs.models import Job
 from labelkeep.jobs.services import JobGone, execute, recover_stale
 from labelkeep.jobs.worker import run_batch
 from tests.conftest import TEST_ORIGIN, World
+from tests.dataio.test_export_recovery import exports_root, project, snapshots
 from tests.dataio.test_export_support import (
     IMAGE_CONFIG,
-    TEXT_CONFIG,
     add_tasks,
     annotate,
     archive,
     body,
     box,
-    choice,
     make_project,
 )
 
-
-@pytest.fixture
-def exports_root(tmp_path: Path, settings: Any) -> Path:
-    settings.EXPORTS_ROOT = tmp_path / "exports"
-    settings.JOB_STALE_AFTER = 300
-    return tmp_path / "exports"
-
-
-@pytest.fixture
-def project(world: World, exports_root: Path) -> Any:
-    made = make_project(world, TEXT_CONFIG)
-    (task,) = add_tasks(made, world, [{"text": "fine"}])
-    annotate(task, choice("Positive"), world)
-    return made
-
-
-def snapshots(project: Any, tail: str = "") -> str:
-    return f"/api/projects/{project.pk}/exports/{tail}"
+__all__ = ["exports_root", "project"]  # fixtures
 
 
 def left_on_disk(root: Path) -> list[str]:
