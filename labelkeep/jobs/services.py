@@ -19,7 +19,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from labelkeep.jobs.models import Job, JobStatus
-from labelkeep.jobs.registry import REGISTRY, get_kind
+from labelkeep.jobs.registry import REGISTRY, JobKind, get_kind
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,8 @@ def execute(job_id: int) -> None:
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        if not _cleaned_up(job, kind):
+            return  # still running on record: the recovery fails it, cleaning up, later
         if not _finish(job, JobStatus.FAILED, error=error, trace=trace):
             _gone(job)
             raise JobGone(f"{job.kind} #{job.pk} is no longer running") from exc
@@ -110,6 +112,23 @@ def execute(job_id: int) -> None:
     if not _finish(job, JobStatus.SUCCEEDED, result=result):
         _gone(job)
         raise JobGone(f"{job.kind} #{job.pk} is no longer running")
+
+
+def _cleaned_up(job: Job, kind: JobKind) -> bool:
+    """After a failed run, its kind's clean-up (`abandoned`): a run that settled its own
+    records on the way out leaves it nothing to do, but one whose own undo failed (a busy
+    or lost database) would otherwise leave its work half done for good. False when the
+    clean-up failed too; the job then stays running on record until the recovery finds
+    it stale and runs the clean-up again."""
+    if kind.abandoned is None:
+        return True
+    try:
+        with transaction.atomic():
+            kind.abandoned(job)
+    except Exception:
+        logger.exception("job %s (%s): the clean-up after its failure failed", job.pk, job.kind)
+        return False
+    return True
 
 
 def _gone(job: Job) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from labelkeep.audit.models import AuditEvent
@@ -129,6 +130,56 @@ def test_failure_while_writing_deletes_everything(
     job = Job.objects.get(pk=queued["job"])
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("ImportFailed: The import failed")
+
+
+def _failing_with_a_busy_undo(monkeypatch: pytest.MonkeyPatch, undo_failures: int) -> None:
+    """The third chunk fails, and then the import's own undo fails `undo_failures` times
+    (a database busy for longer than its timeout, say) before it works."""
+    real_write, writes = write_task_rows, []
+
+    def failing_write(*args: Any, **kwargs: Any) -> Any:
+        writes.append(1)
+        if len(writes) == 3:
+            raise RuntimeError("disk full, say")
+        return real_write(*args, **kwargs)
+
+    real_delete, deletes = jobs.delete_tasks, []
+
+    def busy_delete(*args: Any, **kwargs: Any) -> Any:
+        deletes.append(1)
+        if len(deletes) <= undo_failures:
+            raise OperationalError("database is locked")
+        return real_delete(*args, **kwargs)
+
+    monkeypatch.setattr("labelkeep.dataio.jobs.write_task_rows", failing_write)
+    monkeypatch.setattr("labelkeep.dataio.jobs.delete_tasks", busy_delete)
+
+
+def test_an_import_whose_undo_fails_is_undone_by_the_jobs_clean_up(
+    world: World, project: Project, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its committed chunks would otherwise stay, the import `in_progress` for good."""
+    queued = post_json(world.admin.client, project, tasks(12)).json()
+    _failing_with_a_busy_undo(monkeypatch, undo_failures=1)
+    execute(queued["job"])
+    assert status_of(world, project, queued["import"])["status"] == "failed"
+    assert nothing_imported(project, root)
+    assert Job.objects.get(pk=queued["job"]).status == JobStatus.FAILED
+
+
+def test_when_the_clean_up_fails_too_the_recovery_finishes_it(
+    world: World, project: Project, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = post_json(world.admin.client, project, tasks(12)).json()
+    _failing_with_a_busy_undo(monkeypatch, undo_failures=2)
+    execute(queued["job"])
+    # Still running on record: neither the run nor its clean-up could undo the import.
+    assert Job.objects.get(pk=queued["job"]).status == JobStatus.RUNNING
+    assert status_of(world, project, queued["import"])["status"] == "in_progress"
+    Job.objects.filter(pk=queued["job"]).update(heartbeat_at=timezone.now() - DAY)
+    assert recover_stale() == [queued["job"]]
+    assert status_of(world, project, queued["import"])["status"] == "failed"
+    assert nothing_imported(project, root)
 
 
 def test_an_import_given_up_for_dead_keeps_the_recoverys_outcome(
