@@ -30,7 +30,7 @@ from labelkeep.dataio.models import FileUpload, ProjectImport, RunStatus
 from labelkeep.dataio.prepare import Refused
 from labelkeep.jobs.models import Job
 from labelkeep.jobs.registry import register_job
-from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
+from labelkeep.jobs.services import JobContext, JobFailed, JobGone, JobTimedOut
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import StoredConfigError
 from labelkeep.security import http
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 CHUNK = 10_000  # tasks per transaction: progress shows after each
 
 
-class ImportFailed(Exception):
+class ImportFailed(JobFailed):
     """A queued import failed; the message is the one its record shows the user."""
 
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from labelkeep.jobs.registry import register_job
-from labelkeep.jobs.services import JobContext
+from labelkeep.jobs.services import JobContext, JobFailed
 
 
 @register_job("jobs.selftest", timeout=60)
@@ -19,6 +19,8 @@ def selftest(ctx: JobContext) -> dict[str, Any]:
     for done in range(1, steps + 1):
         time.sleep(pause)
         ctx.progress(done, steps, f"step {done} of {steps}")
+    if ctx.payload.get("fail") == "internal":
+        raise RuntimeError("an internal failure requested by the payload (/srv/secret)")
     if ctx.payload.get("fail"):
-        raise RuntimeError("failure requested by the payload")
+        raise JobFailed("failure requested by the payload")
     return {"steps": steps}

@@ -26,6 +26,15 @@ logger = logging.getLogger(__name__)
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
+class JobFailed(Exception):
+    """A job's own account of why it failed, written for whoever reads the job: its
+    message is recorded as the job's `error`. Anything else a job raises may name paths,
+    queries or internals, and is recorded only as INTERNAL_ERROR (the log has it all)."""
+
+
+INTERNAL_ERROR = "The job failed because of an internal error; the server's log has the details."
+
+
 class JobTimedOut(Exception):
     """The job ran past its registered timeout (checked at each progress report)."""
 
@@ -102,7 +111,8 @@ def execute(job_id: int) -> None:
         raise
     except Exception as exc:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
-        error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        error = f"{type(exc).__name__}: {exc}" if isinstance(exc, JobFailed) else INTERNAL_ERROR
+        trace = traceback.format_exc()
         if not _cleaned_up(job, kind):
             return  # still running on record: the recovery fails it, cleaning up, later
         if not _finish(job, JobStatus.FAILED, error=error, trace=trace):

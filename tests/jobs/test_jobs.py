@@ -68,10 +68,23 @@ def test_failing_job_records_failed_with_its_error() -> None:
     run_batch()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    assert job.error == "RuntimeError: failure requested by the payload"
+    assert job.error == "JobFailed: failure requested by the payload"
     assert job.result is None
     assert job.progress == 2  # progress made before the failure stays visible
     assert job.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_internal_failure_is_recorded_without_its_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Anyone in the organization reads a job; an unplanned exception's text (paths,
+    queries) goes to the log only."""
+    job = services.enqueue("jobs.selftest", {"steps": 1, "fail": "internal"})
+    run_batch()
+    job.refresh_from_db()
+    assert (job.status, job.error) == (JobStatus.FAILED, services.INTERNAL_ERROR)
+    assert "/srv/secret" in caplog.text
 
 
 @pytest.mark.django_db

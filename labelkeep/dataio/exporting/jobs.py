@@ -29,7 +29,7 @@ from labelkeep.dataio.exporting.text import write_json
 from labelkeep.dataio.models import ExportSnapshot, RunStatus
 from labelkeep.jobs.models import Job
 from labelkeep.jobs.registry import register_job
-from labelkeep.jobs.services import JobContext, JobGone, JobTimedOut
+from labelkeep.jobs.services import JobContext, JobFailed, JobGone, JobTimedOut
 from labelkeep.projects.services import StoredConfigError, stored_config
 from labelkeep.tasks import filters
 from labelkeep.tasks.saved_views import read_query
@@ -45,7 +45,7 @@ CONVERT_KIND = "dataio.export_convert"
 WORKER_STOPPED = "The worker running the export stopped before it finished."
 
 
-class ExportFailed(Exception):
+class ExportFailed(JobFailed):
     """A snapshot or conversion job failed; the message is the one its record shows."""
 
 
