@@ -20,7 +20,7 @@ from labelkeep.jobs.worker import run_batch
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Task
-from labelkeep.tasks.services import write_task_rows
+from labelkeep.tasks.services import delete_tasks, write_task_rows
 from tests.conftest import TEST_ORIGIN, World
 from tests.dataio.test_import_support import (
     choice,
@@ -143,7 +143,7 @@ def _failing_with_a_busy_undo(monkeypatch: pytest.MonkeyPatch, undo_failures: in
             raise RuntimeError("disk full, say")
         return real_write(*args, **kwargs)
 
-    real_delete, deletes = jobs.delete_tasks, []
+    real_delete, deletes = delete_tasks, []
 
     def busy_delete(*args: Any, **kwargs: Any) -> Any:
         deletes.append(1)
