@@ -63,6 +63,9 @@ class _Collect:
         self.keys: set[Key] = set()
         self.names: set[str] = set()
         self.open_ended = False
+        # tools' (old objects, new objects) -> labels dropped: thousands of tools on the
+        # same objects would otherwise each take the same difference of large sets
+        self.dropped: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
 
     def add(self, key: Key, name: str) -> None:
         self.keys.add(key)
@@ -102,7 +105,14 @@ def _removed_labels(
         found.open_ended = True
         found.names.add(control.name)
         return
-    for label in before - now:
+    if control.labeled:
+        dropped = before - now
+    else:
+        pair = frozenset(control.to_name), frozenset(kept.to_name)
+        if pair not in found.dropped:
+            found.dropped[pair] = before - now
+        dropped = found.dropped[pair]
+    for label in dropped:
         found.add(("label", control.name, label), label)
 
 

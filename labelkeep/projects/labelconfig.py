@@ -159,6 +159,28 @@ class LabelConfig:
     data_keys: tuple[str, ...]  # task data keys the objects read, in config order
     data_types: Mapping[str, str]  # data key -> type of the first object reading it
     parsed: dict[str, Any]  # Label Studio's parsed_label_config; treat as read-only
+    # objects -> the labels a tool on them accepts; see `accepted_labels`
+    tool_labels: dict[frozenset[str], frozenset[str] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @cached_property
+    def options_on(self) -> Mapping[str, tuple[frozenset[str], bool]]:
+        """Per object: the labels its labeled controls list, and whether any of them takes
+        options from elsewhere too. Tools without options (VideoRectangle) take these; built
+        once, so checking many tools or results costs no walk over every control each."""
+        listed: dict[str, set[str]] = {}
+        open_ended: set[str] = set()
+        for control in self.controls.values():
+            if not control.labeled:
+                continue
+            for target in control.to_name:
+                listed.setdefault(target, set()).update(control.labels, control.label_values)
+                if control.dynamic:
+                    open_ended.add(target)
+        return MappingProxyType(
+            {target: (frozenset(labels), target in open_ended) for target, labels in listed.items()}
+        )
 
 
 class Usage(NamedTuple):
@@ -601,7 +623,8 @@ def _parsed_input(node: _Node) -> dict[str, Any]:
 
 # --- Results against a config ----------------------------------------------------------
 
-_LABEL_KEYS = {"videorectangle": "labels"}  # result type -> value key holding its labels
+# result type -> value key holding its labels, where that is not the type itself
+_LABEL_KEYS = {"videorectangle": "labels", "videovector": "labels", "videovectorlabels": "labels"}
 
 
 def _label_key(result_type: str) -> str | None:
@@ -774,31 +797,30 @@ def _fits(control: ControlTag, result_type: str) -> bool:
 def _allows(config: LabelConfig, control: ControlTag, label: str, *, listed: bool = False) -> bool:
     """Whether results of `control` may carry `label`; `listed`: only if the config names it
     (dynamic options do not count)."""
-
-    def takes(tag: ControlTag) -> bool:
-        return tag.lists(label) if listed else tag.accepts(label)
-
     if control.labeled:
-        return takes(control)
+        return control.lists(label) if listed else control.accepts(label)
     # Tools without options of their own (VideoRectangle) take labels from a labels
     # control on the same object.
-    return any(
-        other.labeled and takes(other) and set(other.to_name) & set(control.to_name)
-        for other in config.controls.values()
-    )
+    for target in control.to_name:
+        labels, open_ended = config.options_on.get(target, (frozenset(), False))
+        if label in labels or (open_ended and not listed):
+            return True
+    return False
 
 
 def accepted_labels(config: LabelConfig, control: ControlTag) -> frozenset[str] | None:
-    """Every label `control` accepts under `config`, as `_allows` decides; None: any label."""
+    """Every label `control` accepts under `config`, as `_allows` decides; None: any label.
+
+    A tool's labels are worked out once per toName: a config may hold thousands of tools."""
     if control.labeled:
         return None if control.dynamic else frozenset(control.labels) | control.label_values
-    accepted: set[str] = set()
-    for other in config.controls.values():
-        if other.labeled and set(other.to_name) & set(control.to_name):
-            if other.dynamic:
-                return None
-            accepted |= {*other.labels, *other.label_values}
-    return frozenset(accepted)
+    targets = frozenset(control.to_name)
+    if targets not in config.tool_labels:
+        found = [config.options_on.get(target, (frozenset(), False)) for target in targets]
+        open_ended = any(open_ended for _, open_ended in found)
+        labels = frozenset[str]().union(*(listed for listed, _ in found))
+        config.tool_labels[targets] = None if open_ended else labels
+    return config.tool_labels[targets]
 
 
 def from_parsed(parsed: Mapping[str, Any]) -> LabelConfig:

@@ -38,15 +38,31 @@ class StoredConfigError(ProjectError, Refusal):
     field = "label_config"
 
 
+# Parsed configs are cached by their text, so results are not checked against a config
+# parsed afresh on every save. A large config parses to about ten times its size, so large
+# ones get a cache of their own that a stream of them (each `validate/` call may send
+# another) cannot grow past a few: 256 configs of 1 MB would hold gigabytes.
+LARGE_CONFIG = 16_384  # characters; Label Studio's templates are a few kilobytes
+
+
 @lru_cache(maxsize=256)
+def _parse_small(config: str, strict: bool) -> labelconfig.LabelConfig:
+    return labelconfig.parse(config, strict=strict)
+
+
+@lru_cache(maxsize=4)
+def _parse_large(config: str, strict: bool) -> labelconfig.LabelConfig:
+    return labelconfig.parse(config, strict=strict)
+
+
+def _parsed(config: str, *, strict: bool) -> labelconfig.LabelConfig:
+    cached = _parse_small if len(config) <= LARGE_CONFIG else _parse_large
+    return cached(config, strict)
+
+
 def label_config_of(config: str) -> labelconfig.LabelConfig:
     """A config sent in, checked by every rule; a project's own config is `stored_config`."""
-    return labelconfig.parse(config)
-
-
-@lru_cache(maxsize=256)
-def _stored_config(config: str) -> labelconfig.LabelConfig:
-    return labelconfig.parse(config, strict=False)
+    return _parsed(config, strict=True)
 
 
 def stored_config(project: Project) -> labelconfig.LabelConfig:
@@ -54,7 +70,7 @@ def stored_config(project: Project) -> labelconfig.LabelConfig:
     every save. Read leniently, so a rule added since it was saved does not break the
     project (docs/labeling-configs.md); changing it checks the new config strictly."""
     try:
-        return _stored_config(project.label_config)
+        return _parsed(project.label_config, strict=False)
     except labelconfig.ConfigError as exc:
         raise StoredConfigError(
             ["The project's labeling config is not valid; save a valid one first.", *exc.messages]
