@@ -33,14 +33,18 @@ def _key(kind: str, value: str) -> str:
 def _network(address: str) -> str:
     """What one client's guesses count against: its IPv4 address, or the /64 its IPv6
     address is in (one subscriber's share: anyone holding one can change addresses within
-    it at will, so counting per address would not throttle them at all)."""
+    it at will, so counting per address would not throttle them at all). An IPv6 address
+    made from an IPv4 one counts as that: a 6to4 host (2002::/16) holds a whole /48, 65,536
+    /64s, from its one IPv4 address; a Teredo client shares its /64 with every client of
+    its server."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo and ip.teredo[1])
+        if embedded is not None:
+            return str(embedded)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
 

@@ -70,12 +70,11 @@ def _ids(request: Request) -> list[int] | None:
     return found
 
 
-def _deleted(project: Project, chosen: Any, view: MemberAPIView) -> Response:
+def _deleted(project: Project, chosen: Any, view: MemberAPIView) -> int:
     try:
-        count = delete_uploads(project, chosen, actor=view.actor, origin=view.origin)
+        return delete_uploads(project, chosen, actor=view.actor, origin=view.origin)
     except InUse as exc:
         raise exceptions.ValidationError({"file_upload_ids": [str(exc)]}) from None
-    return Response({"deleted": count})
 
 
 class _DeleteChoice(serializers.Serializer[Any]):
@@ -128,7 +127,7 @@ class ProjectUploadsView(MemberAPIView):
         form = _DeleteChoice(data=data)
         form.is_valid(raise_exception=True)
         ids = form.validated_data.get("file_upload_ids")
-        return _deleted(project, uploads_of(project, ids), self)
+        return Response({"deleted": _deleted(project, uploads_of(project, ids), self)})
 
 
 class UploadRecordView(MemberAPIView):
@@ -163,5 +162,6 @@ class UploadRecordView(MemberAPIView):
     def delete(self, request: Request, pk: int) -> Response:
         upload = self._upload(pk)
         project = get_project_for(self.actor, self.role, upload["project_id"])
-        _deleted(project, uploads_of(project, [upload["id"]]), self)
+        if not _deleted(project, uploads_of(project, [upload["id"]]), self):
+            raise exceptions.NotFound("The upload was deleted meanwhile.")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max, OrderBy, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from rest_framework import exceptions
 
 from labelkeep.accounts.models import User
@@ -158,17 +159,22 @@ def create_view(
 
 
 def update_view(view: SavedView, data: dict[str, Any], *, actor: User, origin: Origin) -> SavedView:
+    """Replace the view's data; Http404 when it was deleted since the caller read it."""
     with transaction.atomic():
-        view.data = data
-        view.save(update_fields=("data", "updated_at"))
+        view.data, view.updated_at = data, timezone.now()
+        if not SavedView.objects.filter(pk=view.pk).update(data=data, updated_at=view.updated_at):
+            raise Http404("The view was deleted meanwhile.")
         _audit("view.update", view, actor, origin)
     return view
 
 
 def delete_view(view: SavedView, *, actor: User, origin: Origin) -> None:
+    """Delete the view; Http404 when another request deleted it first."""
     with transaction.atomic():
+        deleted, _ = SavedView.objects.filter(pk=view.pk).delete()
+        if not deleted:
+            raise Http404("The view was deleted meanwhile.")
         _audit("view.delete", view, actor, origin)
-        view.delete()
 
 
 def delete_project_views(project: Project, *, actor: User, origin: Origin) -> int:

@@ -295,6 +295,30 @@ def test_an_ipv4_mapped_address_counts_as_its_ipv4_address(world: World, setting
     assert _api_login("198.51.100.9", "member@a.example", PASSWORD).status_code == 429
 
 
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        # 6to4: the /48 of 192.0.2.77 (2002:c000:24d::/48) holds 65,536 /64s.
+        ["2002:c000:24d:1::1", "2002:c000:24d:2::1", "2002:c000:24d:ffff::1", "192.0.2.77"],
+        # Teredo: the client's (obfuscated) IPv4 address, whatever its port.
+        [
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:0:4136:e378:8000:63be:3fff:fdd2",
+            "2001:0:4136:e378:8000:1111:3fff:fdd2",
+            "192.0.2.45",
+        ],
+    ],
+)
+def test_an_ipv6_address_made_from_an_ipv4_one_counts_as_it(
+    world: World, settings: Any, addresses: list[str]
+) -> None:
+    settings.LOGIN_FAILURES_PER_ADDRESS = 3
+    *guesses, last = addresses
+    for n, address in enumerate(guesses):
+        assert _api_login(address, f"nobody{n}@a.example", "wrong-password").status_code == 401
+    assert _api_login(last, "member@a.example", PASSWORD).status_code == 429
+
+
 def test_expired_failures_are_forgotten_whoever_they_were_for(world: World, settings: Any) -> None:
     """A spray across many accounts leaves no rows behind once its window has passed."""
     for n in range(5):
