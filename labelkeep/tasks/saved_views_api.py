@@ -91,7 +91,10 @@ def _body(request: Request, form_class: type[serializers.Serializer[Any]]) -> di
 
 class _ViewScoped(TaskScopedView):
     def scope(self, project: Project) -> filters.Scope:
-        return filters.Scope(project=project, user=self.actor, own_only=False)
+        """The saver's, as the task list would read the view for them: an annotator's
+        view may filter on their own annotations only."""
+        own_only = self.own_annotations_only()
+        return filters.Scope(project=project, user=self.actor, own_only=own_only)
 
     def changeable(self, pk: int) -> SavedView:
         view = get_view_for(self.actor, self.role, pk)

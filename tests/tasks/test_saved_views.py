@@ -249,6 +249,12 @@ def test_a_view_is_read_for_the_person_using_it(
     refused = world.member.client.get(f"/api/tasks/?view={saved.json()['id']}")
     assert refused.status_code == 400
     assert "view" in refused.json()["validation_errors"]
+    # Nor may the annotator save such a view: it is checked as they would use it.
+    theirs = _save(world, project, {"filters": _filters(others)}, actor="member")
+    assert theirs.status_code == 400
+    assert "own id" in str(theirs.json()["validation_errors"]["data"])
+    own = {**others, "value": [world.member.user.pk]}
+    assert _save(world, project, {"filters": _filters(own)}, actor="member").status_code == 201
 
 
 def test_views_go_with_their_project(
