@@ -1,4 +1,5 @@
-"""The standing three-actor world: a member, an admin, and an outsider elsewhere."""
+"""The standing world: an owner, an admin and a member (an annotator) of Org A, and an
+outsider who owns Org B."""
 
 from __future__ import annotations
 
