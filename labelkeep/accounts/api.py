@@ -22,6 +22,7 @@ from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import Membership, Organization, PersonalAccessToken, User
 from labelkeep.accounts.roles import MATRIX, Perm, Role
 from labelkeep.accounts.serializers import (
+    MembershipDetailSerializer,
     MembershipSerializer,
     OrganizationSerializer,
     PersonalTokenSerializer,
@@ -543,17 +544,17 @@ class MembershipDetailView(MemberAPIView):
     @extend_schema(
         tags=["memberships"],
         summary="Read a membership",
-        responses=responses({200: MembershipSerializer}, *MEMBER_ERRORS, _NO_MEMBERSHIP),
+        responses=responses({200: MembershipDetailSerializer}, *MEMBER_ERRORS, _NO_MEMBERSHIP),
     )
     def get(self, request: Request, pk: int, user_pk: int) -> Response:
-        return Response(MembershipSerializer(self._membership(pk, user_pk)).data)
+        return Response(MembershipDetailSerializer(self._membership(pk, user_pk)).data)
 
     @extend_schema(
         tags=["memberships"],
         summary="Change a member's role",
         request=RoleChangeSerializer,
         responses=responses(
-            {200: MembershipSerializer},
+            {200: MembershipDetailSerializer},
             (
                 400,
                 "Invalid role, or refused: only owners grant or change the owner role, "
@@ -574,7 +575,7 @@ class MembershipDetailView(MemberAPIView):
             )
         except services.AccountError as exc:
             raise _refused(exc) from None
-        return Response(MembershipSerializer(membership).data)
+        return Response(MembershipDetailSerializer(membership).data)
 
     @extend_schema(
         tags=["memberships"],

@@ -116,6 +116,16 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
         read_only_fields = fields
 
 
+class MembershipDetailSerializer(serializers.ModelSerializer[Membership]):
+    """One membership as Label Studio's `OrganizationMember`: `user` is the user's id (the
+    SDK parses it as an int; the list's `MembershipSerializer` nests the user instead)."""
+
+    class Meta:
+        model = Membership
+        fields = ("id", "organization", "user", "role", "created_at", "updated_at")
+        read_only_fields = fields
+
+
 class RoleChangeSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=[r.value for r in Role])
 

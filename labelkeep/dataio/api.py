@@ -96,7 +96,9 @@ def _body(report: services.Report, options: services.Options) -> dict[str, Any]:
         "duration": round(report.duration, 4),
         "file_upload_ids": report.file_upload_ids,
         "could_be_tasks_list": report.could_be_tasks_list,
-        "found_formats": report.found_formats,
+        # Label Studio: a count per extension when files were read, else an empty list
+        # (the SDK's model declares a list).
+        "found_formats": report.found_formats or [],
         "data_columns": report.data_columns,
     }
     if options.return_task_ids:
@@ -116,7 +118,10 @@ IMPORT_RESPONSE = inline_serializer(
         "duration": serializers.FloatField(required=False, help_text="Seconds."),
         "file_upload_ids": serializers.ListField(child=serializers.IntegerField()),
         "could_be_tasks_list": serializers.BooleanField(required=False),
-        "found_formats": serializers.DictField(child=serializers.IntegerField(), required=False),
+        "found_formats": serializers.JSONField(
+            required=False,
+            help_text='Files read, per extension (`{".csv": 1}`); `[]` for a JSON body.',
+        ),
         "data_columns": serializers.ListField(child=serializers.CharField(), required=False),
         "task_ids": serializers.ListField(
             child=serializers.IntegerField(), required=False, help_text="With return_task_ids."

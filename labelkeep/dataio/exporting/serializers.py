@@ -6,9 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from labelkeep.accounts.models import User
 from labelkeep.api.fields import IdField
 from labelkeep.dataio.models import ExportSnapshot
+from labelkeep.projects.serializers import CreatedBySerializer
 
 _MODES = (("only", "only"), ("exclude", "exclude"))
 
@@ -85,13 +85,6 @@ class ConvertedSerializer(serializers.Serializer[Any]):
     export_type = serializers.CharField()
 
 
-class ExportUserSerializer(serializers.ModelSerializer[User]):
-    class Meta:
-        model = User
-        fields = ("id", "first_name", "last_name", "email")
-        read_only_fields = fields
-
-
 class ConvertedFormatSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     export_type = serializers.CharField()
@@ -100,7 +93,7 @@ class ConvertedFormatSerializer(serializers.Serializer[Any]):
 
 
 class SnapshotSerializer(serializers.ModelSerializer[ExportSnapshot]):
-    created_by = ExportUserSerializer(read_only=True, allow_null=True)
+    created_by = CreatedBySerializer(read_only=True, allow_null=True)
     converted_formats = ConvertedFormatSerializer(many=True, read_only=True)
     counters = serializers.DictField(child=serializers.IntegerField(), read_only=True)
     task_filter_options = serializers.DictField(read_only=True)
