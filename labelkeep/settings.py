@@ -299,6 +299,9 @@ UPLOADS_ROOT = DATA_DIR / "uploads"
 EXPORTS_ROOT = DATA_DIR / "exports"
 # Tasks read per database round trip while exporting; memory grows with this, not the project.
 EXPORT_CHUNK_SIZE = env_int("EXPORT_CHUNK_SIZE", 1000, minimum=10)
+# Seconds `POST api/projects/{id}/exports/` waits for the job writing the snapshot, so that
+# a script that creates one and downloads it at once finds it completed (0: never wait).
+EXPORT_SNAPSHOT_WAIT = env_int("EXPORT_SNAPSHOT_WAIT", 10, minimum=0)
 # Imports (docs/import.md): uploaded files of one request together, and a URL's download.
 IMPORT_MAX_FILE_SIZE = env_int("IMPORT_MAX_FILE_SIZE", 100 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_TASKS = env_int("IMPORT_MAX_TASKS", 250_000, minimum=1)

@@ -6,6 +6,9 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x" * 60)
 os.environ.setdefault("LABELKEEP_DATA_DIR", tempfile.mkdtemp(prefix="labelkeep-test-"))
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# No worker runs beside the test client: a snapshot request would wait for nothing.
+# tests/server/test_exports.py checks the wait against the real server and its worker.
+os.environ.setdefault("EXPORT_SNAPSHOT_WAIT", "0")
 
 from labelkeep.settings import *  # noqa: F403
 from labelkeep.settings import DATA_DIR, DATABASES

@@ -28,6 +28,7 @@ LABELKEEP = Path(sys.executable).with_name("labelkeep")
 # output is dropped too, so that the test sees what a service manager's log would show.
 DROPPED_ENV = (
     "DATABASE_URL",
+    "EXPORT_SNAPSHOT_WAIT",  # tests/settings.py turns it off for the in-process tests
     "SECRET_KEY",
     "SECRET_KEY_FILE",
     "DJANGO_SETTINGS_MODULE",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
@@ -25,6 +26,7 @@ from labelkeep.dataio.exporting.serializers import (
     SnapshotSerializer,
 )
 from labelkeep.dataio.models import ExportSnapshot
+from labelkeep.jobs.services import wait_for
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
@@ -151,6 +153,12 @@ class SnapshotsView(ExportAPIView):
         snapshot = services.create_snapshot(
             project, options, view=view, actor=self.actor, origin=self.origin
         )
+        if settings.EXPORT_SNAPSHOT_WAIT and snapshot.job_id is not None:
+            # Label Studio writes the snapshot inside this request, and scripts download
+            # it straight away: give the worker a moment to finish it (it runs the job;
+            # this request only watches).
+            wait_for(snapshot.job_id, float(settings.EXPORT_SNAPSHOT_WAIT))
+            snapshot.refresh_from_db()
         return Response(SnapshotSerializer(snapshot).data, status=status.HTTP_201_CREATED)
 
 
