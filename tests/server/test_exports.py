@@ -61,3 +61,9 @@ def test_a_snapshot_created_is_ready_to_download(
         body = b"".join(ls.projects.exports.download(id=project.id, export_pk=snapshot.id))
         tasks = json.loads(body)
         assert sorted(task["data"]["text"] for task in tasks) == sorted(r["text"] for r in rows)
+        # A conversion, downloaded at once, likewise.
+        ls.projects.exports.convert(id=project.id, export_pk=snapshot.id, export_type="CSV")
+        csv = b"".join(
+            ls.projects.exports.download(id=project.id, export_pk=snapshot.id, export_type="CSV")
+        )
+        assert csv.count(b"review ") == len(rows)

@@ -211,6 +211,9 @@ class SnapshotConvertView(ExportAPIView):
             )
         except services.ExportError as exc:
             raise _refused(exc) from None
+        if settings.EXPORT_SNAPSHOT_WAIT and entry.get("job"):
+            # As for a new snapshot: the download that usually follows finds it written.
+            wait_for(entry["job"], float(settings.EXPORT_SNAPSHOT_WAIT))
         return Response({"converted_format": entry["id"], "export_type": entry["export_type"]})
 
 

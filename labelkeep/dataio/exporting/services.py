@@ -162,7 +162,8 @@ def convert_snapshot(
     actor: User,
     origin: Origin,
 ) -> dict[str, Any]:
-    """Queue a conversion of a completed snapshot; an existing one of that format is reused."""
+    """Queue a conversion of a completed snapshot; an existing one of that format is reused.
+    The entry, with the id of the job just queued for it (`job`) when one was."""
     config_for(snapshot.project, export_format)
     with transaction.atomic():
         locked = ExportSnapshot.objects.select_for_update().filter(pk=snapshot.pk).first()
@@ -208,7 +209,7 @@ def convert_snapshot(
             converted=entry["id"],
             download_resources=payload["download_resources"],
         )
-    return entry
+    return {**entry, "job": job.pk}
 
 
 def snapshot_file(
