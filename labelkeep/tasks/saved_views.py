@@ -178,8 +178,11 @@ def delete_view(view: SavedView, *, actor: User, origin: Origin) -> None:
 
 
 def delete_project_views(project: Project, *, actor: User, origin: Origin) -> int:
+    """Delete every view of the project; how many (none: nothing is audited)."""
     with transaction.atomic():
         deleted, _ = SavedView.objects.filter(project=project).delete()
+        if not deleted:
+            return 0
         record(
             "view.reset",
             actor=actor,
@@ -206,7 +209,8 @@ def reorder_views(project: Project, ids: Sequence[int], *, actor: User, origin: 
                 {"ids": [f"Not views of this project: {unknown[:20]}."]}
             )
         listed = list(dict.fromkeys(ids))
-        rest = [pk for pk in views if pk not in set(listed)]
+        chosen = set(listed)
+        rest = [pk for pk in views if pk not in chosen]
         for position, pk in enumerate([*listed, *rest]):
             SavedView.objects.filter(pk=pk).exclude(order=position).update(order=position)
         record(

@@ -171,6 +171,8 @@ def test_saved_view_writes(world: World, project: Project) -> None:
     write(admin, "post", "/api/dm/views/", body, expect=201)
     _, events = write(admin, "delete", f"/api/dm/views/reset/?project={project.pk}", expect=204)
     only(events, "view.reset", admin, project.pk, deleted=1)
+    _, events = write(admin, "delete", f"/api/dm/views/reset/?project={project.pk}", expect=204)
+    assert events == []  # nothing left to delete: nothing recorded
 
 
 def prediction_ids(project: Project) -> list[int]:
