@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from django.http import HttpResponseBase
 from django.urls import URLPattern, path
-from drf_spectacular.views import SpectacularAPIView
 
 from labelkeep.accounts import api, audit_api, org_views, session_api, views, workspaces_api
+from labelkeep.api.schema import SchemaView
 from labelkeep.dataio import export_urls, import_urls
 from labelkeep.jobs import api as jobs_api
 from labelkeep.projects import api as projects_api
@@ -102,7 +102,7 @@ urlpatterns: list[URLPattern] = [
     *both("api/dm/views/<int:pk>", saved_views_api.SavedViewDetailView.as_view(), "api-view"),
     *import_urls.urlpatterns,
     *export_urls.urlpatterns,
-    *both("api/schema", SpectacularAPIView.as_view(), "api-schema"),
+    *both("api/schema", SchemaView.as_view(), "api-schema"),
     path("docs/api/", web_views.api_docs, name="api-docs"),
     path("user/login/", views.login_page, name="login"),
     path("user/logout/", views.logout_page, name="logout"),

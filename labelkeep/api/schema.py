@@ -5,9 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from labelkeep.api.pagination import PagePagination
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document (YAML, or JSON with `?format=json`), with its errors in JSON
+    like every other endpoint's: drf-spectacular renders an error, an unknown `?format=`
+    among them, with its first renderer, YAML."""
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
 
 
 def drop_slash_twins(endpoints: list[tuple[str, str, str, Any]], **kwargs: Any) -> list[Any]:
