@@ -131,10 +131,19 @@ def _origin(payload: dict[str, Any]) -> Origin:
 def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
     done = run.done
     if payload.get("url"):
-        run.stored.append(_fetch(run, payload["url"]))
+        fetched = _fetch(run, payload["url"])
+        run.stored.append(fetched)
         done.file_upload_ids = [upload.pk for upload in run.stored]
-        # Recorded now: a worker that dies from here on leaves a file to delete.
-        ProjectImport.objects.filter(pk=done.pk).update(file_upload_ids=done.file_upload_ids)
+        with transaction.atomic():
+            # Recorded now: a worker that dies from here on leaves a file to delete. Under
+            # the project's lock, which deleting uploads takes (upload_records): such a
+            # deletion either sees the file held by this import, or took it first.
+            Project.objects.select_for_update().filter(pk=run.project.pk).first()
+            if not FileUpload.objects.filter(pk=fetched.pk).exists():
+                raise FormatError(
+                    "The downloaded file was deleted before it could be read; import it again."
+                )
+            ProjectImport.objects.filter(pk=done.pk).update(file_upload_ids=done.file_upload_ids)
     read = services.read_uploads(run.project, run.stored)
     run.ctx.progress(0, read.count, f"checking {read.count} tasks")
     options = services.Options(

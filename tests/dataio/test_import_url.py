@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from labelkeep.audit.models import AuditEvent
+from labelkeep.dataio import jobs
 from labelkeep.dataio.models import FileUpload
 from labelkeep.jobs.models import Job
 from labelkeep.jobs.services import execute
@@ -294,3 +295,26 @@ def test_url_without_commit_stores_and_checks_only(
     assert done["task_count"] == 0 and done["data_columns"] == ["text"]
     assert not Task.objects.filter(project=project).exists()
     assert FileUpload.objects.filter(project=project).count() == 1
+
+
+def test_a_download_deleted_before_it_is_recorded_fails_clearly(
+    world: World, project: Project, root: Path, remote: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone deletes the project's uploads just as the download lands: the import says so,
+    and nothing is imported (rather than an internal error from a missing file)."""
+    real_fetch = jobs._fetch
+
+    def fetched_then_deleted(*args: Any, **kwargs: Any) -> FileUpload:
+        upload = real_fetch(*args, **kwargs)
+        FileUpload.objects.filter(pk=upload.pk).delete()
+        return upload
+
+    monkeypatch.setattr(jobs, "_fetch", fetched_then_deleted)
+    done = run(
+        world, project, post_json(world.admin.client, project, {"url": url(remote, "/tasks.json")})
+    )
+    assert done["status"] == "failed"
+    assert (
+        done["error"] == "The downloaded file was deleted before it could be read; import it again."
+    )
+    assert nothing_imported(project, root)
