@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, OrderBy, Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from rest_framework import exceptions
@@ -41,11 +41,19 @@ QUERY_KEYS = ("filters", "ordering", "selectedItems")
 
 @dataclass(frozen=True)
 class ViewQuery:
-    """What a view asks of the task list, read for one caller."""
+    """What a view asks of the task list, read for one caller: its filters, and its
+    selection (`selectedItems`). Its ordering is checked, not kept: nothing that reads
+    a view through this orders by it."""
 
     condition: Q | None
-    ordering: list[str | OrderBy] | None  # None: the view names no ordering
     selection: Q | None
+
+    @property
+    def matching(self) -> Q | None:
+        """The tasks the view keeps: its filters and its selection together."""
+        if self.condition is None or self.selection is None:
+            return self.selection if self.condition is None else self.condition
+        return self.condition & self.selection
 
 
 def visible_views(user: User, role: Role) -> QuerySet[SavedView]:
@@ -94,10 +102,10 @@ def read_query(data: Mapping[str, Any], scope: filters.Scope, field: str = "data
     """A view's filters, ordering and selection as the task list applies them; refusals
     name `field`."""
     try:
-        ordering = data.get("ordering")
+        if data.get("ordering"):
+            filters.ordering(data["ordering"], "query")
         return ViewQuery(
             condition=filters.conditions(data.get("filters"), scope),
-            ordering=filters.ordering(ordering, "query") if ordering else None,
             selection=filters.selected(data.get("selectedItems")),
         )
     except exceptions.ValidationError as exc:

@@ -83,10 +83,7 @@ def _body(request: Request, form_class: type[serializers.Serializer[Any]]) -> di
         raise exceptions.ValidationError({"detail": "Send a JSON object."})
     form = form_class(data=request.data)
     form.is_valid(raise_exception=True)
-    values = dict(form.validated_data)
-    if "data" in request.data:
-        values["data"] = request.data["data"]
-    return values
+    return dict(form.validated_data)
 
 
 class _ViewScoped(TaskScopedView):
@@ -143,7 +140,7 @@ class SavedViewsView(_ViewScoped):
         if "project" not in values:
             raise exceptions.ValidationError({"project": "Give the project id."})
         project = self.project(values["project"])
-        data = checked_data(values.get("data", {}), self.scope(project))
+        data = checked_data(request.data.get("data", {}), self.scope(project))
         view = create_view(project, data, actor=self.actor, origin=self.origin)
         return Response(view_json(view), status=status.HTTP_201_CREATED)
 
@@ -181,8 +178,8 @@ class SavedViewDetailView(_ViewScoped):
         values = _body(request, _ViewWrite)
         if values.get("project", view.project_id) != view.project_id:
             raise exceptions.ValidationError({"project": "A view stays in its project."})
-        if "data" in values:
-            data = checked_data(values["data"], self.scope(view.project))
+        if "data" in request.data:
+            data = checked_data(request.data["data"], self.scope(view.project))
             update_view(view, data, actor=self.actor, origin=self.origin)
         return Response(view_json(view))
 

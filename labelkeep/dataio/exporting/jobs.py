@@ -77,10 +77,7 @@ def _view_condition(snapshot: ExportSnapshot) -> Q | None:
     if query is None:
         return None
     scope = filters.Scope(project=snapshot.project, user=snapshot.created_by, own_only=False)
-    read = read_query(query, scope, "view")
-    if read.condition is None or read.selection is None:
-        return read.condition or read.selection
-    return read.condition & read.selection
+    return read_query(query, scope, "view").matching
 
 
 def selection_of(snapshot: ExportSnapshot) -> Selection:
