@@ -79,13 +79,15 @@ class FormatError(Exception):
 class Parsed:
     """Items read from one source; `lines[i]` is the line item i started on, if known.
     `only_data`: every item is a task's data (a table's rows, a text file's lines, media
-    files), so a key named "data" is data too, never the `{"data": …}` of a task."""
+    files), so a key named "data" is data too, never the `{"data": …}` of a task.
+    `upload_id`: the stored file the items were read from, which their tasks then name."""
 
     name: str
     format: str
     items: list[Any]
     lines: list[int] | None = field(default=None)
     only_data: bool = False
+    upload_id: int | None = None
 
     def where(self, index: int) -> str:
         if self.lines is not None:

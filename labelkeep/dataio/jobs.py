@@ -144,7 +144,7 @@ def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
                     "The downloaded file was deleted before it could be read; import it again."
                 )
             ProjectImport.objects.filter(pk=done.pk).update(file_upload_ids=done.file_upload_ids)
-    read = services.read_uploads(run.project, run.stored)
+    read = services.read_uploads(run.project, run.stored, link=not payload.get("staged"))
     run.ctx.progress(0, read.count, f"checking {read.count} tasks")
     options = services.Options(
         preannotated_from_fields=tuple(payload.get("preannotated_from_fields", ()))

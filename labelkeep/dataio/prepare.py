@@ -136,6 +136,7 @@ class Checker:
         # The loop below is the hot path of every import: keep per-item work minimal.
         required, columns, tasks = self.required, out.data_columns, out.tasks
         labeled_when_empty, only_data = self.overlap <= 0, source.only_data
+        upload = source.upload_id
         for index, item in enumerate(source.items):
             if type(item) is dict and (only_data or "data" not in item) and not self.preannotated:
                 if not item or (required and not required <= item.keys()):
@@ -145,7 +146,7 @@ class Checker:
                 if text is None:
                     continue
                 columns.update(item)
-                tasks.append((text, "{}", labeled_when_empty, 0, 0, 0))
+                tasks.append((text, "{}", labeled_when_empty, 0, 0, 0, upload))
             else:
                 self._full_item(source, index, item, out)
             if len(self.messages) >= MAX_MESSAGES:
@@ -193,7 +194,15 @@ class Checker:
             return
         done = sum(1 for row in made if not row[3])
         out.tasks.append(
-            (data_text, meta_text, done >= self.overlap, done, len(made) - done, len(guesses))
+            (
+                data_text,
+                meta_text,
+                done >= self.overlap,
+                done,
+                len(made) - done,
+                len(guesses),
+                source.upload_id,
+            )
         )
         out.annotations.extend(made)
         out.predictions.extend(guesses)

@@ -119,9 +119,10 @@ def _media_key(project: Project, kind: str) -> str:
     return config.data_keys[0] if config.data_keys else kind
 
 
-def read_uploads(project: Project, stored: Sequence[FileUpload]) -> _Read:
+def read_uploads(project: Project, stored: Sequence[FileUpload], *, link: bool = True) -> _Read:
     """Tasks from task files; one task per media file, referring to its served URL.
-    Refused past IMPORT_MAX_TASKS, as soon as reading gets there."""
+    With `link`, each task names the file it came from (not for a request body the
+    server staged as a file). Refused past IMPORT_MAX_TASKS, as soon as reading gets there."""
     read, limit = _Read(), int(settings.IMPORT_MAX_TASKS)
     for upload in stored:
         ext = formats.extension(upload.path)
@@ -139,6 +140,8 @@ def read_uploads(project: Project, stored: Sequence[FileUpload]) -> _Read:
             key = _media_key(project, formats.MEDIA_KINDS[ext])
             item = {key: uploads.url_of(upload)}
             source = Parsed(upload.original_name, ext, [item], only_data=True)
+        if link:
+            source.upload_id = upload.pk
         read.sources.append(source)
         check_count(read.count)
     return read

@@ -11,6 +11,7 @@ from labelkeep.db.prepared import PreparedSelect
 from labelkeep.projects.access import find_visible, prepared_per_role
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.serializers import UPLOAD_NAME, UPLOAD_NAME_COLUMN
 
 
 def visible_tasks(user: User, role: Role) -> QuerySet[Task]:
@@ -21,6 +22,7 @@ _TASK_FOR = prepared_per_role(
     lambda pk, caller, role: visible_tasks(caller, role)
     .select_related("project")
     .defer("project__parsed_label_config")  # task requests never read it
+    .annotate(**{UPLOAD_NAME: UPLOAD_NAME_COLUMN})
     .filter(pk=pk)
     .order_by()[:1]
 )

@@ -161,9 +161,9 @@ def _variable_limit() -> int:
     return SQLITE_FALLBACK_VARIABLES
 
 
-TaskRow = tuple[str, str, bool, int, int, int]
-"""(data, meta, is_labeled, total_annotations, cancelled_annotations, total_predictions);
-JSON values as text."""
+TaskRow = tuple[str, str, bool, int, int, int, int | None]
+"""(data, meta, is_labeled, total_annotations, cancelled_annotations, total_predictions,
+file_upload id); JSON values as text."""
 AnnotationRow = tuple[int, str, int | None, bool, bool, float | None]
 """(task index, result, completed_by id, was_cancelled, ground_truth, lead_time)."""
 PredictionRow = tuple[int, str, float | None, str]
@@ -176,6 +176,7 @@ TASK_COLUMNS = (
     "total_annotations",
     "cancelled_annotations",
     "total_predictions",
+    "file_upload_id",
 )
 ANNOTATION_COLUMNS = (
     "task_id",
@@ -230,7 +231,8 @@ def _insert_tasks(
     rows: Sequence[TaskRow],
     first_inner_id: int,
 ) -> list[int]:
-    """Columns with one value in every row (meta `{}`, counters 0) are sent once."""
+    """Columns with one value in every row (meta `{}`, counters 0, the file they came
+    from) are sent once."""
     if not rows:
         return []
     fixed: dict[str, Any] = {"project_id": project_id, "overlap": overlap}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import OrderBy, Q
+from django.db.models import F, OrderBy, Q
 from django.db.models.fields.json import KeyTransform
 from rest_framework import exceptions
 
@@ -169,6 +169,23 @@ def _annotators(operator: str, value: Any, scope: Scope) -> Q:
     return found if operator in ("contains", "in_list") else ~found
 
 
+def _upload(operator: str, value: Any) -> Q:
+    """The name of the file the task was imported from (tasks sent in a request body have
+    none: they are "empty", and unequal to any name)."""
+    where = f"filter:tasks:file_upload {operator}"
+    missing = Q(file_upload__isnull=True)
+    if operator == "empty":
+        return missing if _flag(value, where) else ~missing
+    base = operator.removeprefix("not_")
+    if base == "equal":
+        found = Q(file_upload__original_name__exact=_text(value, where))
+    elif base in _TEXT:
+        found = Q(**{f"file_upload__original_name__{_TEXT[base]}": _text(value, where)})
+    else:
+        raise refuse("query", f"filter:tasks:file_upload: operator `{operator}` is not supported.")
+    return ~found | missing if operator.startswith("not_") else found
+
+
 def data_path(key: str, where: str) -> list[str]:
     """The segments of `data.<key>`: `[A-Za-z0-9_]+` each, no `__`, at most five."""
     parts = key.split(".")
@@ -210,6 +227,7 @@ _TYPES = {
     "updated_at": ("Datetime",),
     "is_labeled": ("Boolean",),
     "annotators": ("List", "Number"),
+    "file_upload": ("String",),
 }
 
 
@@ -245,6 +263,8 @@ def _column(column: str, operator: str, value: Any, scope: Scope) -> Q:
         return _annotators(operator, value, scope)
     if column == "is_labeled":
         return _labeled(operator, value)
+    if column == "file_upload":
+        return _upload(operator, value)
     parse = _moment if column in ("created_at", "updated_at") else _whole
     return _compare(column, operator, value, parse)
 
@@ -367,10 +387,17 @@ def ordering(names: Any, field: str) -> list[str | OrderBy]:
         return [tiebreak]
     if column in ORDERABLE:
         return [f"-{column}" if descending else column, tiebreak]
+    if column == "file_upload":  # by name; tasks sent in a request body last
+        upload = F("file_upload__original_name")
+        by = upload.desc(nulls_last=True) if descending else upload.asc(nulls_last=True)
+        return [by, tiebreak]
     if column.startswith("data."):
         expression: Any = "data"
         for part in data_path(column[5:], field):
             expression = KeyTransform(part, expression)
         by = expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
         return [by, tiebreak]
-    raise refuse(field, f"`{name}`: not orderable. Use {', '.join(ORDERABLE)} or data.<key>.")
+    raise refuse(
+        field,
+        f"`{name}`: not orderable. Use {', '.join(ORDERABLE)}, file_upload or data.<key>.",
+    )

@@ -30,6 +30,8 @@ from labelkeep.tasks.serializers import (
     PREDICTION_COLUMNS,
     TASK_COLUMNS,
     TASK_FIELDS,
+    UPLOAD_NAME,
+    UPLOAD_NAME_COLUMN,
     annotation_row_json,
     prediction_row_json,
     task_row_json,
@@ -165,6 +167,8 @@ def _page_rows(
     else:
         rows = ordered[: listing.size]
     columns = {TASK_COLUMNS[name][0] for name in TASK_FIELDS if name in listing.include}
+    if UPLOAD_NAME in columns:
+        rows = rows.annotate(**{UPLOAD_NAME: UPLOAD_NAME_COLUMN})
     return list(rows.values(*columns, "id"))
 
 

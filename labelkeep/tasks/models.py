@@ -29,10 +29,27 @@ class Task(models.Model):
     total_annotations = models.PositiveIntegerField(default=0)
     cancelled_annotations = models.PositiveIntegerField(default=0)
     total_predictions = models.PositiveIntegerField(default=0)
+    # The uploaded file (or the file a URL import fetched) the task was read from; none for
+    # tasks sent in a request body. Deleting the upload's record leaves the task.
+    file_upload = models.ForeignKey(
+        "dataio.FileUpload",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         indexes = (
             models.Index(fields=("project", "id"), name="task_project_id"),
+            # Deleting an upload's record unlinks its tasks; most tasks (sent in a request
+            # body) have none, and cost this index nothing.
+            models.Index(
+                fields=("file_upload",),
+                name="task_file_upload",
+                condition=models.Q(file_upload__isnull=False),
+            ),
             models.Index(fields=("project", "is_labeled", "id"), name="task_project_labeled"),
             # The task list's orderings and range filters (labelkeep/tasks/filters.py).
             models.Index(fields=("project", "created_at", "id"), name="task_project_created"),

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.db.models import F
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -30,7 +31,12 @@ TASK_FIELDS = (
     "total_annotations",
     "cancelled_annotations",
     "total_predictions",
+    "file_upload",
 )
+# The name of the file a task was imported from, read with the task (a join on its
+# primary key) wherever tasks are listed or fetched for output.
+UPLOAD_NAME = "file_upload_name"
+UPLOAD_NAME_COLUMN = F("file_upload__original_name")
 
 
 class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
@@ -132,6 +138,14 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
     """A task; with `full`, its annotations and predictions as objects."""
 
     updated_by = serializers.SerializerMethodField()
+    file_upload = serializers.CharField(
+        source="file_upload.original_name",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The name of the uploaded (or fetched) file the task was imported from; "
+        "null for tasks sent in a request body.",
+    )
 
     class Meta:
         model = Task
@@ -278,6 +292,7 @@ TASK_COLUMNS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "total_annotations": ("total_annotations", lambda v: v),
     "cancelled_annotations": ("cancelled_annotations", lambda v: v),
     "total_predictions": ("total_predictions", lambda v: v),
+    "file_upload": (UPLOAD_NAME, lambda v: v),
 }
 if tuple(TASK_COLUMNS) != TASK_FIELDS:
     raise ImportError("task output and TASK_FIELDS disagree")
@@ -293,8 +308,17 @@ def task_row_json(row: Row, fields: Iterable[str] = TASK_FIELDS) -> dict[str, An
 
 
 def task_fields_json(task: Task, fields: Iterable[str] = TASK_FIELDS) -> dict[str, Any]:
-    """The task's own fields (only `fields`: the others may not have been loaded)."""
-    return task_row_json(task.__dict__, fields)
+    """The task's own fields (only `fields`: the others may not have been loaded). The
+    upload's name is read here if the task was loaded without it (a task just created or
+    picked by the label stream; most have none, and cost no query)."""
+    row = task.__dict__
+    if UPLOAD_NAME not in row:
+        name = None
+        if task.file_upload_id is not None:  # (an upload deleted meanwhile: None)
+            found = Task.objects.filter(pk=task.pk).values_list("file_upload__original_name")
+            name = next(iter(found), (None,))[0]
+        row = {**row, UPLOAD_NAME: name}
+    return task_row_json(row, fields)
 
 
 def task_json(

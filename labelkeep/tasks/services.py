@@ -83,6 +83,7 @@ def _as_rows(items: Sequence[NewTask], overlap: int, actor: User | None) -> Task
                 done,
                 len(item.annotations) - done,
                 len(item.predictions),
+                None,
             )
         )
         rows.annotations.extend(

@@ -23,7 +23,7 @@ def project(world: World) -> Project:
 
 def _rows(count: int) -> bulk.TaskRows:
     return bulk.TaskRows(
-        tasks=[(f'{{"text": "t{n}"}}', "{}", False, 0, 0, 0) for n in range(count)]
+        tasks=[(f'{{"text": "t{n}"}}', "{}", False, 0, 0, 0, None) for n in range(count)]
     )
 
 

@@ -59,7 +59,7 @@ def fill(project: Project, world: World, count: int = MANY) -> list[int]:
     for n in range(count):
         done, skipped, predicted = int(n % 4 == 0), int(n % 8 == 0), int(n % 2 == 0)
         rows.tasks.append(
-            (json.dumps({"text": f"t{n}"}), "{}", bool(done), done, skipped, predicted)
+            (json.dumps({"text": f"t{n}"}), "{}", bool(done), done, skipped, predicted, None)
         )
         if done:
             rows.annotations.append((n, result, author, False, False, None))
@@ -310,7 +310,7 @@ def test_bulk_delete_of_more_annotations_than_sqlite_binds(world: World, project
     rows = TaskRows()
     author = world.admin.user.pk
     for n in range(36_000):
-        rows.tasks.append((json.dumps({"text": f"t{n}"}), "{}", True, 1, int(n % 3 == 0), 0))
+        rows.tasks.append((json.dumps({"text": f"t{n}"}), "{}", True, 1, int(n % 3 == 0), 0, None))
         rows.annotations.append((n, "[]", author, False, False, None))
         if n % 3 == 0:
             rows.annotations.append((n, "[]", author, True, False, None))

@@ -22,6 +22,7 @@ from django.db.models.functions import Cast
 
 from labelkeep.accounts.models import User
 from labelkeep.dataio.exporting.selection import Selection
+from labelkeep.dataio.models import FileUpload
 from labelkeep.tasks.models import Prediction, Task
 from labelkeep.tasks.serializers import timestamp
 
@@ -51,6 +52,7 @@ TASK_COLUMNS = (
     "total_annotations",
     "cancelled_annotations",
     "total_predictions",
+    "file_upload_id",
 )
 ANNOTATION_COLUMNS = (
     "task_id",
@@ -75,7 +77,8 @@ PREDICTION_COLUMNS = (
 )
 
 TASK = (
-    '{"id": %d, "annotations": [%s], "drafts": [], "predictions": [%s], "data": %s, '
+    '{"id": %d, "annotations": [%s], "file_upload": %s, "drafts": [], "predictions": [%s], '
+    '"data": %s, '
     '"meta": %s, "created_at": "%s", "updated_at": "%s", "inner_id": %d, '
     '"total_annotations": %d, "cancelled_annotations": %d, "total_predictions": %d, '
     '"comment_count": 0, "unresolved_comment_count": 0, "last_comment_updated_at": null, '
@@ -135,6 +138,7 @@ class DatabaseSource:
         self.selection = selection
         self.chunk_size = chunk_size
         self.counts = Counts()
+        self._upload_names: dict[int, str] = {}  # id → the name as JSON text
 
     def raw(self) -> Iterator[str]:
         self.counts = Counts()
@@ -207,6 +211,7 @@ class DatabaseSource:
         members = self._members(ids)
         annotations = self._annotations(members)
         predictions = self._predictions(members)
+        names = self._names({row[-1] for row in rows})
         project = self.selection.project_id
         self.counts.tasks += len(rows)
         return [
@@ -214,6 +219,7 @@ class DatabaseSource:
             % (
                 pk,
                 ", ".join(annotations.get(pk, ())),
+                names.get(upload, "null") if upload else "null",
                 ", ".join(predictions.get(pk, ())),
                 data,
                 meta,
@@ -237,8 +243,18 @@ class DatabaseSource:
                 total,
                 cancelled,
                 total_predictions,
+                upload,
             ) in rows
         ]
+
+    def _names(self, ids: set[int | None]) -> dict[int, str]:
+        """The names of the files tasks came from, as JSON text, read once per export
+        (most tasks came from a few files, or from request bodies: none)."""
+        unknown = [pk for pk in ids if pk is not None and pk not in self._upload_names]
+        if unknown:
+            found = FileUpload.objects.filter(pk__in=unknown).values_list("id", "original_name")
+            self._upload_names.update((pk, json.dumps(name)) for pk, name in found)
+        return self._upload_names
 
     def _annotations(self, members: Q) -> dict[int, list[str]]:
         query = (
