@@ -238,6 +238,7 @@ def _url(data: Any, project: Project) -> str | None:
 
 class ImportStatusSerializer(serializers.ModelSerializer[ProjectImport]):
     url = serializers.CharField(source="source_url")
+    preannotated_from_fields = serializers.ListField(child=serializers.CharField())
     predictions_count = serializers.IntegerField(source="prediction_count")
     progress = serializers.SerializerMethodField()
 
@@ -248,6 +249,9 @@ class ImportStatusSerializer(serializers.ModelSerializer[ProjectImport]):
             "project",
             "status",
             "url",
+            "commit_to_project",
+            "return_task_ids",
+            "preannotated_from_fields",
             "task_count",
             "annotation_count",
             "prediction_count",
@@ -255,10 +259,12 @@ class ImportStatusSerializer(serializers.ModelSerializer[ProjectImport]):
             "error",
             "task_ids",
             "file_upload_ids",
+            "could_be_tasks_list",
             "found_formats",
             "data_columns",
             "duration",
             "created_at",
+            "updated_at",
             "finished_at",
             "job",
             "progress",

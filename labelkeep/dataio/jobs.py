@@ -92,7 +92,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
         _fail(done, "The person who started the import no longer exists.")
         raise ImportFailed(done.error)
     run = _Run(ctx, done, done.created_by, _origin(payload))
-    ProjectImport.objects.filter(pk=done.pk).update(status=RunStatus.IN_PROGRESS)
+    _update(done, status=RunStatus.IN_PROGRESS)
     given_uploads = FileUpload.objects.filter(project=run.project, pk__in=payload["uploads"])
     run.stored = list(given_uploads.order_by("pk"))
     try:
@@ -143,7 +143,7 @@ def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
                 raise FormatError(
                     "The downloaded file was deleted before it could be read; import it again."
                 )
-            ProjectImport.objects.filter(pk=done.pk).update(file_upload_ids=done.file_upload_ids)
+            _update(done, file_upload_ids=done.file_upload_ids)
     read = services.read_uploads(run.project, run.stored, link=not payload.get("staged"))
     run.ctx.progress(0, read.count, f"checking {read.count} tasks")
     options = services.Options(
@@ -157,13 +157,14 @@ def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
         with transaction.atomic():
             written = write_task_rows(run.project, part, actor=run.actor, origin=run.origin)
             done.written = add_runs(done.written, written.task_ids)
-            ProjectImport.objects.filter(pk=done.pk).update(written=done.written)
+            _update(done, written=done.written)
         run.created.extend(written.task_ids)
         run.ctx.progress(len(run.created), total, f"imported {len(run.created)} of {total} tasks")
     with transaction.atomic():
         done.status = RunStatus.COMPLETED
-        if not payload.get("staged"):
+        if not payload.get("staged"):  # a staged body's record says what the request did
             done.found_formats = dict(read.formats)
+            done.could_be_tasks_list = read.could_be_tasks_list
         done.data_columns = sorted(prepared.data_columns)
         done.task_count = total
         # Without commit_to_project nothing was created: the record says so, as in the request.
@@ -174,6 +175,11 @@ def _run(run: _Run, payload: dict[str, Any], started: float) -> None:
         done.finished_at = timezone.now()
         done.save()
         services.audit_import(done, run.actor, run.origin, commit=commit)
+
+
+def _update(done: ProjectImport, **values: Any) -> None:
+    """Write some fields of the record, and when it changed (`update` skips auto_now)."""
+    ProjectImport.objects.filter(pk=done.pk).update(updated_at=timezone.now(), **values)
 
 
 def _fetch(run: _Run, url: str) -> FileUpload:

@@ -41,7 +41,12 @@ class ProjectImport(models.Model):
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.CREATED)
     source_url = models.URLField(max_length=2000, blank=True)
+    # The request's options, kept as given (Label Studio's import record shows them).
+    commit_to_project = models.BooleanField(default=True)
+    return_task_ids = models.BooleanField(default=False)
+    preannotated_from_fields = models.JSONField(default=list)
     file_upload_ids = models.JSONField(default=list)
+    could_be_tasks_list = models.BooleanField(default=False)
     found_formats = models.JSONField(default=dict)
     data_columns = models.JSONField(default=list)
     task_count = models.PositiveBigIntegerField(default=0)
@@ -54,6 +59,7 @@ class ProjectImport(models.Model):
     error = models.TextField(blank=True)
     duration = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelkeep.accounts.models import Membership, User
-from labelkeep.api.fields import Unstorable, storable_problem, storable_text
+from labelkeep.api.fields import MAX_ID, Unstorable, storable_problem, storable_text
 from labelkeep.dataio.formats import Parsed
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
-from labelkeep.tasks.bulk import TaskRows
+from labelkeep.tasks.bulk import AnnotationRow, TaskRows
 
 MAX_MESSAGES = 20
 MODEL_VERSION_LENGTH = 200
@@ -279,8 +279,8 @@ class Checker:
 
     def _annotations(
         self, source: Parsed, index: int, task: int, given: list[Any]
-    ) -> list[tuple[int, str, int, bool, bool, float | None]] | None:
-        made = []
+    ) -> list[AnnotationRow] | None:
+        made: list[AnnotationRow] = []
         for number, raw in enumerate(given):
             what = f"annotation {number}"
             if not isinstance(raw, dict):
@@ -296,12 +296,14 @@ class Checker:
                     "lead_time a number.",
                 )
                 return None
-            result = self._result(source, index, what, raw.get("result", []))
+            given_result = raw.get("result", [])
+            result = self._result(source, index, what, given_result)
             if result is None:
                 return None
             author = self.members.resolve(raw.get("completed_by"), self.importer)
             time = float(lead_time) if lead_time is not None else None
-            made.append((task, result, author, flags[0], flags[1], time))
+            regions = len(given_result)  # a list: _result checked it
+            made.append((task, result, author, flags[0], flags[1], time, regions, _id(raw)))
         return made
 
     def _predictions(
@@ -328,6 +330,15 @@ class Checker:
                 return None
             made.append((task, result, float(score) if score is not None else None, version))
         return made
+
+
+def _id(item: dict[str, Any]) -> int | None:
+    """The id an item had where it was exported from, kept as `import_id` (anything but a
+    whole number in the range of ids is not one, and is ignored like the other fields)."""
+    given = item.get("id")
+    if type(given) is int and 0 < given <= MAX_ID:
+        return given
+    return None
 
 
 def _given(item: dict[str, Any], key: str, empty: Any) -> Any:

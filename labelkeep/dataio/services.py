@@ -45,6 +45,14 @@ class Options:
     return_task_ids: bool = False
     preannotated_from_fields: tuple[str, ...] = ()
 
+    def recorded(self) -> dict[str, Any]:
+        """The options as the import's record keeps them."""
+        return {
+            "commit_to_project": self.commit,
+            "return_task_ids": self.return_task_ids,
+            "preannotated_from_fields": list(self.preannotated_from_fields),
+        }
+
 
 @dataclass
 class Report:
@@ -212,7 +220,9 @@ def import_files(
         read = read_uploads(project, stored)
         prepared = checker_for(project, options, actor).prepare(read.sources)
         if options.commit and read.count > int(settings.IMPORT_SYNC_MAX_TASKS):
-            return Report(queued=_queue(project, stored, options, actor=actor, origin=origin))
+            lists = read.could_be_tasks_list
+            queued = _queue(project, stored, options, actor=actor, origin=origin, lists=lists)
+            return Report(queued=queued)
         report = _report_of(read, stored)
         return _commit(
             project, prepared, report, options, actor=actor, origin=origin, start=started
@@ -282,8 +292,10 @@ def _commit(
             annotation_count=report.annotation_count if options.commit else 0,
             prediction_count=report.prediction_count if options.commit else 0,
             task_ids=report.task_ids,
+            could_be_tasks_list=report.could_be_tasks_list,
             duration=report.duration,
             finished_at=timezone.now(),
+            **options.recorded(),
         )
         audit_import(done, actor, origin, commit=options.commit)
     return report
@@ -298,13 +310,17 @@ def _queue(
     origin: Origin,
     url: str = "",
     staged: bool = False,
+    lists: bool = False,
 ) -> ProjectImport:
-    """A ProjectImport and the job that will run it (call inside a transaction)."""
+    """A ProjectImport and the job that will run it (call inside a transaction). `lists`:
+    whether the stored files could be task lists (a URL's file: the job says, once read)."""
     queued = ProjectImport.objects.create(
         project=project,
         created_by=actor,
         source_url=display_url(url),
         file_upload_ids=[] if staged else [upload.pk for upload in stored],
+        could_be_tasks_list=lists,
+        **options.recorded(),
     )
     payload = {
         "import": queued.pk,

@@ -77,7 +77,9 @@ def _deleted(project: Project, chosen: Any, view: MemberAPIView) -> int:
         raise exceptions.ValidationError({"file_upload_ids": [str(exc)]}) from None
 
 
-class _DeleteChoice(serializers.Serializer[Any]):
+class FileUploadIdsSerializer(serializers.Serializer[Any]):
+    """`{file_upload_ids: [ids]}`: the uploads to delete; without it (or null), all of them."""
+
     file_upload_ids = serializers.ListField(
         child=IdField(), max_length=MAX_IDS, required=False, allow_null=True
     )
@@ -116,7 +118,7 @@ class ProjectUploadsView(MemberAPIView):
         tags=["import"],
         summary="Delete a project's uploaded files",
         operation_id="files_delete_many",
-        request=_DeleteChoice,
+        request=FileUploadIdsSerializer,
         responses=responses({200: _DELETED}, _IN_USE, *MEMBER_ERRORS, 404),
     )
     def delete(self, request: Request, pk: int) -> Response:
@@ -124,7 +126,7 @@ class ProjectUploadsView(MemberAPIView):
         data = request.data if isinstance(request.data, dict) else None
         if data is None:
             raise exceptions.ValidationError({"detail": "Send a JSON object: {file_upload_ids}."})
-        form = _DeleteChoice(data=data)
+        form = FileUploadIdsSerializer(data=data)
         form.is_valid(raise_exception=True)
         ids = form.validated_data.get("file_upload_ids")
         return Response({"deleted": _deleted(project, uploads_of(project, ids), self)})

@@ -305,6 +305,7 @@ class ProjectMembersView(MemberAPIView):
     @extend_schema(
         tags=["projects"],
         summary="Remove project members",
+        request=MemberIdsSerializer,
         parameters=[
             OpenApiParameter(
                 "user", int, description="The user to remove, when the body names nobody."

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -164,8 +165,9 @@ def _variable_limit() -> int:
 TaskRow = tuple[str, str, bool, int, int, int, int | None]
 """(data, meta, is_labeled, total_annotations, cancelled_annotations, total_predictions,
 file_upload id); JSON values as text."""
-AnnotationRow = tuple[int, str, int | None, bool, bool, float | None]
-"""(task index, result, completed_by id, was_cancelled, ground_truth, lead_time)."""
+AnnotationRow = tuple[int, str, int | None, bool, bool, float | None, int, int | None]
+"""(task index, result, completed_by id, was_cancelled, ground_truth, lead_time,
+result_count, import_id)."""
 PredictionRow = tuple[int, str, float | None, str]
 """(task index, result, score, model_version)."""
 
@@ -185,6 +187,9 @@ ANNOTATION_COLUMNS = (
     "was_cancelled",
     "ground_truth",
     "lead_time",
+    "result_count",
+    "import_id",
+    "unique_id",
 )
 PREDICTION_COLUMNS = ("task_id", "result", "score", "model_version")
 
@@ -209,13 +214,15 @@ class TaskRows:
 def insert(project_id: int, overlap: int, rows: TaskRows, first_inner_id: int) -> list[int]:
     """Write the rows, numbered `first_inner_id`, `first_inner_id + 1`, … within the
     project; the new task ids in input order. Counters and numbers are the caller's."""
-    from labelkeep.tasks.models import Annotation, Prediction, Task
+    from labelkeep.tasks.models import Annotation, AnnotationAction, Prediction, Task
 
     fixed = {"project_id": project_id}
     ids = _insert_tasks(Task, project_id, overlap, rows.tasks, first_inner_id)
     if rows.annotations:
-        Columns(Annotation, ANNOTATION_COLUMNS, fixed).insert(
-            [(ids[task], *rest) for task, *rest in rows.annotations]
+        made = {**fixed, "last_action": AnnotationAction.IMPORTED.value, "bulk_created": True}
+        # A unique id each, as the 32 hex digits both databases read as a UUID.
+        Columns(Annotation, ANNOTATION_COLUMNS, made).insert(
+            [(ids[task], *rest, uuid.uuid4().hex) for task, *rest in rows.annotations]
         )
     if rows.predictions:
         Columns(Prediction, PREDICTION_COLUMNS, fixed).insert(

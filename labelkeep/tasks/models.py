@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 from labelkeep.accounts.models import User
@@ -83,6 +85,16 @@ def labeled(value: bool) -> models.Q:
     return models.Q(is_labeled__in=[value])
 
 
+class AnnotationAction(models.TextChoices):
+    """How an annotation was last written (Label Studio's `last_action` values that
+    Labelkeep's writes make)."""
+
+    IMPORTED = "imported"
+    SUBMITTED = "submitted"
+    SKIPPED = "skipped"
+    UPDATED = "updated"
+
+
 class Annotation(models.Model):
     """One person's labels for one task (`was_cancelled` marks a skip)."""
 
@@ -105,6 +117,17 @@ class Annotation(models.Model):
     updated_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Label Studio's bookkeeping, kept by the services: a random id that stays with the
+    # annotation wherever it is exported, the number of regions in `result`, the id it
+    # had in the file it was imported from, how it was last written, and whether it was
+    # made in bulk (an import, or one result on many tasks) rather than one by one.
+    unique_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    result_count = models.PositiveIntegerField(default=0)
+    import_id = models.BigIntegerField(null=True, blank=True)
+    last_action = models.CharField(  # "" (shown as null): written before it was kept
+        max_length=32, choices=AnnotationAction.choices, blank=True, default=""
+    )
+    bulk_created = models.BooleanField(default=False)
 
     class Meta:
         indexes = (

@@ -213,7 +213,8 @@ class ResetViewsView(_ViewScoped):
         tags=["views"],
         summary="Delete all of a project's views",
         operation_id="views_reset",
-        parameters=[OpenApiParameter("project", int, required=True)],
+        parameters=[OpenApiParameter("project", int, description="Or in the body.")],
+        request=inline_serializer("ViewsReset", {"project": serializers.IntegerField()}),
         responses=responses({204: None}, (400, "No `project`."), *MEMBER_ERRORS, _NO_PROJECT),
     )
     def delete(self, request: Request) -> Response:

@@ -12,8 +12,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labelkeep.api.fields import FiniteFloatField, IdField, StorableDictField, StorableJSONField
-from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.models import Annotation, AnnotationAction, Prediction, Task
 
+# Label Studio's annotation bookkeeping, kept by the services (read only).
+BOOKKEEPING = ("unique_id", "result_count", "import_id", "last_action", "bulk_created")
 # Tasks one bulk annotation request may annotate.
 BULK_ANNOTATION_LIMIT = 10_000
 
@@ -45,6 +47,7 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
     result = StorableJSONField(required=False)
     lead_time = FiniteFloatField(min_value=0, required=False, allow_null=True)
     completed_by = IdField(source="completed_by_id", required=False)
+    last_action = serializers.SerializerMethodField()
 
     class Meta:
         model = Annotation
@@ -60,8 +63,37 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
             "created_at",
             "updated_at",
             "updated_by",
+            *BOOKKEEPING,
         )
-        read_only_fields = ("id", "task", "project", "created_at", "updated_at", "updated_by")
+        read_only_fields = (
+            "id",
+            "task",
+            "project",
+            "created_at",
+            "updated_at",
+            "updated_by",
+            *BOOKKEEPING,
+        )
+        extra_kwargs: dict[str, Any] = {
+            "unique_id": {"help_text": "A random id that stays with the annotation."},
+            "result_count": {"help_text": "The number of regions in `result`."},
+            "import_id": {"help_text": "The annotation's id in the file it was imported from."},
+            "bulk_created": {
+                "help_text": "Made by an import or a bulk request rather than one by one."
+            },
+        }
+
+    @extend_schema_field(
+        {
+            "type": "string",
+            "nullable": True,
+            "enum": [*AnnotationAction.values, None],
+            "description": "How the annotation was last written; null for annotations "
+            "written before Labelkeep kept it.",
+        }
+    )
+    def get_last_action(self, annotation: Annotation) -> str | None:
+        return annotation.last_action or None
 
 
 class AnnotationCreateSerializer(serializers.Serializer[Any]):
@@ -227,6 +259,11 @@ ANNOTATION_COLUMNS = (
     "created_at",
     "updated_at",
     "updated_by_id",
+    "unique_id",
+    "result_count",
+    "import_id",
+    "last_action",
+    "bulk_created",
 )
 PREDICTION_COLUMNS = (
     "id",
@@ -253,6 +290,11 @@ def annotation_row_json(row: Row) -> dict[str, Any]:
         "created_at": instant(row["created_at"]),
         "updated_at": instant(row["updated_at"]),
         "updated_by": row["updated_by_id"],
+        "unique_id": str(row["unique_id"]),
+        "result_count": row["result_count"],
+        "import_id": row["import_id"],
+        "last_action": row["last_action"] or None,
+        "bulk_created": row["bulk_created"],
     }
 
 

@@ -18,7 +18,7 @@ from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
 from labelkeep.tasks import bulk, counters, deletion
 from labelkeep.tasks.bulk import TaskRows
-from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock
+from labelkeep.tasks.models import Annotation, AnnotationAction, Prediction, Task, TaskLock
 from labelkeep.tasks.stream import release
 
 T = TypeVar("T")
@@ -94,6 +94,8 @@ def _as_rows(items: Sequence[NewTask], overlap: int, actor: User | None) -> Task
                 bool(a.get("was_cancelled", False)),
                 bool(a.get("ground_truth", False)),
                 a.get("lead_time"),
+                len(a.get("result", [])),
+                None,
             )
             for a in item.annotations
         )
@@ -289,7 +291,12 @@ def create_annotation(
     def write() -> Annotation:
         values["result"] = _checked_result(task.project, given)
         annotation = Annotation(
-            task=task, project=task.project, completed_by=completed_by, updated_by=actor, **values
+            task=task,
+            project=task.project,
+            completed_by=completed_by,
+            updated_by=actor,
+            **values,
+            **_bookkeeping(values),
         )
         with transaction.atomic():
             _INSERT_ANNOTATION.insert(annotation)
@@ -365,7 +372,9 @@ def _create_bulk(
                     project=project,
                     completed_by=completed_by,
                     updated_by=actor,
+                    bulk_created=True,
                     **values,
+                    **_bookkeeping(values),
                 )
                 for pk in ids
             ],
@@ -394,6 +403,21 @@ def _create_bulk(
             tasks=len(ids),
         )
     return made
+
+
+def _bookkeeping(values: Mapping[str, Any], *, became_skip: bool | None = None) -> dict[str, Any]:
+    """Label Studio's `last_action` and `result_count` for a write of these values: a new
+    annotation (`became_skip` None) is submitted or skipped; a change is an update, or a
+    skip when it turns submitted work into one."""
+    if became_skip is None:
+        new = AnnotationAction.SUBMITTED
+        action = AnnotationAction.SKIPPED if values.get("was_cancelled") else new
+    else:
+        action = AnnotationAction.SKIPPED if became_skip else AnnotationAction.UPDATED
+    kept: dict[str, Any] = {"last_action": action}
+    if "result" in values:
+        kept["result_count"] = len(values["result"])
+    return kept
 
 
 def _skipped_now(annotation: Annotation) -> bool | None:
@@ -426,7 +450,10 @@ def update_annotation(
             for name, value in values.items():
                 setattr(annotation, name, value)
             annotation.updated_by = actor
-            annotation.save(update_fields=[*values, "updated_by", "updated_at"])
+            kept = _bookkeeping(values, became_skip=annotation.was_cancelled and not was)
+            for name, value in kept.items():
+                setattr(annotation, name, value)
+            annotation.save(update_fields=[*values, *kept, "updated_by", "updated_at"])
             as_of = project.updated_at if values.get("result") else None
             if annotation.was_cancelled != was:
                 flip = 1 if was else -1  # a skip became work (+1) or work became a skip (-1)

@@ -297,6 +297,25 @@ def test_url_without_commit_stores_and_checks_only(
     assert FileUpload.objects.filter(project=project).count() == 1
 
 
+def test_the_record_keeps_the_options_and_learns_the_file_could_be_a_list(
+    world: World, project: Project, root: Path, remote: Server
+) -> None:
+    response = post_json(
+        world.admin.client,
+        project,
+        {"url": url(remote, "/tasks.csv")},
+        "commit_to_project=false&return_task_ids=true",
+    )
+    path = f"/api/projects/{project.pk}/imports/{response.json()['import']}"
+    queued = world.admin.client.get(path).json()
+    assert queued["commit_to_project"] is False and queued["return_task_ids"] is True
+    assert queued["could_be_tasks_list"] is False  # nothing read yet
+    done = run(world, project, response)
+    assert done["commit_to_project"] is False and done["return_task_ids"] is True
+    assert done["could_be_tasks_list"] is True  # a CSV file
+    assert done["preannotated_from_fields"] == []
+
+
 def test_a_download_deleted_before_it_is_recorded_fails_clearly(
     world: World, project: Project, root: Path, remote: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,9 +62,9 @@ def fill(project: Project, world: World, count: int = MANY) -> list[int]:
             (json.dumps({"text": f"t{n}"}), "{}", bool(done), done, skipped, predicted, None)
         )
         if done:
-            rows.annotations.append((n, result, author, False, False, None))
+            rows.annotations.append((n, result, author, False, False, None, 0, None))
         if skipped:
-            rows.annotations.append((n, result, author, True, False, None))
+            rows.annotations.append((n, result, author, True, False, None, 0, None))
         if predicted:
             rows.predictions.append((n, result, 0.5, "v1"))
     ids = services.write_task_rows(
@@ -311,9 +311,9 @@ def test_bulk_delete_of_more_annotations_than_sqlite_binds(world: World, project
     author = world.admin.user.pk
     for n in range(36_000):
         rows.tasks.append((json.dumps({"text": f"t{n}"}), "{}", True, 1, int(n % 3 == 0), 0, None))
-        rows.annotations.append((n, "[]", author, False, False, None))
+        rows.annotations.append((n, "[]", author, False, False, None, 0, None))
         if n % 3 == 0:
-            rows.annotations.append((n, "[]", author, True, False, None))
+            rows.annotations.append((n, "[]", author, True, False, None, 0, None))
     services.write_task_rows(project, rows, actor=world.admin.user, origin=TEST_ORIGIN)
     every = list(
         Annotation.objects.filter(project=project, was_cancelled=False)

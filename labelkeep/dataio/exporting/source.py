@@ -65,6 +65,11 @@ ANNOTATION_COLUMNS = (
     "created_text",
     "updated_text",
     "updated_by_id",
+    "result_count",
+    "unique_id",
+    "import_id",
+    "last_action",
+    "bulk_created",
 )
 PREDICTION_COLUMNS = (
     "task_id",
@@ -87,7 +92,8 @@ TASK = (
 ANNOTATION = (
     '{"id": %d, "completed_by": %s, "result": %s, "was_cancelled": %s, "ground_truth": %s, '
     '"created_at": "%s", "updated_at": "%s", "draft_created_at": null, "lead_time": %s, '
-    '"prediction": {}, "task": %d, "project": %d, "updated_by": %s, '
+    '"prediction": {}, "result_count": %d, "unique_id": "%s", "import_id": %s, '
+    '"last_action": %s, "bulk_created": %s, "task": %d, "project": %d, "updated_by": %s, '
     '"parent_prediction": null, "parent_annotation": null}'
 )
 PREDICTION = (
@@ -267,7 +273,23 @@ class DatabaseSource:
         rows = list(query)
         users = self._users({row[2] for row in rows}) if self.selection.expand_completed_by else {}
         project = self.selection.project_id
-        for task, pk, author, result, cancelled, truth, lead, created, updated, by in rows:
+        for (
+            task,
+            pk,
+            author,
+            result,
+            cancelled,
+            truth,
+            lead,
+            created,
+            updated,
+            by,
+            regions,
+            unique,
+            imported_as,
+            action,
+            in_bulk,
+        ) in rows:
             found[task].append(
                 ANNOTATION
                 % (
@@ -279,6 +301,11 @@ class DatabaseSource:
                     stamp(created),
                     stamp(updated),
                     _float(lead),
+                    regions,
+                    unique,
+                    _int(imported_as),
+                    json.dumps(action) if action else "null",
+                    _bool(in_bulk),
                     task,
                     project,
                     _int(by),
