@@ -22,6 +22,7 @@ from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
 from labelkeep.tasks.bulk import AnnotationRow, TaskRows
+from labelkeep.tasks.models import region_count
 
 MAX_MESSAGES = 20
 MODEL_VERSION_LENGTH = 200
@@ -302,7 +303,7 @@ class Checker:
                 return None
             author = self.members.resolve(raw.get("completed_by"), self.importer)
             time = float(lead_time) if lead_time is not None else None
-            regions = len(given_result)  # a list: _result checked it
+            regions = region_count(given_result)
             made.append((task, result, author, flags[0], flags[1], time, regions, _id(raw)))
         return made
 

@@ -23,6 +23,7 @@ from labelkeep.audit.services import LISTED_IDS, Origin, record
 from labelkeep.dataio import uploads
 from labelkeep.dataio.models import FileUpload, ProjectImport, RunStatus
 from labelkeep.projects.models import Project
+from labelkeep.tasks import counters
 from labelkeep.tasks.models import Task
 from labelkeep.tasks.serializers import timestamp
 
@@ -157,6 +158,9 @@ def delete_uploads(
             FileUpload.objects.filter(pk__in=ids).delete()  # files go once this commits
             count, last = count + len(ids), ids[-1]
             listed.extend(ids[: LISTED_IDS - len(listed)])
+        # Their tasks lost their `file_upload`: what the task list remembers of filters
+        # on it (counts, deep pages) is out of date.
+        counters.touch(project.pk)
         record(
             "uploads.delete",
             actor=actor,

@@ -15,12 +15,12 @@ from rest_framework.response import Response
 from labelkeep.accounts.apibase import MemberAPIView
 from labelkeep.accounts.models import Membership, User
 from labelkeep.accounts.roles import Perm, Role, has_perm
-from labelkeep.api.fields import parse_id
+from labelkeep.api.fields import Unstorable, parse_id, storable_text
 from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.api.streaming import json_array
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
-from labelkeep.tasks import access, deletion, filters, services
+from labelkeep.tasks import access, actions, deletion, filters, services
 from labelkeep.tasks.filters import ORDERABLE
 from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
 from labelkeep.tasks.models import Annotation, Prediction, SavedView, Task
@@ -51,7 +51,7 @@ def _check_view_project(view: SavedView | None, project: Project) -> None:
 
 
 def _refused(exc: services.TaskError, field: str = "result") -> exceptions.ValidationError:
-    return exceptions.ValidationError({field: exc.messages})
+    return exceptions.ValidationError({exc.field or field: exc.messages})
 
 
 class TaskScopedView(MemberAPIView):
@@ -361,18 +361,52 @@ class ProjectTasksView(TaskScopedView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DataManagerActionView(TaskScopedView):
-    """Runs a data-manager action on selected tasks of a project; only `delete_tasks`."""
+_ACTION_IDS = [action.id for action in actions.ACTIONS]
+MODEL_VERSION_LENGTH = Prediction._meta.get_field("model_version").max_length or 0
 
-    required_perms: ClassVar = {"POST": Perm.PROJECTS_MANAGE}
+
+class DataManagerActionView(TaskScopedView):
+    """Lists the data manager's actions, or runs one on selected tasks of a project."""
+
+    required_perms: ClassVar = {"GET": Perm.PROJECTS_MANAGE, "POST": Perm.PROJECTS_MANAGE}
 
     @extend_schema(
         tags=["tasks"],
-        summary="Run a data-manager action (delete tasks)",
+        summary="List the data manager's actions",
+        operation_id="dm_actions_list",
+        parameters=[OpenApiParameter("project", int, required=True)],
+        responses=responses(
+            {
+                200: inline_serializer(
+                    "DataManagerActionInfo",
+                    {
+                        "id": serializers.ChoiceField(choices=_ACTION_IDS),
+                        "title": serializers.CharField(),
+                        "order": serializers.IntegerField(),
+                        "permission": serializers.CharField(),
+                        "experimental": serializers.BooleanField(),
+                        "dialog": serializers.JSONField(
+                            help_text="{title, text, type, form}: what to confirm, and the "
+                            "choices the action takes (`annotator`, `model_version`)."
+                        ),
+                    },
+                    many=True,
+                )
+            },
+            (400, "No `project`."),
+            *MEMBER_ERRORS,
+            _NO_PROJECT,
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        project = self.project(_project_param(request))
+        return Response([action.listed(project) for action in actions.ACTIONS])
+
+    @extend_schema(
+        tags=["tasks"],
+        summary="Run a data-manager action on selected tasks",
         parameters=[
-            OpenApiParameter(
-                "id", str, required=True, enum=["delete_tasks"], description="The action."
-            ),
+            OpenApiParameter("id", str, required=True, enum=_ACTION_IDS, description="The action."),
             OpenApiParameter(
                 "project", int, required=True, description="The project whose tasks to act on."
             ),
@@ -397,6 +431,15 @@ class DataManagerActionView(TaskScopedView):
                 "view": serializers.IntegerField(
                     required=False, help_text="As the `view` parameter."
                 ),
+                "annotator": serializers.IntegerField(
+                    required=False,
+                    help_text="delete_tasks_annotations: only this user's annotations.",
+                ),
+                "model_version": serializers.JSONField(
+                    required=False,
+                    help_text="predictions_to_annotations: only predictions of this model "
+                    "version (a string, or a list of them).",
+                ),
             },
         ),
         responses=responses(
@@ -406,15 +449,19 @@ class DataManagerActionView(TaskScopedView):
                     {
                         "detail": serializers.CharField(),
                         "processed_items": serializers.IntegerField(
-                            help_text="How many tasks were deleted."
+                            help_text="How many tasks, annotations or predictions were "
+                            "deleted, or annotations created."
+                        ),
+                        "response_code": serializers.IntegerField(
+                            required=False, help_text="predictions_to_annotations: 200."
                         ),
                     },
                 )
             },
             (
                 400,
-                "An unsupported action, no `project`, an invalid selection, or `view` with "
-                "`filters` or of another project.",
+                "An unsupported action, no `project`, an invalid selection or choice, "
+                "or `view` with `filters` or of another project.",
             ),
             *MEMBER_ERRORS,
             _NO_PROJECT,
@@ -422,11 +469,51 @@ class DataManagerActionView(TaskScopedView):
         ),
     )
     def post(self, request: Request) -> Response:
-        if request.query_params.get("id") != "delete_tasks":
-            raise exceptions.ValidationError({"id": "Supported actions: delete_tasks."})
+        action = request.query_params.get("id", "")
+        if action not in actions.BY_ID:
+            raise exceptions.ValidationError(
+                {"id": f"Supported actions: {', '.join(_ACTION_IDS)}."}
+            )
         project = self.project(_project_param(request))
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"detail": "Send a JSON object: {selectedItems}."})
+        chosen = self._selection(request, project)
+        if action == "delete_tasks":
+            count = services.delete_tasks(
+                project,
+                chosen.ids,
+                excluded=chosen.excluded,
+                matching=chosen.matching,
+                actor=self.actor,
+                origin=self.origin,
+            )
+            return Response({"detail": f"Deleted {count} tasks.", "processed_items": count})
+        if action == "delete_tasks_annotations":
+            annotator = _optional_id(request.data.get("annotator"), "annotator")
+            count = actions.delete_annotations(
+                chosen, annotator, actor=self.actor, origin=self.origin
+            )
+            return Response({"detail": f"Deleted {count} annotations.", "processed_items": count})
+        if action == "delete_tasks_predictions":
+            count = actions.delete_predictions(chosen, actor=self.actor, origin=self.origin)
+            return Response({"detail": f"Deleted {count} predictions.", "processed_items": count})
+        versions = _model_versions(request.data.get("model_version"))
+        try:
+            done = actions.predictions_to_annotations(
+                chosen, versions, actor=self.actor, origin=self.origin
+            )
+        except services.TaskError as exc:
+            raise _refused(exc, "detail") from None
+        detail = f"Created {done.created} annotations."
+        if done.refused:
+            detail += (
+                f" {done.refused} predictions were left: the labeling config no longer "
+                "allows their results."
+            )
+        return Response({"response_code": 200, "detail": detail, "processed_items": done.created})
+
+    def _selection(self, request: Request, project: Project) -> actions.Selection:
+        """`selectedItems` (or the whole body), narrowed by `filters` or a saved view."""
         form = SelectedItemsSerializer(data=request.data.get("selectedItems", request.data))
         form.is_valid(raise_exception=True)
         chosen = form.validated_data
@@ -443,15 +530,37 @@ class DataManagerActionView(TaskScopedView):
             raise exceptions.ValidationError({"view": "Give `view` or `filters`, not both."})
         else:
             matching = read_query(view.data, scope, "view").condition
-        count = services.delete_tasks(
-            project,
-            ids,
-            excluded=excluded,
-            matching=matching,
-            actor=self.actor,
-            origin=self.origin,
+        return actions.Selection(project, ids, excluded, matching)
+
+
+def _optional_id(given: Any, name: str) -> int | None:
+    if given is None or given == "":
+        return None
+    pk = parse_id(str(given)) if not isinstance(given, bool) else None
+    if pk is None:
+        raise exceptions.ValidationError({name: "Give a user id."})
+    return pk
+
+
+def _model_versions(given: Any) -> list[str] | None:
+    """`model_version`: one name or a list of them (None: predictions of any version)."""
+    if given is None:
+        return None
+    names = given if isinstance(given, list) else [given]
+    fit = all(isinstance(n, str) and len(n) <= MODEL_VERSION_LENGTH for n in names)
+    if not names or len(names) > 100 or not fit:
+        raise exceptions.ValidationError(
+            {
+                "model_version": f"Give a model version (at most {MODEL_VERSION_LENGTH} "
+                "characters), or a list of at most 100 of them."
+            }
         )
-        return Response({"detail": f"Deleted {count} tasks.", "processed_items": count})
+    for name in names:
+        try:
+            storable_text(name)
+        except Unstorable as exc:
+            raise exceptions.ValidationError({"model_version": f"The name {exc}"}) from None
+    return names
 
 
 def _completed_by(view: TaskScopedView, given: int | None, project: Project) -> User:

@@ -31,10 +31,10 @@ from labelkeep.tasks.serializers import (
     TASK_COLUMNS,
     TASK_FIELDS,
     UPLOAD_NAME,
-    UPLOAD_NAME_COLUMN,
     annotation_row_json,
     prediction_row_json,
     task_row_json,
+    upload_names,
 )
 
 MAX_PAGE_SIZE = 1000
@@ -167,9 +167,16 @@ def _page_rows(
     else:
         rows = ordered[: listing.size]
     columns = {TASK_COLUMNS[name][0] for name in TASK_FIELDS if name in listing.include}
-    if UPLOAD_NAME in columns:
-        rows = rows.annotate(**{UPLOAD_NAME: UPLOAD_NAME_COLUMN})
-    return list(rows.values(*columns, "id"))
+    if UPLOAD_NAME not in columns:
+        return list(rows.values(*columns, "id"))
+    # The files' names in a query of their own (when the page has any), not a join in the
+    # page's: a join would be made for every task the ordering reads, not only the page's.
+    columns.remove(UPLOAD_NAME)
+    found = list(rows.values(*columns, "file_upload_id", "id"))
+    names = upload_names({row["file_upload_id"] for row in found})
+    for row in found:
+        row[UPLOAD_NAME] = names.get(row["file_upload_id"])
+    return found
 
 
 def _by_task(

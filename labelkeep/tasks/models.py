@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 
@@ -85,11 +86,21 @@ def labeled(value: bool) -> models.Q:
     return models.Q(is_labeled__in=[value])
 
 
+def region_count(result: Any) -> int:
+    """Label Studio's `result_count`: the regions of a result, told apart by their `id`
+    (a region's label and its per-region text share one); items without an id count as
+    one region together, as there."""
+    if not isinstance(result, list):
+        return 0
+    return len({item.get("id") if isinstance(item, dict) else None for item in result})
+
+
 class AnnotationAction(models.TextChoices):
     """How an annotation was last written (Label Studio's `last_action` values that
     Labelkeep's writes make)."""
 
     IMPORTED = "imported"
+    PREDICTION = "prediction"  # made from a prediction (the data manager's action)
     SUBMITTED = "submitted"
     SKIPPED = "skipped"
     UPDATED = "updated"
@@ -128,10 +139,26 @@ class Annotation(models.Model):
         max_length=32, choices=AnnotationAction.choices, blank=True, default=""
     )
     bulk_created = models.BooleanField(default=False)
+    # The prediction (of the same task) the annotation was made from. Deleting predictions
+    # clears it first (the services do; the database refuses a dangling one at commit), so
+    # that deleting predictions in bulk keeps Django's fast path: no instances collected.
+    parent_prediction = models.ForeignKey(
+        "Prediction",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         indexes = (
             models.Index(fields=("task", "id"), name="annotation_task"),
+            models.Index(
+                fields=("parent_prediction",),
+                name="annotation_parent_prediction",
+                condition=models.Q(parent_prediction__isnull=False),
+            ),
             models.Index(fields=("project", "completed_by", "task"), name="annotation_author"),
         )
 

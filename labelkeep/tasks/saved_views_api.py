@@ -214,7 +214,9 @@ class ResetViewsView(_ViewScoped):
         summary="Delete all of a project's views",
         operation_id="views_reset",
         parameters=[OpenApiParameter("project", int, description="Or in the body.")],
-        request=inline_serializer("ViewsReset", {"project": serializers.IntegerField()}),
+        request=inline_serializer(
+            "ViewsReset", {"project": serializers.IntegerField(required=False)}
+        ),
         responses=responses({204: None}, (400, "No `project`."), *MEMBER_ERRORS, _NO_PROJECT),
     )
     def delete(self, request: Request) -> Response:

@@ -47,6 +47,12 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
     result = StorableJSONField(required=False)
     lead_time = FiniteFloatField(min_value=0, required=False, allow_null=True)
     completed_by = IdField(source="completed_by_id", required=False)
+    parent_prediction = IdField(
+        source="parent_prediction_id",
+        required=False,
+        allow_null=True,
+        help_text="The prediction of the same task the annotation was made from.",
+    )
     last_action = serializers.SerializerMethodField()
 
     class Meta:
@@ -63,6 +69,7 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
             "created_at",
             "updated_at",
             "updated_by",
+            "parent_prediction",
             *BOOKKEEPING,
         )
         read_only_fields = (
@@ -106,6 +113,7 @@ class AnnotationCreateSerializer(serializers.Serializer[Any]):
     was_cancelled = serializers.BooleanField(required=False)
     ground_truth = serializers.BooleanField(required=False)
     lead_time = FiniteFloatField(min_value=0, required=False, allow_null=True)
+    parent_prediction = IdField(source="parent_prediction_id", required=False, allow_null=True)
 
 
 class SelectedItemsSerializer(serializers.Serializer[Any]):
@@ -139,6 +147,7 @@ class AnnotationBulkCreateSerializer(AnnotationCreateSerializer):
     selected_items = SelectedItemsSerializer(
         required=False, help_text="Or the tasks as a data-manager selection of `project`."
     )
+    parent_prediction = None  # type: ignore[assignment]  # a prediction is of one task
 
 
 class PredictionSerializer(serializers.ModelSerializer[Prediction]):
@@ -259,6 +268,7 @@ ANNOTATION_COLUMNS = (
     "created_at",
     "updated_at",
     "updated_by_id",
+    "parent_prediction_id",
     "unique_id",
     "result_count",
     "import_id",
@@ -290,6 +300,7 @@ def annotation_row_json(row: Row) -> dict[str, Any]:
         "created_at": instant(row["created_at"]),
         "updated_at": instant(row["updated_at"]),
         "updated_by": row["updated_by_id"],
+        "parent_prediction": row["parent_prediction_id"],
         "unique_id": str(row["unique_id"]),
         "result_count": row["result_count"],
         "import_id": row["import_id"],
@@ -355,12 +366,23 @@ def task_fields_json(task: Task, fields: Iterable[str] = TASK_FIELDS) -> dict[st
     picked by the label stream; most have none, and cost no query)."""
     row = task.__dict__
     if UPLOAD_NAME not in row:
-        name = None
-        if task.file_upload_id is not None:  # (an upload deleted meanwhile: None)
-            found = Task.objects.filter(pk=task.pk).values_list("file_upload__original_name")
-            name = next(iter(found), (None,))[0]
+        name = upload_names({task.file_upload_id}).get(task.file_upload_id)
         row = {**row, UPLOAD_NAME: name}
     return task_row_json(row, fields)
+
+
+def upload_names(ids: Iterable[int | None]) -> dict[int | None, str]:
+    """The names of these uploads (one query, none when no id is given); an upload deleted
+    meanwhile is left out."""
+    wanted = [pk for pk in ids if pk is not None]
+    if not wanted:
+        return {}
+    # The upload model through the task's relation: tasks sit below dataio (no import).
+    uploads = Task._meta.get_field("file_upload").related_model
+    if not isinstance(uploads, type):
+        raise TypeError("Task.file_upload names no model")
+    found = uploads._default_manager.filter(pk__in=wanted).values_list("pk", "original_name")
+    return dict(found)
 
 
 def task_json(

@@ -18,7 +18,14 @@ from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
 from labelkeep.tasks import bulk, counters, deletion
 from labelkeep.tasks.bulk import TaskRows
-from labelkeep.tasks.models import Annotation, AnnotationAction, Prediction, Task, TaskLock
+from labelkeep.tasks.models import (
+    Annotation,
+    AnnotationAction,
+    Prediction,
+    Task,
+    TaskLock,
+    region_count,
+)
 from labelkeep.tasks.stream import release
 
 T = TypeVar("T")
@@ -30,11 +37,13 @@ TASK_COUNTERS = ("is_labeled", "total_annotations", "cancelled_annotations", "to
 
 
 class TaskError(Exception):
-    """A refused change, with messages fit to show the user."""
+    """A refused change, with messages fit to show the user; `field`, when given, is the
+    input they are about."""
 
-    def __init__(self, messages: list[str]) -> None:
+    def __init__(self, messages: list[str], field: str = "") -> None:
         super().__init__("; ".join(messages))
         self.messages = messages
+        self.field = field
 
 
 @dataclass
@@ -54,7 +63,7 @@ class Created:
     prediction_count: int
 
 
-def _audit(
+def audit_action(
     action: str, project: Project, actor: User | None, origin: Origin, **details: Any
 ) -> None:
     record(
@@ -94,7 +103,7 @@ def _as_rows(items: Sequence[NewTask], overlap: int, actor: User | None) -> Task
                 bool(a.get("was_cancelled", False)),
                 bool(a.get("ground_truth", False)),
                 a.get("lead_time"),
-                len(a.get("result", [])),
+                region_count(a.get("result", [])),
                 None,
             )
             for a in item.annotations
@@ -143,7 +152,7 @@ def write_task_rows(
         if overlap != project.maximum_annotations:
             rows.tasks[:] = [(*row[:2], row[3] >= overlap, *row[3:]) for row in rows.tasks]
         ids = bulk.insert(project.pk, overlap, rows, last - count + 1)
-        _audit(
+        audit_action(
             "tasks.create",
             project,
             actor,
@@ -190,7 +199,9 @@ def update_task(task: Task, fields: Mapping[str, Any], *, actor: User, origin: O
                 Task.objects.filter(pk=task.pk).update(is_labeled=fields["is_labeled"])
             # The caller answers with the task: its done mark as the recount left it.
             task.refresh_from_db(fields=TASK_COUNTERS)
-        _audit("task.update", task.project, actor, origin, task=task.pk, fields=sorted(fields))
+        audit_action(
+            "task.update", task.project, actor, origin, task=task.pk, fields=sorted(fields)
+        )
     return task
 
 
@@ -230,7 +241,7 @@ def delete_tasks(
         Project.objects.filter(pk=project.pk).update(
             **{name: F(name) - value for name, value in deleted.items()}, **counters.NEW_VERSION
         )
-        _audit("tasks.delete", project, actor, origin, count=count, all=everything, **named)
+        audit_action("tasks.delete", project, actor, origin, count=count, all=everything, **named)
     return count
 
 
@@ -263,10 +274,14 @@ def _checked_result(project: Project, result: Any) -> list[Any]:
 _INSERT_ANNOTATION = PreparedInsert(Annotation)
 
 
+def _prediction_of(task: Task, pk: int) -> bool:
+    return Prediction.objects.filter(pk=pk, task_id=task.pk).exists()
+
+
 _CHANGED_MEANWHILE = "The project changed while this was saved; try again."
 
 
-def _against_current_config(project: Project, write: Callable[[], T]) -> T:
+def against_current_config(project: Project, write: Callable[[], T]) -> T:
     """Run `write`, a transaction that checks results against `project` as read and raises
     ProjectChanged if the project was saved since (a labeling config change that would
     orphan them must not slip in between). Then once more with the project read afresh,
@@ -284,9 +299,11 @@ def _against_current_config(project: Project, write: Callable[[], T]) -> T:
 def create_annotation(
     task: Task, fields: Mapping[str, Any], *, actor: User, completed_by: User, origin: Origin
 ) -> Annotation:
-    """A finished (or, with was_cancelled, skipped) annotation of a task."""
+    """A finished (or, with was_cancelled, skipped) annotation of a task; with
+    `parent_prediction_id`, made from that prediction of the task."""
     values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
     given = values.get("result", [])
+    parent = fields.get("parent_prediction_id")
 
     def write() -> Annotation:
         values["result"] = _checked_result(task.project, given)
@@ -295,6 +312,7 @@ def create_annotation(
             project=task.project,
             completed_by=completed_by,
             updated_by=actor,
+            parent_prediction_id=parent,
             **values,
             **_bookkeeping(values),
         )
@@ -303,7 +321,7 @@ def create_annotation(
             release(task, completed_by)
             if actor.pk != completed_by.pk:  # written on someone's behalf: the writer is done too
                 release(task, actor)
-            _audit(
+            audit_action(
                 "annotation.create",
                 task.project,
                 actor,
@@ -321,9 +339,13 @@ def create_annotation(
                 cancelled=int(cancelled),
                 project_as_of=task.project.updated_at if values["result"] else None,
             )
+            # Checked under the task's lock (taken just above), which deleting a prediction
+            # takes first: the prediction is there, and stays until this commits.
+            if parent is not None and not _prediction_of(task, parent):
+                raise TaskError(["No such prediction of this task."], field="parent_prediction")
         return annotation
 
-    return _against_current_config(task.project, write)
+    return against_current_config(task.project, write)
 
 
 def create_annotations_bulk(
@@ -338,7 +360,7 @@ def create_annotations_bulk(
     """The same annotation on each of these tasks of one project, all or none."""
     values = {k: v for k, v in fields.items() if k in ANNOTATION_FIELDS}
     given = values.get("result", [])
-    return _against_current_config(
+    return against_current_config(
         project,
         lambda: _create_bulk(project, task_ids, values, given, actor, completed_by, origin),
     )
@@ -393,7 +415,7 @@ def _create_bulk(
         )
         if not moved:
             raise counters.ProjectChanged
-        _audit(
+        audit_action(
             "annotations.create_bulk",
             project,
             actor,
@@ -416,7 +438,7 @@ def _bookkeeping(values: Mapping[str, Any], *, became_skip: bool | None = None) 
         action = AnnotationAction.SKIPPED if became_skip else AnnotationAction.UPDATED
     kept: dict[str, Any] = {"last_action": action}
     if "result" in values:
-        kept["result_count"] = len(values["result"])
+        kept["result_count"] = region_count(values["result"])
     return kept
 
 
@@ -462,7 +484,7 @@ def update_annotation(
                 )
             elif as_of is not None:
                 counters.confirm_unchanged(project.pk, as_of)
-            _audit(
+            audit_action(
                 "annotation.update",
                 project,
                 actor,
@@ -472,7 +494,7 @@ def update_annotation(
             )
         return annotation
 
-    return _against_current_config(annotation.project, write)
+    return against_current_config(annotation.project, write)
 
 
 def delete_annotations(annotations: Iterable[Annotation], *, actor: User, origin: Origin) -> int:
@@ -488,7 +510,7 @@ def delete_annotations(annotations: Iterable[Annotation], *, actor: User, origin
             pk = annotation.pk
             annotation.delete()
             counters.shift_annotations(task, done=0 if cancelled else -1, cancelled=-int(cancelled))
-            _audit("annotation.delete", project, actor, origin, annotation=pk, task=task.pk)
+            audit_action("annotation.delete", project, actor, origin, annotation=pk, task=task.pk)
             count += 1
     return count
 
@@ -499,14 +521,24 @@ DELETE_SLICE = 10_000
 
 
 def delete_annotations_bulk(ids: Collection[int], *, actor: User, origin: Origin) -> int:
-    """Delete these annotations (the caller has checked it may), a slice of ids at a time
-    with set-based statements: their tasks are locked and recounted, each project's
-    counters move by what its tasks lost, and each project gets one audit entry."""
+    """Delete these annotations (the caller has checked it may), a slice of ids at a time."""
     ordered = sorted(set(ids))
+    chunks = (
+        ordered[start : start + DELETE_SLICE] for start in range(0, len(ordered), DELETE_SLICE)
+    )
+    return delete_annotation_chunks(chunks, actor=actor, origin=origin)
+
+
+def delete_annotation_chunks(
+    chunks: Iterable[list[int]], *, actor: User, origin: Origin, **details: Any
+) -> int:
+    """Delete the annotations of each chunk of ids (at most DELETE_SLICE; read lazily, in
+    the transaction) with set-based statements: their tasks are locked and recounted, each
+    project's counters move by what its tasks lost, and each project gets one audit entry
+    (`annotations.delete_bulk`, with `details`)."""
     deleted: dict[int, list[int]] = {}
     with transaction.atomic():
-        for start in range(0, len(ordered), DELETE_SLICE):
-            chunk = ordered[start : start + DELETE_SLICE]
+        for chunk in chunks:
             tasks = sorted(
                 set(Annotation.objects.filter(pk__in=chunk).values_list("task_id", flat=True))
             )
@@ -541,13 +573,14 @@ def delete_annotations_bulk(ids: Collection[int], *, actor: User, origin: Origin
                 deleted.setdefault(pid, []).extend(pk for pk, _, p, _ in rows if p == pid)
         for project in Project.objects.filter(pk__in=list(deleted)).order_by("pk"):
             pks = deleted[project.pk]
-            _audit(
+            audit_action(
                 "annotations.delete_bulk",
                 project,
                 actor,
                 origin,
                 count=len(pks),
                 ids=listed(pks),
+                **details,
             )
     return sum(len(pks) for pks in deleted.values())
 
@@ -578,7 +611,7 @@ def create_predictions(
             raise Task.DoesNotExist("some tasks are gone")
         Prediction.objects.bulk_create(made, batch_size=2000)
         counters.add_predictions(project.pk, task_ids, len(made))
-        _audit(
+        audit_action(
             "predictions.create",
             project,
             actor,
@@ -603,8 +636,16 @@ def update_prediction(
         for name, value in values.items():
             setattr(prediction, name, value)
         prediction.save(update_fields=[*values, "updated_at"])
-        _audit("prediction.update", prediction.project, actor, origin, prediction=prediction.pk)
+        audit_action(
+            "prediction.update", prediction.project, actor, origin, prediction=prediction.pk
+        )
     return prediction
+
+
+def unlink_children(predictions: QuerySet[Prediction]) -> None:
+    """Annotations made from these predictions forget them (before they are deleted)."""
+    made = Annotation.objects.filter(parent_prediction__in=predictions.values("pk"))
+    made.update(parent_prediction=None)
 
 
 def delete_prediction(prediction: Prediction, *, actor: User, origin: Origin) -> bool:
@@ -615,9 +656,10 @@ def delete_prediction(prediction: Prediction, *, actor: User, origin: Origin) ->
         # The task first, as every writer of its counters locks it: the same request in
         # flight, or the task's deletion, is done by then, and the prediction found gone.
         counters.lock_tasks([task.pk])
+        unlink_children(Prediction.objects.filter(pk=pk))
         deleted, _ = Prediction.objects.filter(pk=pk).delete()
         if not deleted:
             return False
         counters.shift_predictions(task, -1)
-        _audit("prediction.delete", project, actor, origin, prediction=pk)
+        audit_action("prediction.delete", project, actor, origin, prediction=pk)
     return True

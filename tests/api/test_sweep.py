@@ -300,6 +300,7 @@ def base_request(route: str, method: str, sweep: Sweep) -> Base:
             {"selectedItems": {"all": False, "included": [task]}},
             query={"id": "delete_tasks", "project": project},
         ),
+        ("get", "api/dm/actions"): Base(query={"project": project}),
         ("post", "api/workspaces"): Base({"title": "w"}),
         ("patch", "api/organizations/<int:pk>/memberships/<int:user_pk>"): Base(
             {"role": "reviewer"}

@@ -58,3 +58,39 @@ def test_a_refused_view_reaches_the_script_as_a_400(world: World, sdk: SdkFactor
         admin.views.create(project=project, data={"filters": {"items": [leak]}})
     assert refused.value.status_code == 400
     assert admin.views.list(project=project) == []
+
+
+def test_data_manager_actions_through_the_sdk(world: World, sdk: SdkFactory) -> None:
+    admin = sdk(world.admin.key)
+    project = new_project(admin)
+    tasks = new_tasks(admin, project, 3)
+    result = [
+        {
+            "from_name": "sentiment",
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": ["Positive"]},
+        }
+    ]
+    for task in tasks:
+        admin.predictions.create(task=task, result=result, model_version="m1")
+    listed = admin.actions.list(project=project)
+    assert "predictions_to_annotations" in {action.id for action in listed}
+    admin.actions.create(
+        id="predictions_to_annotations",
+        project=project,
+        selected_items={"all": True, "excluded": [tasks[2]]},
+        request_options={"additional_body_parameters": {"model_version": "m1"}},
+    )
+    made = {a.task for task in tasks for a in admin.annotations.list(id=task)}
+    assert made == set(tasks[:2])
+    admin.actions.create(
+        id="delete_tasks_predictions",
+        project=project,
+        selected_items={"all": False, "included": tasks[:1]},
+    )
+    assert [p.task for p in admin.predictions.list(project=project)] == tasks[1:]
+    admin.actions.create(
+        id="delete_tasks_annotations", project=project, selected_items={"all": True}
+    )
+    assert all(admin.annotations.list(id=task) == [] for task in tasks)

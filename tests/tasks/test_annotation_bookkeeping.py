@@ -148,16 +148,17 @@ def test_migration_gives_existing_annotations_ids_and_counts() -> None:
             project_id=project.pk, data={"text": "x"}, inner_id=1
         )
         annotation_model = old.get_model("tasks", "Annotation")
-        for result in ([], choice("Positive"), TWO_REGIONS, {"not": "a list"}):
+        shared = [{**r, "id": "same"} for r in TWO_REGIONS]  # a label and its text: one
+        for result in ([], choice("Positive"), TWO_REGIONS, {"not": "a list"}, shared):
             annotation_model.objects.create(task_id=task.pk, project_id=project.pk, result=result)
 
         executor = MigrationExecutor(connection)
         executor.migrate(after)
         new = executor.loader.project_state(after).apps
         rows = new.get_model("tasks", "Annotation").objects.order_by("id")
-        assert [a.result_count for a in rows] == [0, 1, 2, 0]
+        assert [a.result_count for a in rows] == [0, 1, 2, 0, 1]
         ids = [a.unique_id for a in rows]
-        assert len(set(ids)) == 4 and all(isinstance(i, uuid.UUID) for i in ids)
+        assert len(set(ids)) == 5 and all(isinstance(i, uuid.UUID) for i in ids)
         assert {i.version for i in ids} == {4}
         assert {a.last_action for a in rows} == {""} and not any(a.bulk_created for a in rows)
     finally:

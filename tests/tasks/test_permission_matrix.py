@@ -72,6 +72,13 @@ ENDPOINTS = [
         Role.MANAGER,
         lambda o: {"selectedItems": {"all": False, "included": [o["task"]]}},
     ),
+    Endpoint("get", lambda o: f"/api/dm/actions?project={o['project']}", Role.MANAGER),
+    Endpoint(
+        "post",
+        lambda o: f"/api/dm/actions?id=delete_tasks_predictions&project={o['project']}",
+        Role.MANAGER,
+        lambda o: {"selectedItems": {"all": False, "included": [o["task"]]}},
+    ),
     Endpoint("get", lambda o: f"/api/tasks/{o['task']}/annotations/", Role.ANNOTATOR),
     Endpoint(
         "post",

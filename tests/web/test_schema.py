@@ -42,6 +42,7 @@ OPERATION_IDS = {
     ("/api/current-user/token", "get"): "current_user_token_retrieve",
     ("/api/current-user/whoami", "get"): "current_user_whoami_retrieve",
     ("/api/dm/actions", "post"): "dm_actions_create",
+    ("/api/dm/actions", "get"): "dm_actions_list",
     ("/api/projects/{id}/file-uploads", "get"): "files_list",
     ("/api/projects/{id}/file-uploads", "delete"): "files_delete_many",
     ("/api/import/file-upload/{id}", "get"): "files_retrieve",
@@ -312,9 +313,19 @@ def test_labeling_bodies_and_status_codes(schema: dict[str, Any]) -> None:
         "config_essential_data_has_changed",
     }
     assert fields(schema, "/api/annotations/bulk-delete", "post", 200) == {"deleted_count"}
-    assert fields(schema, "/api/dm/actions", "post", 200) == {"detail", "processed_items"}
+    assert fields(schema, "/api/dm/actions", "post", 200) == {
+        "detail",
+        "processed_items",
+        "response_code",
+    }
     action = {p["name"]: p for p in paths["/api/dm/actions"]["post"]["parameters"]}
-    assert action["id"]["schema"]["enum"] == ["delete_tasks"] and action["id"]["required"]
+    assert set(action["id"]["schema"]["enum"]) == {
+        "predictions_to_annotations",
+        "delete_tasks",
+        "delete_tasks_annotations",
+        "delete_tasks_predictions",
+    }
+    assert action["id"]["required"]
     imported = paths["/api/projects/{id}/import/predictions"]["post"]
     assert imported["requestBody"]["content"]["application/json"]["schema"]["type"] == "array"
     assert fields(schema, "/api/projects/{id}/import/predictions", "post", 201) == {"created"}

@@ -22,9 +22,8 @@ from django.db.models.functions import Cast
 
 from labelkeep.accounts.models import User
 from labelkeep.dataio.exporting.selection import Selection
-from labelkeep.dataio.models import FileUpload
 from labelkeep.tasks.models import Prediction, Task
-from labelkeep.tasks.serializers import timestamp
+from labelkeep.tasks.serializers import timestamp, upload_names
 
 
 @dataclass
@@ -70,6 +69,7 @@ ANNOTATION_COLUMNS = (
     "import_id",
     "last_action",
     "bulk_created",
+    "parent_prediction_id",
 )
 PREDICTION_COLUMNS = (
     "task_id",
@@ -94,7 +94,7 @@ ANNOTATION = (
     '"created_at": "%s", "updated_at": "%s", "draft_created_at": null, "lead_time": %s, '
     '"prediction": {}, "result_count": %d, "unique_id": "%s", "import_id": %s, '
     '"last_action": %s, "bulk_created": %s, "task": %d, "project": %d, "updated_by": %s, '
-    '"parent_prediction": null, "parent_annotation": null}'
+    '"parent_prediction": %s, "parent_annotation": null}'
 )
 PREDICTION = (
     '{"id": %d, "result": %s, "score": %s, "model_version": %s, "created_at": "%s", '
@@ -257,9 +257,9 @@ class DatabaseSource:
         """The names of the files tasks came from, as JSON text, read once per export
         (most tasks came from a few files, or from request bodies: none)."""
         unknown = [pk for pk in ids if pk is not None and pk not in self._upload_names]
-        if unknown:
-            found = FileUpload.objects.filter(pk__in=unknown).values_list("id", "original_name")
-            self._upload_names.update((pk, json.dumps(name)) for pk, name in found)
+        for pk, name in upload_names(unknown).items():
+            if pk is not None:
+                self._upload_names[pk] = json.dumps(name)
         return self._upload_names
 
     def _annotations(self, members: Q) -> dict[int, list[str]]:
@@ -289,6 +289,7 @@ class DatabaseSource:
             imported_as,
             action,
             in_bulk,
+            parent,
         ) in rows:
             found[task].append(
                 ANNOTATION
@@ -309,6 +310,7 @@ class DatabaseSource:
                     task,
                     project,
                     _int(by),
+                    _int(parent),
                 )
             )
         self.counts.annotations += len(rows)

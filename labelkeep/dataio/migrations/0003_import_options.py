@@ -12,17 +12,27 @@ LIST_FORMATS = {".csv", ".tsv", ".txt"}  # labelkeep.dataio.formats.LIST_FORMATS
 
 
 def fill_in(apps: Any, schema_editor: Any) -> None:
+    """Reads three small columns of each record (never its task ids, which may be a
+    quarter of a million), then writes each distinct set of values once per 1,000 ids."""
     project_import = apps.get_model("dataio", "ProjectImport")
     project_import.objects.update(updated_at=Coalesce("finished_at", "created_at"))
-    changed = []
-    for done in project_import.objects.select_related("job").iterator(chunk_size=1000):
-        payload = done.job.payload if done.job is not None else {}
-        done.commit_to_project = bool(payload.get("commit", True))
-        done.preannotated_from_fields = list(payload.get("preannotated_from_fields", ()))
-        done.could_be_tasks_list = bool(LIST_FORMATS & set(done.found_formats or ()))
-        changed.append(done)
-    fields = ["commit_to_project", "preannotated_from_fields", "could_be_tasks_list"]
-    project_import.objects.bulk_update(changed, fields, batch_size=1000)
+    groups: dict[tuple[bool, tuple[str, ...], bool], list[int]] = {}
+    rows = project_import.objects.values_list("pk", "job__payload", "found_formats")
+    for pk, payload, found in rows.iterator(chunk_size=1000):
+        given = payload if isinstance(payload, dict) else {}
+        key = (
+            bool(given.get("commit", True)),
+            tuple(given.get("preannotated_from_fields", ())),
+            bool(LIST_FORMATS & set(found or ())),
+        )
+        groups.setdefault(key, []).append(pk)
+    for (commit, fields, lists), pks in groups.items():
+        for start in range(0, len(pks), 1000):
+            project_import.objects.filter(pk__in=pks[start : start + 1000]).update(
+                commit_to_project=commit,
+                preannotated_from_fields=list(fields),
+                could_be_tasks_list=lists,
+            )
 
 
 class Migration(migrations.Migration):

@@ -5,19 +5,24 @@ import uuid
 from django.db import migrations, models
 
 # Annotations that exist already get a unique id each (AddField gave them all one) and
-# their result's region count, in one statement per column.
+# their result's region count, in one statement.
 SQLITE = (
-    # A version 4 UUID of random hex digits, as the 32 Django keeps in SQLite.
+    # A version 4 UUID of random hex digits, as the 32 Django keeps in SQLite; regions told
+    # apart by their id, items without one counting as one (region_count).
     "UPDATE tasks_annotation SET unique_id = lower(hex(randomblob(6))) || '4' "
     "|| substr(lower(hex(randomblob(2))), 2) || substr('89ab', 1 + (abs(random()) % 4), 1) "
-    "|| substr(lower(hex(randomblob(8))), 2)",
-    "UPDATE tasks_annotation SET result_count = CASE json_type(result) "
-    "WHEN 'array' THEN json_array_length(result) ELSE 0 END",
+    "|| substr(lower(hex(randomblob(8))), 2), "
+    "result_count = CASE json_type(result) WHEN 'array' THEN ("
+    "SELECT count(DISTINCT json_extract(value, '$.id')) "
+    "+ coalesce(max(json_extract(value, '$.id') IS NULL), 0) "
+    "FROM json_each(tasks_annotation.result)) ELSE 0 END",
 )
 POSTGRESQL = (
-    "UPDATE tasks_annotation SET unique_id = gen_random_uuid()",
-    "UPDATE tasks_annotation SET result_count = CASE jsonb_typeof(result) "
-    "WHEN 'array' THEN jsonb_array_length(result) ELSE 0 END",
+    "UPDATE tasks_annotation SET unique_id = gen_random_uuid(), "
+    "result_count = CASE jsonb_typeof(result) WHEN 'array' THEN ("
+    "SELECT count(DISTINCT item -> 'id') "
+    "+ coalesce(max(CASE WHEN item -> 'id' IS NULL THEN 1 ELSE 0 END), 0) "
+    "FROM jsonb_array_elements(result) AS item) ELSE 0 END",
 )
 
 
