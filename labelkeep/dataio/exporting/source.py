@@ -22,7 +22,7 @@ from django.db.models.functions import Cast
 
 from labelkeep.accounts.models import User
 from labelkeep.dataio.exporting.selection import Selection
-from labelkeep.tasks.models import Prediction, Task
+from labelkeep.tasks.models import AnnotationAction, Prediction, Task
 from labelkeep.tasks.serializers import timestamp, upload_names
 
 
@@ -65,7 +65,7 @@ ANNOTATION_COLUMNS = (
     "updated_text",
     "updated_by_id",
     "result_count",
-    "unique_id",
+    "unique_id_text",
     "import_id",
     "last_action",
     "bulk_created",
@@ -123,6 +123,18 @@ def stamp(text: str) -> str:
     if len(text) > 19:
         text = text.ljust(26, "0")  # PostgreSQL drops trailing zeros of the microseconds
     return text + "Z"
+
+
+def _dashed(text: str) -> str:
+    """A UUID as its stored text (SQLite: 32 hex digits; PostgreSQL: already dashed) in
+    the usual 8-4-4-4-12 form, without building a UUID object per annotation."""
+    if len(text) == 32:
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return text
+
+
+# Each last_action as JSON, written once ("": written before it was kept, null).
+_ACTIONS = {action: json.dumps(action) for action in AnnotationAction.values}
 
 
 def _int(value: int | None) -> str:
@@ -266,7 +278,7 @@ class DatabaseSource:
         query = (
             self.selection.annotations(members)
             .order_by("task_id", "id")
-            .annotate(**as_text("result", "created_at", "updated_at"))
+            .annotate(**as_text("result", "created_at", "updated_at", "unique_id"))
             .values_list(*ANNOTATION_COLUMNS)
         )
         found: dict[int, list[str]] = defaultdict(list)
@@ -303,9 +315,9 @@ class DatabaseSource:
                     stamp(updated),
                     _float(lead),
                     regions,
-                    unique,
+                    _dashed(unique),
                     _int(imported_as),
-                    json.dumps(action) if action else "null",
+                    _ACTIONS.get(action) or json.dumps(action or None),
                     _bool(in_bulk),
                     task,
                     project,
