@@ -141,6 +141,7 @@ def delete_uploads(
     """Delete the chosen uploads of `project`, all or none: InUse when a task still
     names one or an unfinished import holds one. 0 when none of them is there (any more)."""
     with transaction.atomic():
+        _unlink_tasks(project, chosen.filter(project=project))
         # Task writes update the project's row first: a write naming an upload either
         # commits before the tasks are read below or waits until this deletion is done.
         # A second deletion of the same uploads waits too, then finds them gone.
@@ -171,6 +172,26 @@ def delete_uploads(
             ids=listed,
         )
     return count
+
+
+def _unlink_tasks(project: Project, doomed: QuerySet[FileUpload]) -> None:
+    """The tasks read from these uploads forget them (undone if the deletion is refused).
+
+    Before the project's row is locked, and SCAN_CHUNK tasks at a time in id order: every
+    writer of a task locks it before its project, and writers of many lock them in id
+    order; locked the other way round, an annotation saved meanwhile would wait on this
+    deletion while it waits on the annotation (PostgreSQL aborts one of the two)."""
+    linked = Task.objects.filter(project=project, file_upload__in=doomed.values("pk"))
+    after = 0
+    while True:
+        ids = list(
+            linked.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:SCAN_CHUNK]
+        )
+        if not ids:
+            return
+        list(Task.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+        Task.objects.filter(pk__in=ids).update(file_upload=None)
+        after = ids[-1]
 
 
 def _names(found: Iterable[Row]) -> str:

@@ -57,11 +57,13 @@ class Action:
     order: int
     text: str
     form: Callable[[Project], list[dict[str, Any]]] | None = field(default=None, compare=False)
+    reload: bool = False  # the client reloads its view after it (tasks are gone)
 
     def listed(self, project: Project) -> dict[str, Any]:
         dialog: dict[str, Any] = {"title": self.title, "text": self.text, "type": "confirm"}
-        dialog["form"] = self.form(project) if self.form is not None else None
-        return {
+        if self.form is not None:
+            dialog["form"] = self.form(project)
+        shown = {
             "id": self.id,
             "title": self.title,
             "order": self.order,
@@ -69,6 +71,7 @@ class Action:
             "experimental": False,
             "dialog": dialog,
         }
+        return {**shown, "reload": True} if self.reload else shown
 
 
 def _annotators(project: Project) -> list[dict[str, Any]]:
@@ -84,9 +87,8 @@ def _model_versions(project: Project) -> list[dict[str, Any]]:
     """The predictions' model versions, the project's own first."""
     found = Prediction.objects.filter(project=project).values_list("model_version", flat=True)
     versions = sorted(set(found.distinct().order_by()))
-    if project.model_version in versions:
-        versions.remove(project.model_version)
-        versions.insert(0, project.model_version)
+    if project.model_version:
+        versions = [project.model_version, *(v for v in versions if v != project.model_version)]
     field = {"type": "select", "name": "model_version", "label": "Choose predictions"}
     return [{"columnCount": 1, "fields": [{**field, "options": versions}]}]
 
@@ -105,6 +107,7 @@ ACTIONS = (
         "Delete Tasks",
         100,
         "Delete the selected tasks with their annotations and predictions.",
+        reload=True,
     ),
     Action(
         "delete_tasks_annotations",
@@ -132,13 +135,24 @@ def delete_annotations(
     """Delete the selected tasks' annotations (with `annotator`, only theirs)."""
 
     def chunks() -> Iterator[list[int]]:
+        """DELETE_SLICE annotations at a time, in (task, id) order: the tasks are locked in
+        id order, and however many annotations a slice of tasks has, none is held."""
         for ids in chosen.parts():
-            found = Annotation.objects.filter(task_id__in=ids).order_by("pk")
+            found = Annotation.objects.filter(task_id__in=ids)
             if annotator is not None:
                 found = found.filter(completed_by_id=annotator)
-            pks = list(found.values_list("pk", flat=True))
-            for start in range(0, len(pks), services.DELETE_SLICE):
-                yield pks[start : start + services.DELETE_SLICE]
+            after = Q()
+            while True:
+                page = list(
+                    found.filter(after)
+                    .order_by("task_id", "pk")
+                    .values_list("task_id", "pk")[: services.DELETE_SLICE]
+                )
+                if not page:
+                    break
+                yield [pk for _, pk in page]
+                task, pk = page[-1]
+                after = Q(task_id__gt=task) | Q(task_id=task, pk__gt=pk)
 
     return services.delete_annotation_chunks(
         chunks(), actor=actor, origin=origin, via="delete_tasks_annotations"

@@ -452,9 +452,6 @@ class DataManagerActionView(TaskScopedView):
                             help_text="How many tasks, annotations or predictions were "
                             "deleted, or annotations created."
                         ),
-                        "response_code": serializers.IntegerField(
-                            required=False, help_text="predictions_to_annotations: 200."
-                        ),
                     },
                 )
             },
@@ -487,16 +484,16 @@ class DataManagerActionView(TaskScopedView):
                 actor=self.actor,
                 origin=self.origin,
             )
-            return Response({"detail": f"Deleted {count} tasks.", "processed_items": count})
+            return Response({"detail": f"Deleted {count} tasks", "processed_items": count})
         if action == "delete_tasks_annotations":
             annotator = _optional_id(request.data.get("annotator"), "annotator")
             count = actions.delete_annotations(
                 chosen, annotator, actor=self.actor, origin=self.origin
             )
-            return Response({"detail": f"Deleted {count} annotations.", "processed_items": count})
+            return Response({"detail": f"Deleted {count} annotations", "processed_items": count})
         if action == "delete_tasks_predictions":
             count = actions.delete_predictions(chosen, actor=self.actor, origin=self.origin)
-            return Response({"detail": f"Deleted {count} predictions.", "processed_items": count})
+            return Response({"detail": f"Deleted {count} predictions", "processed_items": count})
         versions = _model_versions(request.data.get("model_version"))
         try:
             done = actions.predictions_to_annotations(
@@ -504,13 +501,13 @@ class DataManagerActionView(TaskScopedView):
             )
         except services.TaskError as exc:
             raise _refused(exc, "detail") from None
-        detail = f"Created {done.created} annotations."
+        detail = f"Created {done.created} annotations"
         if done.refused:
             detail += (
-                f" {done.refused} predictions were left: the labeling config no longer "
-                "allows their results."
+                f"; {done.refused} predictions were left: the labeling config no longer "
+                "allows their results"
             )
-        return Response({"response_code": 200, "detail": detail, "processed_items": done.created})
+        return Response({"detail": detail, "processed_items": done.created})
 
     def _selection(self, request: Request, project: Project) -> actions.Selection:
         """`selectedItems` (or the whole body), narrowed by `filters` or a saved view."""

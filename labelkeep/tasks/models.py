@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -92,7 +93,15 @@ def region_count(result: Any) -> int:
     one region together, as there."""
     if not isinstance(result, list):
         return 0
-    return len({item.get("id") if isinstance(item, dict) else None for item in result})
+    return len({_region_key(item.get("id") if isinstance(item, dict) else None) for item in result})
+
+
+def _region_key(given: Any) -> Any:
+    """A region id as a set member: an object or a list (which a result may hold, though
+    no client writes one) by its JSON text."""
+    if given is None or isinstance(given, str | int | float):
+        return given
+    return ("json", json.dumps(given, sort_keys=True))
 
 
 class AnnotationAction(models.TextChoices):

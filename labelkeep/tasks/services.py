@@ -521,22 +521,42 @@ DELETE_SLICE = 10_000
 
 
 def delete_annotations_bulk(ids: Collection[int], *, actor: User, origin: Origin) -> int:
-    """Delete these annotations (the caller has checked it may), a slice of ids at a time."""
+    """Delete these annotations (the caller has checked it may), a slice at a time, in the
+    order of their tasks' ids (which is how every writer of many tasks locks them)."""
     ordered = sorted(set(ids))
-    chunks = (
-        ordered[start : start + DELETE_SLICE] for start in range(0, len(ordered), DELETE_SLICE)
-    )
+    found: list[tuple[int, int]] = []
+    for start in range(0, len(ordered), DELETE_SLICE):
+        part = Annotation.objects.filter(pk__in=ordered[start : start + DELETE_SLICE])
+        found.extend(part.values_list("task_id", "pk"))
+    found.sort()
+    pks = [pk for _, pk in found]
+    chunks = (pks[start : start + DELETE_SLICE] for start in range(0, len(pks), DELETE_SLICE))
     return delete_annotation_chunks(chunks, actor=actor, origin=origin)
+
+
+@dataclass
+class _Deleted:
+    """What deleting annotations took off one project: counts, and the first ids."""
+
+    done: int = 0
+    emptied: int = 0
+    count: int = 0
+    ids: list[int] = field(default_factory=list)
 
 
 def delete_annotation_chunks(
     chunks: Iterable[list[int]], *, actor: User, origin: Origin, **details: Any
 ) -> int:
     """Delete the annotations of each chunk of ids (at most DELETE_SLICE; read lazily, in
-    the transaction) with set-based statements: their tasks are locked and recounted, each
-    project's counters move by what its tasks lost, and each project gets one audit entry
-    (`annotations.delete_bulk`, with `details`)."""
-    deleted: dict[int, list[int]] = {}
+    the transaction, and in ascending order of their tasks' ids) with set-based statements:
+    their tasks are locked in id order and recounted; then each project's counters move by
+    what its tasks lost, and each project gets one audit entry (`annotations.delete_bulk`,
+    with `details`).
+
+    The projects' rows are updated once, after every task is done: writers of one
+    annotation lock its task, then its project, and a project locked early would wait on
+    them while they wait on it (PostgreSQL would abort one of the two)."""
+    deleted: dict[int, _Deleted] = {}
     with transaction.atomic():
         for chunk in chunks:
             tasks = sorted(
@@ -545,6 +565,7 @@ def delete_annotation_chunks(
             before = dict(
                 Task.objects.select_for_update()
                 .filter(pk__in=tasks)
+                .order_by("pk")
                 .values_list("pk", "total_annotations")
             )
             # Read again under the tasks' locks: the same request sent twice at once finds
@@ -557,32 +578,33 @@ def delete_annotation_chunks(
             Annotation.objects.filter(pk__in=[pk for pk, _, _, _ in rows]).delete()
             counters.recount_tasks(tasks)
             after = dict(Task.objects.filter(pk__in=tasks).values_list("pk", "total_annotations"))
-            project_of = {task: project for _, task, project, _ in rows}
-            for pid in sorted(set(project_of.values())):
-                done = sum(1 for _, _, p, cancelled in rows if p == pid and not cancelled)
-                emptied = sum(
-                    1
-                    for task, p in project_of.items()
-                    if p == pid and before[task] > 0 and after[task] == 0
-                )
-                Project.objects.filter(pk=pid).update(
-                    total_annotations_number=F("total_annotations_number") - done,
-                    num_tasks_with_annotations=F("num_tasks_with_annotations") - emptied,
-                    **counters.NEW_VERSION,
-                )
-                deleted.setdefault(pid, []).extend(pk for pk, _, p, _ in rows if p == pid)
+            project_of = {task: project_id for _, task, project_id, _ in rows}
+            for pk, _, project_id, cancelled in rows:
+                lost = deleted.setdefault(project_id, _Deleted())
+                lost.done += not cancelled
+                lost.count += 1
+                if len(lost.ids) < LISTED_IDS:
+                    lost.ids.append(pk)
+            for task, project_id in project_of.items():
+                if before.get(task, 0) > 0 and after.get(task, 0) == 0:
+                    deleted[project_id].emptied += 1
         for project in Project.objects.filter(pk__in=list(deleted)).order_by("pk"):
-            pks = deleted[project.pk]
+            lost = deleted[project.pk]
+            Project.objects.filter(pk=project.pk).update(
+                total_annotations_number=F("total_annotations_number") - lost.done,
+                num_tasks_with_annotations=F("num_tasks_with_annotations") - lost.emptied,
+                **counters.NEW_VERSION,
+            )
             audit_action(
                 "annotations.delete_bulk",
                 project,
                 actor,
                 origin,
-                count=len(pks),
-                ids=listed(pks),
+                count=lost.count,
+                ids=lost.ids,
                 **details,
             )
-    return sum(len(pks) for pks in deleted.values())
+    return sum(lost.count for lost in deleted.values())
 
 
 # --- Predictions ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Review findings on task `file_upload` (commit 8be22a1)."""
+"""Regression tests from the review of task `file_upload`: each docstring tells the fault
+it caught, since fixed."""
 
 from __future__ import annotations
 

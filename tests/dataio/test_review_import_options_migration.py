@@ -1,4 +1,5 @@
-"""Review finding on labelkeep/dataio/migrations/0003_import_options.py (89305b9)."""
+"""Regression test from the review of labelkeep/dataio/migrations/0003_import_options.py:
+the docstring tells the fault it caught, since fixed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Review findings on the annotation bookkeeping (commit 89305b9)."""
+"""Regression tests from the review of the annotation bookkeeping: each docstring tells
+the fault it caught, since fixed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Review finding on the DELETE bodies documented by labelkeep/api/autoschema.py (89305b9)."""
+"""Regression test from the review of the DELETE bodies documented by
+labelkeep/api/autoschema.py: the docstring tells the fault it caught, since fixed."""
 
 from __future__ import annotations
 

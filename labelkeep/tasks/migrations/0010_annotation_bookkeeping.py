@@ -20,8 +20,9 @@ SQLITE = (
 POSTGRESQL = (
     "UPDATE tasks_annotation SET unique_id = gen_random_uuid(), "
     "result_count = CASE jsonb_typeof(result) WHEN 'array' THEN ("
-    "SELECT count(DISTINCT item -> 'id') "
-    "+ coalesce(max(CASE WHEN item -> 'id' IS NULL THEN 1 ELSE 0 END), 0) "
+    # A JSON null id counts with the items that have none, as in region_count.
+    "SELECT count(DISTINCT NULLIF(item -> 'id', 'null'::jsonb)) "
+    "+ coalesce(max(CASE WHEN NULLIF(item -> 'id', 'null'::jsonb) IS NULL THEN 1 ELSE 0 END), 0) "
     "FROM jsonb_array_elements(result) AS item) ELSE 0 END",
 )
 
