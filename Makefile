@@ -25,3 +25,4 @@ bench:  ## run the benchmarks against the real server (prints and records figure
 	.venv/bin/python -m bench.labeling
 	.venv/bin/python -m bench.export
 	.venv/bin/python -m bench.imports
+	.venv/bin/python -m bench.actions

@@ -31,7 +31,7 @@ from labelkeep.tasks.models import (
     region_count,
 )
 
-BATCH = 2000  # annotations per INSERT when predictions become annotations
+BATCH = 2000  # predictions read, and annotations written, at a time
 
 
 @dataclass(frozen=True)
@@ -208,15 +208,16 @@ def predictions_to_annotations(
                     .order_by("pk")
                     .values_list("pk", "total_annotations")
                 )
-                made = _annotations_of(ids, versions, config, actor, project, done)
-                if not made:
+                touched: set[int] = set()
+                for made in _annotations_of(ids, versions, config, actor, project, done):
+                    Annotation.objects.bulk_create(made)
+                    touched.update(a.task_id for a in made)
+                    done.created += len(made)
+                if not touched:
                     continue
-                Annotation.objects.bulk_create(made, batch_size=BATCH)
-                touched = sorted({a.task_id for a in made})
-                counters.recount_tasks(touched)
-                now = Task.objects.filter(pk__in=touched, total_annotations__gt=0)
+                counters.recount_tasks(sorted(touched))
+                now = Task.objects.filter(pk__in=sorted(touched), total_annotations__gt=0)
                 started += sum(1 for pk in now.values_list("pk", flat=True) if not before[pk])
-                done.created += len(made)
             if not done.created:
                 return done
             moved = Project.objects.filter(pk=project.pk, updated_at=seen).update(
@@ -247,30 +248,42 @@ def _annotations_of(
     actor: User,
     project: Project,
     done: Converted,
-) -> list[Annotation]:
+) -> Iterator[list[Annotation]]:
+    """The annotations to make from these tasks' predictions, BATCH predictions at a
+    time (in task order), so that memory holds one batch of results, not a slice's."""
     predictions = Prediction.objects.filter(task_id__in=ids).exclude(
         Exists(Annotation.objects.filter(parent_prediction=OuterRef("pk")))
     )
     if versions is not None:
         predictions = predictions.filter(model_version__in=versions)
-    made = []
-    for pk, task, result in predictions.order_by("task_id", "pk").values_list(
-        "pk", "task_id", "result"
-    ):
-        if not isinstance(result, list) or labelconfig.validate_result(config, result):
-            done.refused += 1
-            continue
-        made.append(
-            Annotation(
-                task_id=task,
-                project=project,
-                completed_by=actor,
-                updated_by=actor,
-                result=result,
-                parent_prediction_id=pk,
-                result_count=region_count(result),
-                last_action=AnnotationAction.PREDICTION,
-                bulk_created=True,
-            )
+    after = Q()
+    while True:
+        page = list(
+            predictions.filter(after)
+            .order_by("task_id", "pk")
+            .values_list("pk", "task_id", "result")[:BATCH]
         )
-    return made
+        if not page:
+            return
+        made = []
+        for pk, task, result in page:
+            if not isinstance(result, list) or labelconfig.validate_result(config, result):
+                done.refused += 1
+                continue
+            made.append(
+                Annotation(
+                    task_id=task,
+                    project=project,
+                    completed_by=actor,
+                    updated_by=actor,
+                    result=result,
+                    parent_prediction_id=pk,
+                    result_count=region_count(result),
+                    last_action=AnnotationAction.PREDICTION,
+                    bulk_created=True,
+                )
+            )
+        if made:
+            yield made
+        last, task = page[-1][0], page[-1][1]
+        after = Q(task_id__gt=task) | Q(task_id=task, pk__gt=last)
