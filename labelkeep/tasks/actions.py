@@ -10,6 +10,8 @@ moves them (tasks locked first, in id order), and each action is audited once.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +24,7 @@ from labelkeep.audit.services import Origin
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
-from labelkeep.tasks import counters, deletion, services
+from labelkeep.tasks import bulk, counters, deletion, services
 from labelkeep.tasks.models import (
     Annotation,
     AnnotationAction,
@@ -200,6 +202,7 @@ def predictions_to_annotations(
         seen = project.updated_at
         done = Converted()
         started = 0
+        writer = bulk.Columns(Annotation, MADE_COLUMNS, made_by(actor, project))
         with transaction.atomic():
             for ids in chosen.parts():
                 before = dict(
@@ -209,9 +212,9 @@ def predictions_to_annotations(
                     .values_list("pk", "total_annotations")
                 )
                 touched: set[int] = set()
-                for made in _annotations_of(ids, versions, config, actor, project, done):
-                    Annotation.objects.bulk_create(made)
-                    touched.update(a.task_id for a in made)
+                for made in _annotations_of(ids, versions, config, done):
+                    writer.insert(made)
+                    touched.update(task for task, *_ in made)
                     done.created += len(made)
                 if not touched:
                     continue
@@ -241,49 +244,46 @@ def predictions_to_annotations(
     return services.against_current_config(project, write)
 
 
+# What each annotation made from a prediction has of its own; the rest is the same for all.
+MADE_COLUMNS = ("task_id", "result", "parent_prediction_id", "result_count", "unique_id")
+
+
+def made_by(actor: User, project: Project) -> dict[str, Any]:
+    return {
+        "project_id": project.pk,
+        "completed_by_id": actor.pk,
+        "updated_by_id": actor.pk,
+        "last_action": AnnotationAction.PREDICTION.value,
+        "bulk_created": True,
+    }
+
+
 def _annotations_of(
     ids: list[int],
     versions: list[str] | None,
     config: labelconfig.LabelConfig,
-    actor: User,
-    project: Project,
     done: Converted,
-) -> Iterator[list[Annotation]]:
-    """The annotations to make from these tasks' predictions, BATCH predictions at a
-    time (in task order), so that memory holds one batch of results, not a slice's."""
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows of MADE_COLUMNS from these tasks' predictions that none was made from yet,
+    BATCH predictions at a time in task order: memory holds one batch of results."""
     predictions = Prediction.objects.filter(task_id__in=ids).exclude(
         Exists(Annotation.objects.filter(parent_prediction=OuterRef("pk")))
     )
     if versions is not None:
         predictions = predictions.filter(model_version__in=versions)
-    after = Q()
-    while True:
-        page = list(
-            predictions.filter(after)
+    chosen = list(predictions.order_by("task_id", "pk").values_list("pk", flat=True))
+    for start in range(0, len(chosen), BATCH):
+        page = (
+            Prediction.objects.filter(pk__in=chosen[start : start + BATCH])
             .order_by("task_id", "pk")
-            .values_list("pk", "task_id", "result")[:BATCH]
+            .values_list("pk", "task_id", "result")
         )
-        if not page:
-            return
         made = []
         for pk, task, result in page:
             if not isinstance(result, list) or labelconfig.validate_result(config, result):
                 done.refused += 1
                 continue
-            made.append(
-                Annotation(
-                    task_id=task,
-                    project=project,
-                    completed_by=actor,
-                    updated_by=actor,
-                    result=result,
-                    parent_prediction_id=pk,
-                    result_count=region_count(result),
-                    last_action=AnnotationAction.PREDICTION,
-                    bulk_created=True,
-                )
-            )
+            # The unique id as 32 hex digits, which both databases read as a UUID.
+            made.append((task, json.dumps(result), pk, region_count(result), uuid.uuid4().hex))
         if made:
             yield made
-        last, task = page[-1][0], page[-1][1]
-        after = Q(task_id__gt=task) | Q(task_id=task, pk__gt=last)

@@ -10,7 +10,7 @@ import pytest
 
 from labelkeep.audit.models import AuditEvent
 from labelkeep.projects.models import Project
-from labelkeep.tasks import deletion, services
+from labelkeep.tasks import bulk, deletion, services
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from tests.conftest import TEST_ORIGIN, World
 from tests.tasks.conftest import choice
@@ -212,16 +212,16 @@ def test_an_action_that_fails_midway_leaves_nothing(
 ) -> None:
     monkeypatch.setattr(deletion, "SLICE", 2)
     predict(project, world, task_ids)
-    real = Annotation.objects.bulk_create
+    real = bulk.Columns.insert
     calls: list[int] = []
 
-    def failing(*args: Any, **kwargs: Any) -> Any:
+    def failing(self: bulk.Columns, rows: Any) -> Any:
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real(*args, **kwargs)
+        return real(self, rows)
 
-    monkeypatch.setattr(Annotation.objects, "bulk_create", failing)
+    monkeypatch.setattr(bulk.Columns, "insert", failing)
     with pytest.raises(RuntimeError):
         act(world, project, "predictions_to_annotations", everything())
     assert not Annotation.objects.exists()
