@@ -287,7 +287,8 @@ class Checker:
             if not isinstance(raw, dict):
                 self._refuse(source, index, f"{what} must be an object.")
                 return None
-            flags = [raw.get("was_cancelled", False), raw.get("ground_truth", False)]
+            # As Label Studio imports them: ground truth unless the item says otherwise.
+            flags = [raw.get("was_cancelled", False), raw.get("ground_truth", True)]
             lead_time = raw.get("lead_time")
             if not all(isinstance(flag, bool) for flag in flags) or not _number_or_none(lead_time):
                 self._refuse(

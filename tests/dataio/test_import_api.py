@@ -549,3 +549,19 @@ def test_query_count_does_not_grow_with_the_import(world: World, project: Projec
     count(1)  # the first call also records the key's last use
     assert count(1500) == count(5)
     assert Task.objects.filter(project=project).count() == 1506
+
+
+def test_imported_annotations_are_ground_truth_unless_they_say_otherwise(
+    world: World, project: Project
+) -> None:
+    body = [
+        {"data": {"text": "left out"}, "annotations": [{"result": choice("Positive")}]},
+        {
+            "data": {"text": "said"},
+            "annotations": [{"result": choice("Positive"), "ground_truth": False}],
+        },
+    ]
+    answer = post_json(world.admin.client, project, body)
+    assert answer.status_code == 201, answer.json()
+    truth = dict(Annotation.objects.values_list("task__data__text", "ground_truth"))
+    assert truth == {"left out": True, "said": False}
