@@ -9,72 +9,12 @@ and the serving processes' peak memory growth (sampled every 20 ms from /proc).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import time
 
 import httpx
 
-from bench.common import ROOT, Server, create_user, record, running_server, settle_database
-from bench.export import CONFIG, PeakMemory, server_pids
-
-
-def seed_here(email: str, count: int) -> None:
-    """Runs in a subprocess with the server's environment; prints the project id."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelkeep.settings")
-    django.setup()
-    from labelkeep.accounts.models import User
-    from labelkeep.audit.services import CLI
-    from labelkeep.projects import services as projects
-    from labelkeep.tasks import services as tasks
-
-    owner = User.objects.get(email=email)
-    organization = owner.active_organization
-    if organization is None:
-        raise SystemExit(f"{email} has no organization")
-    project = projects.create_project(
-        organization, {"title": f"Actions {count}", "label_config": CONFIG}, actor=owner, origin=CLI
-    )
-    batch = 20_000
-    for start in range(0, count, batch):
-        rows = [
-            tasks.NewTask(
-                data={"text": f"review number {n} with some words in it"},
-                predictions=[
-                    {
-                        "result": [
-                            {
-                                "id": f"r{n}",
-                                "from_name": "sentiment",
-                                "to_name": "text",
-                                "type": "choices",
-                                "value": {"choices": ["Positive" if n % 2 else "Negative"]},
-                            }
-                        ],
-                        "score": 0.8,
-                        "model_version": "bench",
-                    }
-                ],
-            )
-            for n in range(start, min(count, start + batch))
-        ]
-        tasks.create_tasks(project, rows, actor=owner, origin=CLI)
-    print(project.pk)
-
-
-def seed(server: Server, email: str, count: int) -> int:
-    result = subprocess.run(  # noqa: S603 (our own module)
-        [sys.executable, "-m", "bench.actions", "--seed", email, str(count)],
-        env={**server.env, "LABELKEEP_DATA_DIR": str(server.data_dir)},
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return int(result.stdout.strip().splitlines()[-1])
+from bench.common import Server, create_user, record, running_server, seed, settle_database
+from bench.export import PeakMemory, server_pids
 
 
 def run(client: httpx.Client, server: Server, project: int, action: str) -> str:
@@ -95,16 +35,12 @@ def run(client: httpx.Client, server: Server, project: int, action: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=100_000)
-    parser.add_argument("--seed", nargs=2, metavar=("EMAIL", "TASKS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.seed:
-        seed_here(args.seed[0], int(args.seed[1]))
-        return
     lines = []
     with running_server() as server:
         key = create_user(server, "bench@example.com")
         started = time.perf_counter()
-        project = seed(server, "bench@example.com", args.tasks)
+        project = seed(server, "bench@example.com", args.tasks, "predicted")
         print(f"seeded {args.tasks} tasks in {time.perf_counter() - started:.0f} s", flush=True)
         headers = {"Authorization": f"Token {key}"}
         with httpx.Client(

@@ -191,6 +191,20 @@ def machine() -> str:
     )
 
 
+def seed(server: Server, email: str, count: int, kind: str = "plain") -> int:
+    """A project of `count` tasks of this kind (bench/seed.py), written straight into the
+    server's database by a subprocess with the server's environment; its id."""
+    result = subprocess.run(  # noqa: S603 (our own module)
+        [sys.executable, "-m", "bench.seed", email, str(count), kind],
+        env={**server.env, "LABELKEEP_DATA_DIR": str(server.data_dir)},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return int(result.stdout.strip().splitlines()[-1])
+
+
 def record(title: str, lines: list[str]) -> None:
     """Print the figures and append them, with date and machine, to bench/results/RESULTS.md."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

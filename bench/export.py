@@ -12,72 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT, Server, create_user, record, running_server
-
-CONFIG = (
-    '<View><Text name="text" value="$text"/>'
-    '<Choices name="sentiment" toName="text"><Choice value="Positive"/>'
-    '<Choice value="Negative"/></Choices></View>'
-)
-
-
-def seed_here(email: str, count: int) -> None:
-    """Runs in a subprocess with the server's environment; prints the project id."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelkeep.settings")
-    django.setup()
-    from labelkeep.accounts.models import User
-    from labelkeep.audit.services import CLI
-    from labelkeep.projects import services as projects
-    from labelkeep.tasks import services as tasks
-
-    owner = User.objects.get(email=email)
-    organization = owner.active_organization
-    if organization is None:
-        raise SystemExit(f"{email} has no organization")
-    project = projects.create_project(
-        organization,
-        {"title": f"Export {count}", "label_config": CONFIG},
-        actor=owner,
-        origin=CLI,
-    )
-    result = [
-        {"from_name": "sentiment", "to_name": "text", "type": "choices"}
-        | {"value": {"choices": ["Positive"]}}
-    ]
-    batch = 20_000
-    for start in range(0, count, batch):
-        rows = [
-            tasks.NewTask(
-                data={"text": f"review number {n} with some words in it", "source": "bench"},
-                annotations=[{"result": result, "lead_time": 3.5}],
-                predictions=[{"result": result, "score": 0.8}] if n % 2 else [],
-            )
-            for n in range(start, min(count, start + batch))
-        ]
-        tasks.create_tasks(project, rows, actor=owner, origin=CLI)
-    print(project.pk)
-
-
-def seed(server: Server, email: str, count: int) -> int:
-    result = subprocess.run(  # noqa: S603 (our own module)
-        [sys.executable, "-m", "bench.export", "--seed", email, str(count)],
-        env={**server.env, "LABELKEEP_DATA_DIR": str(server.data_dir)},
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return int(result.stdout.strip().splitlines()[-1])
+from bench.common import Server, create_user, record, running_server, seed
 
 
 def server_pids(server: Server) -> list[int]:
@@ -171,17 +112,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000", help="task counts, comma-separated")
     parser.add_argument("--formats", default="JSON,CSV")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seed", nargs=2, metavar=("EMAIL", "TASKS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.seed:
-        seed_here(args.seed[0], int(args.seed[1]))
-        return
     lines = []
     with running_server() as server:
         key = create_user(server, "bench@example.com")
         for count in (int(size) for size in args.sizes.split(",")):
             started = time.perf_counter()
-            project = seed(server, "bench@example.com", count)
+            project = seed(server, "bench@example.com", count, "annotated")
             print(f"seeded {count} tasks in {time.perf_counter() - started:.0f} s", flush=True)
             for export_type in args.formats.split(","):
                 figures = measure(server, key, project, export_type, args.runs)

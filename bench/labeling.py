@@ -12,36 +12,22 @@ matches most but not all tasks.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 
 from bench.common import (
-    ROOT,
     Server,
     Timing,
     create_user,
     hammer,
     record,
     running_server,
+    seed,
     settle_database,
 )
 from bench.loadgen import wrk
-
-
-def seed(server: Server, email: str, tasks: int) -> int:
-    result = subprocess.run(  # noqa: S603 (our own module)
-        [sys.executable, "-m", "bench.seed", email, str(tasks)],
-        env={**server.env, "LABELKEEP_DATA_DIR": str(server.data_dir)},
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return int(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
