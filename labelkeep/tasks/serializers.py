@@ -35,8 +35,9 @@ TASK_FIELDS = (
     "total_predictions",
     "file_upload",
 )
-# The name of the file a task was imported from, read with the task (a join on its
-# primary key) wherever tasks are listed or fetched for output.
+# The name of the file a task was imported from, under this key of a task's row: joined
+# when one task is fetched (labelkeep/tasks/access.py), read by upload_names for a page of
+# the task list, and for a task loaded without it (task_fields_json).
 UPLOAD_NAME = "file_upload_name"
 UPLOAD_NAME_COLUMN = F("file_upload__original_name")
 
@@ -86,7 +87,8 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
             "result_count": {"help_text": "The number of regions in `result`."},
             "import_id": {"help_text": "The annotation's id in the file it was imported from."},
             "bulk_created": {
-                "help_text": "Made by an import or a bulk request rather than one by one."
+                "help_text": "Made by an import, a bulk request or the data manager's "
+                "predictions_to_annotations rather than one by one."
             },
         }
 
