@@ -71,6 +71,11 @@ urlpatterns: list[URLPattern] = [
     *both("api/projects/<int:pk>/tasks", tasks_api.ProjectTasksView.as_view(), "api-project-tasks"),
     *both("api/projects/<int:pk>/next", tasks_api.NextTaskView.as_view(), "api-project-next"),
     *both(
+        "api/projects/<int:pk>/annotators",
+        tasks_api.ProjectAnnotatorsView.as_view(),
+        "api-project-annotators",
+    ),
+    *both(
         "api/projects/<int:pk>/import/predictions",
         tasks_api.ImportPredictionsView.as_view(),
         "api-import-predictions",

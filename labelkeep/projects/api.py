@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -34,6 +34,14 @@ ORDERING = {
     "-created_at",
     "updated_at",
     "-updated_at",
+    "pinned_at",
+    "-pinned_at",
+}
+# `filter`, as the client's `projects.list(filter=…)` sends it.
+PINNED = {
+    "all": Q(),
+    "pinned_only": Q(pinned_at__isnull=False),
+    "exclude_pinned": Q(pinned_at__isnull=True),
 }
 
 
@@ -58,9 +66,21 @@ def _filtered(projects: QuerySet[Project], request: Request) -> QuerySet[Project
         projects = projects.filter(title__icontains=title)
     if term := search_text(params, "search"):
         projects = projects.filter(Q(title__icontains=term) | Q(description__icontains=term))
+    pinned = params.get("filter", "all")
+    if pinned not in PINNED:
+        raise exceptions.ValidationError({"filter": f"Not one of: {sorted(PINNED)}"})
+    projects = projects.filter(PINNED[pinned])
     ordering = params.get("ordering", "-id")
     if ordering not in ORDERING:
         raise exceptions.ValidationError({"ordering": f"Not one of: {sorted(ORDERING)}"})
+    if ordering.lstrip("-") == "pinned_at":  # pinned projects first either way
+        pinned_at = F("pinned_at")
+        key = (
+            pinned_at.desc(nulls_last=True)
+            if ordering[0] == "-"
+            else pinned_at.asc(nulls_last=True)
+        )
+        return projects.order_by(key, "-id")
     return projects.order_by(ordering, "-id")
 
 
@@ -100,17 +120,26 @@ class ProjectsView(MemberAPIView):
                 description="Keep projects whose title or description contains this (any case).",
             ),
             OpenApiParameter(
+                "filter",
+                str,
+                enum=sorted(PINNED),
+                default="all",
+                description="`pinned_only`: projects with a `pinned_at`; `exclude_pinned`: "
+                "those without.",
+            ),
+            OpenApiParameter(
                 "ordering",
                 str,
                 enum=sorted(ORDERING),
                 default="-id",
-                description="Sort key; a leading `-` sorts descending. Ties: newest first.",
+                description="Sort key; a leading `-` sorts descending. Ties: newest first. "
+                "By `pinned_at`, unpinned projects come last either way.",
             ),
             *page_parameters("projects"),
         ],
         responses=responses(
             {200: ProjectSerializer(many=True)},
-            (400, "A malformed `ids` or `workspaces`, or an unknown `ordering`."),
+            (400, "A malformed `ids` or `workspaces`, an unknown `filter` or `ordering`."),
             *MEMBER_ERRORS,
             (404, "Invalid page number."),
         ),

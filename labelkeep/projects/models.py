@@ -16,6 +16,15 @@ class Sampling(models.TextChoices):
     UNCERTAINTY = "Uncertainty sampling"
 
 
+class SkipQueue(models.TextChoices):
+    """Label Studio's choices for where a skipped task goes; Labelkeep's label stream has
+    one behaviour, REQUEUE_FOR_OTHERS (docs/api-compatibility.md#label-stream)."""
+
+    REQUEUE_FOR_ME = "REQUEUE_FOR_ME"
+    REQUEUE_FOR_OTHERS = "REQUEUE_FOR_OTHERS"
+    IGNORE_SKIPPED = "IGNORE_SKIPPED"
+
+
 class ProjectQuerySet(models.QuerySet["Project"]):
     def visible_to(self, user: User, role: Role | str | None) -> ProjectQuerySet:
         """Projects of the user's organization that the role lets them see."""
@@ -47,6 +56,22 @@ class Project(models.Model):
     )
     color = models.CharField(max_length=16, default="#FFFFFF")
     model_version = models.CharField(max_length=200, blank=True, default="")
+    # Label Studio's settings, with its defaults (docs/api-compatibility.md#project-settings),
+    # in the database too, so rows written by code that predates a setting get them.
+    # Labelkeep acts on these three:
+    enable_empty_annotation = models.BooleanField(default=True, db_default=True)
+    show_collab_predictions = models.BooleanField(default=True, db_default=True)
+    overlap_cohort_percentage = models.PositiveSmallIntegerField(default=100, db_default=100)
+    # Kept for clients and the labeling interface:
+    is_published = models.BooleanField(default=False, db_default=False)
+    is_draft = models.BooleanField(default=False, db_default=False)
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    show_annotation_history = models.BooleanField(default=False, db_default=False)
+    reveal_preannotations_interactively = models.BooleanField(default=False, db_default=False)
+    show_ground_truth_first = models.BooleanField(default=False, db_default=False)
+    min_annotations_to_start_training = models.PositiveIntegerField(default=0, db_default=0)
+    evaluate_predictions_automatically = models.BooleanField(default=False, db_default=False)
+    start_training_on_annotation_update = models.BooleanField(default=False, db_default=False)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -71,6 +96,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def skip_queue(self) -> str:
+        return SkipQueue.REQUEUE_FOR_OTHERS.value
 
 
 class ProjectMember(models.Model):

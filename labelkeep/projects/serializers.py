@@ -9,8 +9,24 @@ from rest_framework import serializers
 
 from labelkeep.accounts.models import User, Workspace
 from labelkeep.api.fields import IdField
-from labelkeep.projects.models import Project, Sampling
+from labelkeep.projects.models import Project, Sampling, SkipQueue
 
+# Label Studio's project settings that Labelkeep keeps (docs/api-compatibility.md).
+SETTINGS = (
+    "enable_empty_annotation",
+    "show_collab_predictions",
+    "overlap_cohort_percentage",
+    "is_published",
+    "is_draft",
+    "pinned_at",
+    "show_annotation_history",
+    "reveal_preannotations_interactively",
+    "show_ground_truth_first",
+    "min_annotations_to_start_training",
+    "evaluate_predictions_automatically",
+    "start_training_on_annotation_update",
+    "skip_queue",
+)
 COUNTERS = (
     "task_number",
     "num_tasks_with_annotations",
@@ -56,6 +72,22 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
     sampling = serializers.ChoiceField(choices=Sampling.choices, required=False)
     maximum_annotations = serializers.IntegerField(min_value=1, max_value=1000, required=False)
     color = serializers.RegexField(r"^#[0-9A-Fa-f]{3,8}$", required=False)
+    overlap_cohort_percentage = serializers.IntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text="The share of tasks (in percent) that get `maximum_annotations`; the "
+        "others get one. Spread evenly by `inner_id`.",
+    )
+    min_annotations_to_start_training = serializers.IntegerField(
+        min_value=0, max_value=1_000_000_000, required=False
+    )
+    skip_queue = serializers.ChoiceField(
+        choices=SkipQueue.choices,
+        required=False,
+        help_text="Always `REQUEUE_FOR_OTHERS`: a skipped task goes to others, never back to "
+        "the person who skipped it. The other choices are refused.",
+    )
 
     class Meta:
         model = Project
@@ -73,6 +105,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "color",
             "model_version",
             "workspace",
+            *SETTINGS,
+            "config_has_control_tags",
             "organization",
             "created_by",
             "created_at",
@@ -94,6 +128,26 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "description": {"max_length": 100_000},
             "expert_instruction": {"max_length": 100_000},
         }
+
+    config_has_control_tags = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        {"type": "boolean", "description": "Whether the labeling config has a control tag."}
+    )
+    def get_config_has_control_tags(self, project: Project) -> bool:
+        return bool(project.parsed_label_config)
+
+    def validate_skip_queue(self, value: str) -> str:
+        if value != SkipQueue.REQUEUE_FOR_OTHERS:
+            raise serializers.ValidationError(
+                "Labelkeep's label stream always gives a skipped task to others and never "
+                "back to the person who skipped it: only REQUEUE_FOR_OTHERS is offered."
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.pop("skip_queue", None)  # not stored: there is one behaviour
+        return attrs
 
 
 class LabelConfigSerializer(serializers.Serializer[Any]):

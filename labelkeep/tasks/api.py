@@ -20,6 +20,7 @@ from labelkeep.api.schema import MEMBER_ERRORS, responses
 from labelkeep.api.streaming import json_array
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
+from labelkeep.projects.serializers import CreatedBySerializer
 from labelkeep.tasks import access, actions, deletion, filters, services
 from labelkeep.tasks.filters import ORDERABLE
 from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
@@ -78,13 +79,13 @@ class TaskScopedView(MemberAPIView):
     def own_annotations_only(self) -> bool:
         return not has_perm(self.role, Perm.ANNOTATIONS_REVIEW)
 
-    def task_body(self, task: Task) -> dict[str, Any]:
+    def task_body(self, task: Task, *, predictions: bool = True) -> dict[str, Any]:
         author = self.actor if self.own_annotations_only() else None
         return task_json(
             task,
             full=True,
             annotations=access.annotations_of(task, author=author),
-            predictions=access.predictions_of(task),
+            predictions=access.predictions_of(task) if predictions else [],
         )
 
 
@@ -237,8 +238,8 @@ class TasksView(TaskScopedView):
                     required=False,
                     min_value=1,
                     max_value=1000,
-                    help_text="Annotations the task needs (the project's `maximum_annotations` "
-                    "if not given).",
+                    help_text="Annotations the task needs (if not given, the project's "
+                    "`maximum_annotations`, or one outside its `overlap_cohort_percentage`).",
                 ),
                 "is_labeled": serializers.BooleanField(
                     required=False, help_text="Mark the task done (or not) until it is recounted."
@@ -359,6 +360,28 @@ class ProjectTasksView(TaskScopedView):
     def delete(self, request: Request, pk: int) -> Response:
         services.delete_tasks(self.project(pk), None, actor=self.actor, origin=self.origin)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProjectAnnotatorsView(TaskScopedView):
+    """Everyone who has annotated (or skipped) a task of the project."""
+
+    required_perms: ClassVar = {"GET": Perm.ANNOTATIONS_REVIEW}
+
+    @extend_schema(
+        tags=["projects"],
+        summary="List the project's annotators",
+        operation_id="projects_annotators_list",
+        responses=responses(
+            {200: CreatedBySerializer(many=True)},
+            *MEMBER_ERRORS,
+            (403, "No valid membership, or an annotator (who may not list who else annotated)."),
+            _NO_PROJECT,
+        ),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        ids = access.annotator_ids(self.project(pk))
+        users = User.objects.filter(pk__in=ids).order_by("pk")
+        return Response(CreatedBySerializer(users, many=True).data)
 
 
 _ACTION_IDS = [action.id for action in actions.ACTIONS]
@@ -1042,10 +1065,12 @@ class NextTaskView(TaskScopedView):
         ),
     )
     def get(self, request: Request, pk: int) -> Response:
-        task = next_task(self.project(pk), self.actor)
+        project = self.project(pk)
+        task = next_task(project, self.actor)
         if task is None:
             raise exceptions.NotFound(_NOTHING_LEFT)
-        return Response(self.task_body(task))
+        # Without `show_collab_predictions`, nothing pre-labels the task.
+        return Response(self.task_body(task, predictions=project.show_collab_predictions))
 
     @extend_schema(exclude=True)
     def head(self, request: Request, pk: int) -> HttpResponse:

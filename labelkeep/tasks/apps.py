@@ -27,7 +27,7 @@ class TasksConfig(AppConfig):
 
 
 def _settings_changed(sender: Any, project: Any, fields: set[str], **kwargs: Any) -> None:
-    if "maximum_annotations" in fields:
+    if fields & {"maximum_annotations", "overlap_cohort_percentage"}:
         from labelkeep.tasks.counters import apply_overlap
 
         apply_overlap(project)

@@ -211,13 +211,16 @@ class TaskRows:
         return len(self.predictions)
 
 
-def insert(project_id: int, overlap: int, rows: TaskRows, first_inner_id: int) -> list[int]:
+def insert(
+    project_id: int, overlaps: Sequence[int], rows: TaskRows, first_inner_id: int
+) -> list[int]:
     """Write the rows, numbered `first_inner_id`, `first_inner_id + 1`, … within the
-    project; the new task ids in input order. Counters and numbers are the caller's."""
+    project, each with its overlap; the new task ids in input order. Counters, numbers and
+    overlaps are the caller's."""
     from labelkeep.tasks.models import Annotation, AnnotationAction, Prediction, Task
 
     fixed = {"project_id": project_id}
-    ids = _insert_tasks(Task, project_id, overlap, rows.tasks, first_inner_id)
+    ids = _insert_tasks(Task, project_id, overlaps, rows.tasks, first_inner_id)
     if rows.annotations:
         made = {**fixed, "last_action": AnnotationAction.IMPORTED.value, "bulk_created": True}
         # A unique id each, as the 32 hex digits both databases read as a UUID.
@@ -234,15 +237,15 @@ def insert(project_id: int, overlap: int, rows: TaskRows, first_inner_id: int) -
 def _insert_tasks(
     task_model: type[models.Model],
     project_id: int,
-    overlap: int,
+    overlaps: Sequence[int],
     rows: Sequence[TaskRow],
     first_inner_id: int,
 ) -> list[int]:
     """Columns with one value in every row (meta `{}`, counters 0, the file they came
-    from) are sent once."""
+    from, the overlap) are sent once."""
     if not rows:
         return []
-    fixed: dict[str, Any] = {"project_id": project_id, "overlap": overlap}
+    fixed: dict[str, Any] = {"project_id": project_id}
     varying = [0]  # data always varies
     for index, name in enumerate(TASK_COLUMNS[1:], 1):
         first = rows[0][index]
@@ -251,7 +254,14 @@ def _insert_tasks(
         else:
             varying.append(index)
     names = [TASK_COLUMNS[i] for i in varying]
-    columns = Columns(task_model, [*names, "inner_id"], fixed)
+    numbered = enumerate(zip(rows, overlaps, strict=True), first_inner_id)
+    if all(overlap == overlaps[0] for overlap in overlaps):
+        fixed["overlap"] = overlaps[0]
+        columns = Columns(task_model, [*names, "inner_id"], fixed)
+        return columns.insert(
+            [(*(row[i] for i in varying), number) for number, (row, _) in numbered]
+        )
+    columns = Columns(task_model, [*names, "inner_id", "overlap"], fixed)
     return columns.insert(
-        [(*(row[i] for i in varying), number) for number, row in enumerate(rows, first_inner_id)]
+        [(*(row[i] for i in varying), number, overlap) for number, (row, overlap) in numbered]
     )

@@ -7,10 +7,12 @@ from typing import Any
 
 from django.db.models import Case, Count, Exists, F, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual
 
 from labelkeep.db.prepared import PreparedUpdate
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.overlap import overlap_expression
 
 # Added to every UPDATE of a project whose tasks changed (Project.tasks_version).
 NEW_VERSION: dict[str, Any] = {"tasks_version": F("tasks_version") + Value(1)}
@@ -201,12 +203,13 @@ def recount_project(project_id: int) -> None:
 
 
 def apply_overlap(project: Project) -> None:
-    """Give every task of the project the project's overlap, and relabel `is_labeled`."""
-    overlap = project.maximum_annotations
+    """Give every task of the project the overlap its settings give it (the project's
+    `maximum_annotations`, for `overlap_cohort_percentage` of them), and relabel
+    `is_labeled`."""
+    overlap = overlap_expression(project.maximum_annotations, project.overlap_cohort_percentage)
+    # SET expressions read the row as it was: the new overlap is computed twice.
+    labeled: GreaterThanOrEqual[int] = GreaterThanOrEqual(F("total_annotations"), overlap)
     Task.objects.filter(project=project).update(
-        overlap=overlap,
-        is_labeled=Case(
-            When(total_annotations__gte=overlap, then=Value(True)), default=Value(False)
-        ),
+        overlap=overlap, is_labeled=Case(When(labeled, then=Value(True)), default=Value(False))
     )
     touch(project.pk)

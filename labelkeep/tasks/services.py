@@ -26,6 +26,7 @@ from labelkeep.tasks.models import (
     TaskLock,
     region_count,
 )
+from labelkeep.tasks.overlap import task_overlap
 from labelkeep.tasks.stream import release
 
 T = TypeVar("T")
@@ -146,12 +147,20 @@ def write_task_rows(
             last_inner_id=F("last_inner_id") + count,
             **counters.NEW_VERSION,
         )
-        # Read under the row's lock: the overlap in force now, not when the rows were
-        # prepared (a long import may see `maximum_annotations` change meanwhile).
-        last, overlap = changed.values_list("last_inner_id", "maximum_annotations").get()
-        if overlap != project.maximum_annotations:
-            rows.tasks[:] = [(*row[:2], row[3] >= overlap, *row[3:]) for row in rows.tasks]
-        ids = bulk.insert(project.pk, overlap, rows, last - count + 1)
+        # Read under the row's lock: the overlaps in force now, not when the rows were
+        # prepared (a long import may see `maximum_annotations` change meanwhile), and the
+        # numbers that place each task in or out of the overlap cohort (tasks/overlap.py).
+        last, maximum, share = changed.values_list(
+            "last_inner_id", "maximum_annotations", "overlap_cohort_percentage"
+        ).get()
+        first = last - count + 1
+        overlaps = [task_overlap(first + i, maximum, share) for i in range(count)]
+        if any(overlap != project.maximum_annotations for overlap in overlaps):
+            rows.tasks[:] = [
+                (*row[:2], row[3] >= overlap, *row[3:])
+                for row, overlap in zip(rows.tasks, overlaps, strict=True)
+            ]
+        ids = bulk.insert(project.pk, overlaps, rows, first)
         audit_action(
             "tasks.create",
             project,
@@ -271,6 +280,21 @@ def _checked_result(project: Project, result: Any) -> list[Any]:
     return result
 
 
+def _refuse_empty(project: Project, result: list[Any], cancelled: bool) -> bool:
+    """Refuse a submitted annotation with no regions where the project's
+    `enable_empty_annotation` is off; whether the write depends on the setting (an empty
+    result that is not a skip), so that it checks the project is still as read."""
+    if cancelled or result:
+        return False
+    if not project.enable_empty_annotation:
+        raise TaskError([EMPTY_REFUSED], field="result")
+    return True
+
+
+EMPTY_REFUSED = (
+    "This project does not accept empty annotations (enable_empty_annotation is off): "
+    "label something, or skip the task."
+)
 _INSERT_ANNOTATION = PreparedInsert(Annotation)
 
 
@@ -307,6 +331,7 @@ def create_annotation(
 
     def write() -> Annotation:
         values["result"] = _checked_result(task.project, given)
+        empty = _refuse_empty(task.project, values["result"], bool(values.get("was_cancelled")))
         annotation = Annotation(
             task=task,
             project=task.project,
@@ -337,7 +362,7 @@ def create_annotation(
                 task,
                 done=0 if cancelled else 1,
                 cancelled=int(cancelled),
-                project_as_of=task.project.updated_at if values["result"] else None,
+                project_as_of=task.project.updated_at if values["result"] or empty else None,
             )
             # Checked under the task's lock (taken just above), which deleting a prediction
             # takes first: the prediction is there, and stays until this commits.
@@ -376,6 +401,7 @@ def _create_bulk(
     origin: Origin,
 ) -> list[Annotation]:
     values["result"] = _checked_result(project, given)
+    _refuse_empty(project, values["result"], bool(values.get("was_cancelled")))
     seen = project.updated_at
     ids = sorted(set(task_ids))
     with transaction.atomic():
@@ -471,12 +497,17 @@ def update_annotation(
                 raise Annotation.DoesNotExist(f"annotation {annotation.pk} is gone")
             for name, value in values.items():
                 setattr(annotation, name, value)
+            # Only a write that leaves a submitted annotation empty is refused: one made
+            # before the setting was turned off may still have its flags changed.
+            empty = {"result", "was_cancelled"} & values.keys() and _refuse_empty(
+                project, annotation.result, annotation.was_cancelled
+            )
             annotation.updated_by = actor
             kept = _bookkeeping(values, became_skip=annotation.was_cancelled and not was)
             for name, value in kept.items():
                 setattr(annotation, name, value)
             annotation.save(update_fields=[*values, *kept, "updated_by", "updated_at"])
-            as_of = project.updated_at if values.get("result") else None
+            as_of = project.updated_at if values.get("result") or empty else None
             if annotation.was_cancelled != was:
                 flip = 1 if was else -1  # a skip became work (+1) or work became a skip (-1)
                 counters.shift_annotations(

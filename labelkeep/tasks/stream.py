@@ -536,7 +536,12 @@ def _signature(project: Project) -> tuple[Any, ...]:
     With the time of the last settings change: an overlap changed and changed back while
     a person asked nothing (of this process) recounts every task, and the settings alone
     would read as unchanged."""
-    chosen = (project.sampling, project.model_version, project.maximum_annotations)
+    chosen = (
+        project.sampling,
+        project.model_version,
+        project.maximum_annotations,
+        project.overlap_cohort_percentage,
+    )
     return (*chosen, project.updated_at)
 
 

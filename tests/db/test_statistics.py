@@ -49,7 +49,7 @@ def test_a_large_insert_analyzes_the_table_after_commit(
 
     monkeypatch.setattr(statistics, "analyze_if_grown", spy)
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-        bulk.insert(project.pk, 1, _rows(statistics.MIN_ROWS), 1)
+        bulk.insert(project.pk, [1] * statistics.MIN_ROWS, _rows(statistics.MIN_ROWS), 1)
     assert analyzed == [(Task._meta.db_table, statistics.MIN_ROWS)]
     assert _counted() >= statistics.MIN_ROWS
     # Now counted: a small further insert is not worth another ANALYZE.
@@ -62,5 +62,5 @@ def test_small_inserts_leave_the_statistics_to_autovacuum(
     calls: list[str] = []
     monkeypatch.setattr(statistics, "analyze_if_grown", lambda t, n: calls.append(t))
     with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-        bulk.insert(project.pk, 1, _rows(statistics.MIN_ROWS - 1), 1)
+        bulk.insert(project.pk, [1] * (statistics.MIN_ROWS - 1), _rows(statistics.MIN_ROWS - 1), 1)
     assert calls == []

@@ -14,6 +14,7 @@ none of the methods used here maps 404 → `NotFoundError`), so the tests check
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -719,3 +720,41 @@ def test_create_bulk(world: World, sdk: SdkFactory, wire: Wire) -> None:
     assert mixed.status_code == 404
     assert admin.annotations.list(id=tasks[2]) == []
     assert admin.projects.get(project).total_annotations_number == 2
+
+
+def test_project_settings_through_the_sdk(world: World, sdk: SdkFactory) -> None:
+    """A script moving a project keeps its settings, pins it, and meets the ones that act."""
+    admin = sdk(world.admin.key)
+    pinned = dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.UTC)
+    project = new_project(
+        admin,
+        enable_empty_annotation=False,
+        show_collab_predictions=False,
+        maximum_annotations=2,
+        overlap_cohort_percentage=50,
+        is_published=True,
+        pinned_at=pinned,
+        skip_queue="REQUEUE_FOR_OTHERS",
+    )
+    new_project(admin, "Unpinned")
+    got = admin.projects.get(id=project)
+    assert got.enable_empty_annotation is False and got.show_collab_predictions is False
+    assert got.overlap_cohort_percentage == 50 and got.is_published is True
+    assert got.pinned_at == pinned and got.skip_queue == "REQUEUE_FOR_OTHERS"
+    assert [p.id for p in projects_of(admin, filter="pinned_only")] == [project]
+
+    tasks = new_tasks(admin, project, 2)
+    fetched = [admin.tasks.get(id=str(pk)) for pk in tasks]
+    assert [task.overlap for task in fetched if isinstance(task, LseTask)] == [1, 2]
+    empty = api_error(admin.annotations.create, id=tasks[0], result=[])
+    assert empty.status_code == 400
+    assert admin.annotations.create(id=tasks[0], result=choice("Positive")).id
+    annotators = admin.projects.list_unique_annotators(id=project)
+    assert [(user.id, user.email) for user in annotators] == [
+        (world.admin.user.pk, world.admin.user.email)
+    ]
+
+    refused = api_error(admin.projects.update, id=project, skip_queue="IGNORE_SKIPPED")
+    assert refused.status_code == 400
+    admin.projects.update(id=project, pinned_at=None)
+    assert projects_of(admin, filter="pinned_only") == []

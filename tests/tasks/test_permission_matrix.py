@@ -140,6 +140,7 @@ ENDPOINTS = [
         lambda o: [{"task": o["task"], "result": choice("Negative")}],
     ),
     Endpoint("get", lambda o: f"/api/projects/{o['project']}/next", Role.ANNOTATOR),
+    Endpoint("get", lambda o: f"/api/projects/{o['project']}/annotators/", Role.REVIEWER),
     # Saved views: anyone on the project reads them and saves their own; someone else's
     # (the admin's here) only a manager changes.
     Endpoint(

@@ -88,6 +88,7 @@ OPERATION_IDS = {
     ("/api/projects/{id}/members", "post"): "projects_members_create",
     ("/api/projects/{id}/members", "delete"): "projects_members_destroy",
     ("/api/projects/{id}/next", "get"): "projects_next_retrieve",
+    ("/api/projects/{id}/annotators", "get"): "projects_annotators_list",
     ("/api/projects/{id}/tasks", "get"): "projects_tasks_list",
     ("/api/projects/{id}/tasks", "delete"): "projects_tasks_destroy",
     ("/api/projects/{id}/validate", "post"): "projects_validate_create",
@@ -294,8 +295,18 @@ def test_projects_are_paginated_and_filterable(schema: dict[str, Any]) -> None:
     page = body(schema, op["responses"]["200"])
     assert set(page["properties"]) == {"count", "next", "previous", "results"}
     query = {p["name"]: p["schema"] for p in op["parameters"] if p["in"] == "query"}
-    assert set(query) == {"ids", "workspaces", "title", "search", "ordering", "page", "page_size"}
+    assert set(query) == {
+        "ids",
+        "workspaces",
+        "title",
+        "search",
+        "filter",
+        "ordering",
+        "page",
+        "page_size",
+    }
     assert "-created_at" in query["ordering"]["enum"]
+    assert query["filter"]["enum"] == ["all", "exclude_pinned", "pinned_only"]
 
 
 def test_labeling_bodies_and_status_codes(schema: dict[str, Any]) -> None:
