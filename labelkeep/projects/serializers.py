@@ -85,6 +85,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
     skip_queue = serializers.ChoiceField(
         choices=SkipQueue.choices,
         required=False,
+        allow_null=True,
         help_text="Always `REQUEUE_FOR_OTHERS`: a skipped task goes to others, never back to "
         "the person who skipped it. The other choices are refused.",
     )
@@ -137,8 +138,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
     def get_config_has_control_tags(self, project: Project) -> bool:
         return bool(project.parsed_label_config)
 
-    def validate_skip_queue(self, value: str) -> str:
-        if value != SkipQueue.REQUEUE_FOR_OTHERS:
+    def validate_skip_queue(self, value: str | None) -> str | None:
+        if value not in (None, SkipQueue.REQUEUE_FOR_OTHERS):
             raise serializers.ValidationError(
                 "Labelkeep's label stream always gives a skipped task to others and never "
                 "back to the person who skipped it: only REQUEUE_FOR_OTHERS is offered."

@@ -158,6 +158,10 @@ def update_project(
         # must not reset each task's own overlap. Compared with the row as it is now.
         stored = Project.objects.select_for_update().filter(pk=project.pk).values(*values).get()
         changed = {name for name, value in values.items() if stored[name] != value}
+        # Read the rest afresh too, under the lock: what acts on the change (the tasks'
+        # overlaps read `maximum_annotations` and `overlap_cohort_percentage` together)
+        # and the answer must see a change another request committed meanwhile.
+        project.refresh_from_db()
         for name, value in values.items():
             setattr(project, name, value)
         project.save(update_fields=[*values, "updated_at"])

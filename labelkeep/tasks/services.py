@@ -480,6 +480,23 @@ def _skipped_now(annotation: Annotation) -> bool | None:
     return skipped
 
 
+def _refuse_emptied(
+    project: Project, annotation: Annotation, values: Mapping[str, Any], skipped: bool
+) -> bool:
+    """_refuse_empty for a change, judged on the annotation as it is now (under its task's
+    lock, where `skipped` was read): only a write that makes a submitted annotation empty
+    is refused; one left empty from before the setting was turned off may still change."""
+    cancelled = values.get("was_cancelled", skipped)
+    if cancelled or values.get("result") or not {"result", "was_cancelled"} & values.keys():
+        return False
+    rows = Annotation.objects.filter(pk=annotation.pk)
+    stored = rows.values_list("result", flat=True).get()
+    result = values.get("result", stored)
+    if result or (not skipped and not stored):
+        return False  # not empty, or empty and submitted already: this write empties nothing
+    return _refuse_empty(project, result, cancelled)
+
+
 def update_annotation(
     annotation: Annotation, fields: Mapping[str, Any], *, actor: User, origin: Origin
 ) -> Annotation:
@@ -495,13 +512,9 @@ def update_annotation(
             was = _skipped_now(annotation)
             if was is None:
                 raise Annotation.DoesNotExist(f"annotation {annotation.pk} is gone")
+            empty = _refuse_emptied(project, annotation, values, was)
             for name, value in values.items():
                 setattr(annotation, name, value)
-            # Only a write that leaves a submitted annotation empty is refused: one made
-            # before the setting was turned off may still have its flags changed.
-            empty = {"result", "was_cancelled"} & values.keys() and _refuse_empty(
-                project, annotation.result, annotation.was_cancelled
-            )
             annotation.updated_by = actor
             kept = _bookkeeping(values, became_skip=annotation.was_cancelled and not was)
             for name, value in kept.items():

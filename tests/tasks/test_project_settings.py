@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
 from labelkeep.tasks import services as tasks
 from labelkeep.tasks.models import Annotation, Prediction, Task
@@ -326,3 +327,61 @@ def test_imported_annotations_count_against_the_cohorts_overlap(
     )
     rows = Task.objects.filter(pk__in=created.task_ids).order_by("inner_id")
     assert [(t.overlap, t.is_labeled) for t in rows] == [(1, True), (2, False)]
+
+
+# --- Races and round trips (review findings) --------------------------------------------
+
+
+def test_a_stale_project_still_sets_overlaps_from_the_row(world: World, project: Project) -> None:
+    _import(world, project, 10)
+    stale = Project.objects.get(pk=project.pk)  # one request reads the project …
+    projects.update_project(
+        project, {"maximum_annotations": 3}, actor=world.admin.user, origin=TEST_ORIGIN
+    )  # … another changes the maximum and commits …
+    changed = projects.update_project(
+        stale, {"overlap_cohort_percentage": 50}, actor=world.admin.user, origin=TEST_ORIGIN
+    )  # … and the first changes only the percentage.
+    assert changed.maximum_annotations == 3  # the answer shows the row as it is
+    assert [_overlaps(project)[n] for n in range(1, 5)] == [1, 3, 1, 3]
+    assert _overlaps(project) == _expected(project)
+
+
+def test_a_stale_annotation_cannot_become_empty_work(
+    world: World, project: Project, task_ids: list[int]
+) -> None:
+    made = tasks.create_annotation(
+        Task.objects.select_related("project").get(pk=task_ids[0]),
+        {"result": choice("Positive"), "was_cancelled": True},
+        actor=world.member.user,
+        completed_by=world.member.user,
+        origin=TEST_ORIGIN,
+    )
+    _patch(world, project, enable_empty_annotation=False)
+    one = Annotation.objects.select_related("project", "task").get(pk=made.pk)
+    other = Annotation.objects.select_related("project", "task").get(pk=made.pk)
+    # A skip may lose its regions; the other request, which read the regions, then un-skips.
+    tasks.update_annotation(other, {"result": []}, actor=world.member.user, origin=TEST_ORIGIN)
+    with pytest.raises(tasks.TaskError):
+        tasks.update_annotation(
+            one, {"was_cancelled": False}, actor=world.member.user, origin=TEST_ORIGIN
+        )
+    row = Annotation.objects.get(pk=made.pk)
+    assert row.result == [] and row.was_cancelled is True
+
+
+def test_an_old_empty_annotation_round_trips(
+    world: World, project: Project, task_ids: list[int]
+) -> None:
+    empty = _post_annotation(world, task_ids[0], result=[]).json()
+    _patch(world, project, enable_empty_annotation=False)
+    # A script sends back the whole object, unchanged flags and empty result included.
+    sent = {"result": [], "was_cancelled": False, "ground_truth": True}
+    response = world.member.client.patch(f"/api/annotations/{empty['id']}/", sent, format="json")
+    assert response.status_code == 200, response.content
+    assert Annotation.objects.get(pk=empty["id"]).ground_truth is True
+
+
+def test_skip_queue_null_is_the_default(world: World, project: Project) -> None:
+    response = _patch(world, project, skip_queue=None)
+    assert response.status_code == 200, response.content
+    assert response.json()["skip_queue"] == "REQUEUE_FOR_OTHERS"

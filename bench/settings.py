@@ -1,0 +1,61 @@
+"""Overlap settings changes through the real server: `python -m bench.settings [--tasks N]`.
+
+Seeds a text-classification project with N tasks, each with one annotation, then sends the
+`PATCH api/projects/{id}/` requests that set every task's overlap again and relabel it:
+`maximum_annotations` 2 (every task back to unlabeled), `overlap_cohort_percentage` 30
+(30% keep overlap 2, the rest are labeled again), then both back (100%, 1). Prints and
+records each request's time and the serving processes' peak memory growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import httpx
+
+from bench.common import Server, create_user, record, running_server, seed, settle_database
+from bench.export import PeakMemory, server_pids
+
+CHANGES: list[dict[str, Any]] = [
+    {"maximum_annotations": 2},
+    {"overlap_cohort_percentage": 30},
+    {"overlap_cohort_percentage": 100, "maximum_annotations": 1},
+]
+
+
+def run(client: httpx.Client, server: Server, project: int, change: dict[str, Any]) -> str:
+    settle_database()
+    with PeakMemory(server_pids(server)) as memory:
+        started = time.perf_counter()
+        answer = client.patch(f"/api/projects/{project}/", json=change)
+        seconds = time.perf_counter() - started
+    answer.raise_for_status()
+    shown = ", ".join(f"{name} {value}" for name, value in change.items())
+    return f"PATCH {shown}: {seconds:.2f} s; server memory growth {memory.growth:.1f} MiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    args = parser.parse_args()
+    lines = []
+    with running_server() as server:
+        key = create_user(server, "bench@example.com")
+        started = time.perf_counter()
+        project = seed(server, "bench@example.com", args.tasks, "annotated")
+        print(f"seeded {args.tasks} tasks in {time.perf_counter() - started:.0f} s", flush=True)
+        headers = {"Authorization": f"Token {key}"}
+        with httpx.Client(
+            base_url=server.base_url, verify=str(server.cert), headers=headers, timeout=1800
+        ) as client:
+            for change in CHANGES:
+                figures = run(client, server, project, change)
+                print(figures, flush=True)
+                lines.append(f"{args.tasks:,} tasks, {figures}")
+    record("Overlap settings changes on every task, through HTTPS", lines)
+
+
+if __name__ == "__main__":
+    main()
