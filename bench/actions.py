@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from bench.common import Server, create_user, record, running_server, seed, settle_database
+from bench.common import Server, record, seeded_project, settle_database
 from bench.export import PeakMemory, server_pids
 
 
@@ -37,23 +37,15 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     args = parser.parse_args()
     lines = []
-    with running_server() as server:
-        key = create_user(server, "bench@example.com")
-        started = time.perf_counter()
-        project = seed(server, "bench@example.com", args.tasks, "predicted")
-        print(f"seeded {args.tasks} tasks in {time.perf_counter() - started:.0f} s", flush=True)
-        headers = {"Authorization": f"Token {key}"}
-        with httpx.Client(
-            base_url=server.base_url, verify=str(server.cert), headers=headers, timeout=1800
-        ) as client:
-            for action in (
-                "predictions_to_annotations",
-                "delete_tasks_annotations",
-                "delete_tasks_predictions",
-            ):
-                figures = run(client, server, project, action)
-                print(figures, flush=True)
-                lines.append(f"{args.tasks:,} tasks, {figures}")
+    with seeded_project(args.tasks, "predicted") as (server, client, project):
+        for action in (
+            "predictions_to_annotations",
+            "delete_tasks_annotations",
+            "delete_tasks_predictions",
+        ):
+            figures = run(client, server, project, action)
+            print(figures, flush=True)
+            lines.append(f"{args.tasks:,} tasks, {figures}")
     record("Data manager actions on every task, through HTTPS", lines)
 
 

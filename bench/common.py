@@ -205,6 +205,25 @@ def seed(server: Server, email: str, count: int, kind: str = "plain") -> int:
     return int(result.stdout.strip().splitlines()[-1])
 
 
+@contextmanager
+def seeded_project(count: int, kind: str) -> Iterator[tuple[Server, httpx.Client, int]]:
+    """A running server with a project of `count` seeded tasks of this kind, and a client
+    of its owner (a token, HTTPS, a timeout for the longest request): yields the server,
+    the client and the project's id."""
+    with running_server() as server:
+        key = create_user(server, "bench@example.com")
+        started = time.perf_counter()
+        project = seed(server, "bench@example.com", count, kind)
+        print(f"seeded {count} tasks in {time.perf_counter() - started:.0f} s", flush=True)
+        with httpx.Client(
+            base_url=server.base_url,
+            verify=str(server.cert),
+            headers={"Authorization": f"Token {key}"},
+            timeout=1800,
+        ) as client:
+            yield server, client, project
+
+
 def record(title: str, lines: list[str]) -> None:
     """Print the figures and append them, with date and machine, to bench/results/RESULTS.md."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import Server, create_user, record, running_server, seed, settle_database
+from bench.common import Server, record, seeded_project, settle_database
 from bench.export import PeakMemory, server_pids
 
 CHANGES: list[dict[str, Any]] = [
@@ -41,19 +41,11 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     args = parser.parse_args()
     lines = []
-    with running_server() as server:
-        key = create_user(server, "bench@example.com")
-        started = time.perf_counter()
-        project = seed(server, "bench@example.com", args.tasks, "annotated")
-        print(f"seeded {args.tasks} tasks in {time.perf_counter() - started:.0f} s", flush=True)
-        headers = {"Authorization": f"Token {key}"}
-        with httpx.Client(
-            base_url=server.base_url, verify=str(server.cert), headers=headers, timeout=1800
-        ) as client:
-            for change in CHANGES:
-                figures = run(client, server, project, change)
-                print(figures, flush=True)
-                lines.append(f"{args.tasks:,} tasks, {figures}")
+    with seeded_project(args.tasks, "annotated") as (server, client, project):
+        for change in CHANGES:
+            figures = run(client, server, project, change)
+            print(figures, flush=True)
+            lines.append(f"{args.tasks:,} tasks, {figures}")
     record("Overlap settings changes on every task, through HTTPS", lines)
 
 
