@@ -3,8 +3,10 @@
 Seeds a text-classification project with N tasks, each with one annotation, then sends the
 `PATCH api/projects/{id}/` requests that set every task's overlap again and relabel it:
 `maximum_annotations` 2 (every task back to unlabeled), `overlap_cohort_percentage` 30
-(30% keep overlap 2, the rest are labeled again), then both back (100%, 1). Prints and
-records each request's time and the serving processes' peak memory growth.
+(30% keep overlap 2, the rest are labeled again), 40 (a tenth of the tasks change), then
+both back (100%, 1: the cohort's tasks change). Only tasks whose overlap or label changes
+are written. Prints and records each request's time and the serving processes' peak
+memory growth.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bench.export import PeakMemory, server_pids
 CHANGES: list[dict[str, Any]] = [
     {"maximum_annotations": 2},
     {"overlap_cohort_percentage": 30},
+    {"overlap_cohort_percentage": 40},
     {"overlap_cohort_percentage": 100, "maximum_annotations": 1},
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Case, Count, Exists, F, OuterRef, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThanOrEqual
 
@@ -202,14 +202,19 @@ def recount_project(project_id: int) -> None:
     )
 
 
-def apply_overlap(project: Project) -> None:
+def apply_overlap(project: Project) -> int:
     """Give every task of the project the overlap its settings give it (the project's
     `maximum_annotations`, for `overlap_cohort_percentage` of them), and relabel
-    `is_labeled`."""
+    `is_labeled`; how many tasks changed."""
     overlap = overlap_expression(project.maximum_annotations, project.overlap_cohort_percentage)
     # SET expressions read the row as it was: the new overlap is computed twice.
     labeled: GreaterThanOrEqual[int] = GreaterThanOrEqual(F("total_annotations"), overlap)
-    Task.objects.filter(project=project).update(
-        overlap=overlap, is_labeled=Case(When(labeled, then=Value(True)), default=Value(False))
+    is_labeled = Case(When(labeled, then=Value(True)), default=Value(False))
+    # Rows already right are left alone: PostgreSQL writes a new version of every row an
+    # UPDATE names, changed or not, with an entry in each of the tasks' indexes.
+    stale = Task.objects.filter(project=project).exclude(
+        Q(overlap=overlap) & Q(is_labeled=is_labeled)
     )
+    changed = stale.update(overlap=overlap, is_labeled=is_labeled)
     touch(project.pk)
+    return changed

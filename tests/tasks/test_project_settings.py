@@ -9,6 +9,7 @@ import pytest
 
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
+from labelkeep.tasks import counters
 from labelkeep.tasks import services as tasks
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.overlap import in_cohort, task_overlap
@@ -385,3 +386,14 @@ def test_skip_queue_null_is_the_default(world: World, project: Project) -> None:
     response = _patch(world, project, skip_queue=None)
     assert response.status_code == 200, response.content
     assert response.json()["skip_queue"] == "REQUEUE_FOR_OTHERS"
+
+
+def test_only_tasks_whose_overlap_changes_are_written(world: World, project: Project) -> None:
+    _import(world, project, 10)
+    project.maximum_annotations, project.overlap_cohort_percentage = 2, 50
+    assert counters.apply_overlap(project) == 5  # the even numbers
+    project.overlap_cohort_percentage = 60
+    moved = [n for n in range(1, 11) if task_overlap(n, 2, 50) != task_overlap(n, 2, 60)]
+    assert counters.apply_overlap(project) == len(moved) == 5
+    assert counters.apply_overlap(project) == 0
+    assert _overlaps(project) == {n: task_overlap(n, 2, 60) for n in range(1, 11)}
