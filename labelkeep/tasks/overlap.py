@@ -27,6 +27,14 @@ def task_overlap(inner_id: int, maximum: int, percentage: int) -> int:
     return 1
 
 
+def task_overlaps(first: int, count: int, maximum: int, percentage: int) -> list[int]:
+    """task_overlap for `count` tasks numbered from `first`; one list repeat when every
+    task gets the maximum (no cohort), as in most projects."""
+    if maximum == 1 or percentage >= ALL:
+        return [maximum] * count
+    return [task_overlap(first + i, maximum, percentage) for i in range(count)]
+
+
 def _share(number: Combinable, percentage: int) -> ExpressionWrapper[CombinedExpression]:
     """⌊number·p/100⌋: integer division on both databases, every operand an integer."""
     return ExpressionWrapper(

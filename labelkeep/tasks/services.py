@@ -26,7 +26,7 @@ from labelkeep.tasks.models import (
     TaskLock,
     region_count,
 )
-from labelkeep.tasks.overlap import task_overlap
+from labelkeep.tasks.overlap import task_overlaps
 from labelkeep.tasks.stream import release
 
 T = TypeVar("T")
@@ -154,7 +154,7 @@ def write_task_rows(
             "last_inner_id", "maximum_annotations", "overlap_cohort_percentage"
         ).get()
         first = last - count + 1
-        overlaps = [task_overlap(first + i, maximum, share) for i in range(count)]
+        overlaps = task_overlaps(first, count, maximum, share)
         if any(overlap != project.maximum_annotations for overlap in overlaps):
             rows.tasks[:] = [
                 (*row[:2], row[3] >= overlap, *row[3:])

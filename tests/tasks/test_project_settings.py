@@ -12,7 +12,7 @@ from labelkeep.projects.models import Project
 from labelkeep.tasks import counters
 from labelkeep.tasks import services as tasks
 from labelkeep.tasks.models import Annotation, Prediction, Task
-from labelkeep.tasks.overlap import in_cohort, task_overlap
+from labelkeep.tasks.overlap import in_cohort, task_overlap, task_overlaps
 from tests.conftest import TEST_ORIGIN, World
 from tests.tasks.conftest import CONFIG, choice
 
@@ -397,3 +397,9 @@ def test_only_tasks_whose_overlap_changes_are_written(world: World, project: Pro
     assert counters.apply_overlap(project) == len(moved) == 5
     assert counters.apply_overlap(project) == 0
     assert _overlaps(project) == {n: task_overlap(n, 2, 60) for n in range(1, 11)}
+
+
+@pytest.mark.parametrize(("maximum", "percentage"), [(1, 30), (3, 100), (3, 30), (2, 0)])
+def test_overlaps_of_a_run_follow_the_rule(maximum: int, percentage: int) -> None:
+    listed = task_overlaps(41, 120, maximum, percentage)
+    assert listed == [task_overlap(n, maximum, percentage) for n in range(41, 161)]
