@@ -57,6 +57,7 @@ urlpatterns: list[URLPattern] = [
     *both("api/auth/logout", session_api.LogoutView.as_view(), "api-logout"),
     *both("api/jobs/<int:pk>", jobs_api.JobView.as_view(), "api-job"),
     *both("api/projects", projects_api.ProjectsView.as_view(), "api-projects"),
+    *both("api/projects/counts", projects_api.ProjectCountsView.as_view(), "api-project-counts"),
     *both("api/projects/<int:pk>", projects_api.ProjectDetailView.as_view(), "api-project"),
     *both(
         "api/projects/<int:pk>/validate",

@@ -103,6 +103,7 @@ def anon() -> HttpsClient:
 def _fresh_task_list_memory() -> None:
     """Each test's projects start with no remembered task-list anchors or counts (ids
     come back in tests, as each test's transaction is rolled back)."""
-    from labelkeep.tasks import anchors
+    from labelkeep.tasks import anchors, project_counts
 
     anchors.forget()
+    project_counts.forget()

@@ -18,6 +18,9 @@ from labelkeep.api.pagination import PagePagination
 from labelkeep.api.schema import MEMBER_ERRORS, page_parameters, responses
 from labelkeep.projects import services
 from labelkeep.projects.access import get_project_for
+from labelkeep.projects.counts import ALL as COUNT_FIELDS
+from labelkeep.projects.counts import STORED as STORED_COUNTS
+from labelkeep.projects.counts import counts_of
 from labelkeep.projects.models import Project, ProjectMember
 from labelkeep.projects.serializers import (
     LabelConfigSerializer,
@@ -93,6 +96,42 @@ _CONFIG_400 = (
 )
 
 
+_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "ids", str, description="Keep these projects: comma-separated ids, e.g. `1,2`."
+    ),
+    OpenApiParameter(
+        "workspaces",
+        str,
+        description="Keep projects in these workspaces: comma-separated workspace ids.",
+    ),
+    OpenApiParameter(
+        "title", str, description="Keep projects whose title contains this (any case)."
+    ),
+    OpenApiParameter(
+        "search",
+        str,
+        description="Keep projects whose title or description contains this (any case).",
+    ),
+    OpenApiParameter(
+        "filter",
+        str,
+        enum=sorted(PINNED),
+        default="all",
+        description="`pinned_only`: projects with a `pinned_at`; `exclude_pinned`: those without.",
+    ),
+    OpenApiParameter(
+        "ordering",
+        str,
+        enum=sorted(ORDERING),
+        default="-id",
+        description="Sort key; a leading `-` sorts descending. Ties: newest first. "
+        "By `pinned_at`, unpinned projects come last either way.",
+    ),
+    *page_parameters("projects"),
+]
+
+
 class ProjectsView(MemberAPIView):
     """Lists the projects the caller may see; creates projects (managers and above)."""
 
@@ -102,41 +141,7 @@ class ProjectsView(MemberAPIView):
     @extend_schema(
         tags=["projects"],
         summary="List projects",
-        parameters=[
-            OpenApiParameter(
-                "ids", str, description="Keep these projects: comma-separated ids, e.g. `1,2`."
-            ),
-            OpenApiParameter(
-                "workspaces",
-                str,
-                description="Keep projects in these workspaces: comma-separated workspace ids.",
-            ),
-            OpenApiParameter(
-                "title", str, description="Keep projects whose title contains this (any case)."
-            ),
-            OpenApiParameter(
-                "search",
-                str,
-                description="Keep projects whose title or description contains this (any case).",
-            ),
-            OpenApiParameter(
-                "filter",
-                str,
-                enum=sorted(PINNED),
-                default="all",
-                description="`pinned_only`: projects with a `pinned_at`; `exclude_pinned`: "
-                "those without.",
-            ),
-            OpenApiParameter(
-                "ordering",
-                str,
-                enum=sorted(ORDERING),
-                default="-id",
-                description="Sort key; a leading `-` sorts descending. Ties: newest first. "
-                "By `pinned_at`, unpinned projects come last either way.",
-            ),
-            *page_parameters("projects"),
-        ],
+        parameters=_LIST_PARAMETERS,
         responses=responses(
             {200: ProjectSerializer(many=True)},
             (400, "A malformed `ids` or `workspaces`, an unknown `filter` or `ordering`."),
@@ -148,8 +153,9 @@ class ProjectsView(MemberAPIView):
         visible = Project.objects.visible_to(self.actor, self.role).select_related("created_by")
         projects = _filtered(visible, request)
         pager = self.pagination_class()
-        page = pager.paginate_queryset(projects, request, view=self)
-        data = ProjectSerializer(page, many=True).data
+        page = pager.paginate_queryset(projects, request, view=self) or []
+        context = {"user": self.actor, "counts": counts_of(page, self.actor)}
+        data = ProjectSerializer(page, many=True, context=context).data
         return pager.get_paginated_response(data)
 
     @extend_schema(
@@ -177,7 +183,8 @@ class ProjectsView(MemberAPIView):
             )
         except services.ProjectError as exc:
             raise _refused(exc) from None
-        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+        data = ProjectSerializer(project, context={"user": self.actor}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailView(MemberAPIView):
@@ -191,7 +198,8 @@ class ProjectDetailView(MemberAPIView):
         responses=responses({200: ProjectSerializer}, *MEMBER_ERRORS, _NO_PROJECT),
     )
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ProjectSerializer(get_project_for(self.actor, self.role, pk)).data)
+        project = get_project_for(self.actor, self.role, pk)
+        return Response(ProjectSerializer(project, context={"user": self.actor}).data)
 
     @extend_schema(
         tags=["projects"],
@@ -216,7 +224,7 @@ class ProjectDetailView(MemberAPIView):
             )
         except services.ProjectError as exc:
             raise _refused(exc) from None
-        return Response(ProjectSerializer(project).data)
+        return Response(ProjectSerializer(project, context={"user": self.actor}).data)
 
     @extend_schema(
         tags=["projects"],
@@ -371,3 +379,67 @@ def _member(member: ProjectMember) -> dict[str, Any]:
         "user": {"id": user.pk, "email": user.email, "username": user.username},
         "created_at": member.created_at,
     }
+
+
+def _included(request: Request) -> tuple[str, ...]:
+    raw = request.query_params.get("include", "")
+    wanted = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = sorted(set(wanted) - set(COUNT_FIELDS))
+    if unknown:
+        raise exceptions.ValidationError(
+            {"include": f"Unknown counts {unknown}; these exist: {list(COUNT_FIELDS)}"}
+        )
+    return wanted or COUNT_FIELDS
+
+
+_COUNTS = inline_serializer(
+    "ProjectCounts",
+    {
+        "id": serializers.IntegerField(),
+        **{
+            name: serializers.IntegerField(
+                required=False, help_text="As in the project (`api/projects/{id}/`)."
+            )
+            for name in COUNT_FIELDS
+        },
+    },
+    many=True,
+)
+
+
+class ProjectCountsView(MemberAPIView):
+    """The counts of the projects the caller may see, without their configs and settings."""
+
+    pagination_class = PagePagination
+
+    @extend_schema(
+        tags=["projects"],
+        summary="List projects' counts",
+        parameters=[
+            OpenApiParameter(
+                "include",
+                str,
+                description="Only these counts (comma-separated names; default: all), e.g. "
+                "`task_number,finished_task_number`. `id` always comes.",
+            ),
+            *_LIST_PARAMETERS,
+        ],
+        responses=responses(
+            {200: _COUNTS},
+            (
+                400,
+                "An unknown count in `include`, a malformed `ids` or `workspaces`, an "
+                "unknown `filter` or `ordering`.",
+            ),
+            *MEMBER_ERRORS,
+            (404, "Invalid page number."),
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        fields = _included(request)
+        visible = Project.objects.visible_to(self.actor, self.role)
+        visible = visible.only("id", "created_at", "tasks_version", *STORED_COUNTS)
+        pager = self.pagination_class()
+        page = pager.paginate_queryset(_filtered(visible, request), request, view=self) or []
+        counts = counts_of(page, self.actor, fields)
+        return pager.get_paginated_response([{"id": p.pk, **counts[p.pk]} for p in page])

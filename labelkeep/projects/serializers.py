@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from labelkeep.accounts.models import User, Workspace
 from labelkeep.api.fields import IdField
+from labelkeep.projects.counts import COUNTED, PERSONAL, STORED, Counts, counts_of
 from labelkeep.projects.models import Project, Sampling, SkipQueue
 
 # Label Studio's project settings that Labelkeep keeps (docs/api-compatibility.md).
@@ -26,12 +27,6 @@ SETTINGS = (
     "evaluate_predictions_automatically",
     "start_training_on_annotation_update",
     "skip_queue",
-)
-COUNTERS = (
-    "task_number",
-    "num_tasks_with_annotations",
-    "total_annotations_number",
-    "total_predictions_number",
 )
 
 
@@ -64,8 +59,41 @@ class CreatedBySerializer(serializers.ModelSerializer[User]):
         return None
 
 
+class CountField(serializers.IntegerField):
+    """One of a project's counted numbers (projects/counts.py), read-only."""
+
+    def __init__(self, help_text: str) -> None:
+        super().__init__(read_only=True, source="*", help_text=help_text)
+
+    def to_representation(self, value: Any) -> Any:
+        parent = self.parent
+        if not isinstance(parent, ProjectSerializer):
+            raise TypeError("a CountField belongs on a ProjectSerializer")
+        return parent.counts(value).get(self.field_name or "")
+
+
 class ProjectSerializer(serializers.ModelSerializer[Project]):
-    """A project: its settings, labeling config and counters, with Label Studio's names."""
+    """A project: its settings, labeling config and counters, with Label Studio's names.
+
+    The counted numbers come from the context's `counts` (by project id, as
+    `projects.counts.counts_of` gives them, which a list counts for its whole page at
+    once), else are counted for the one project; `queue_*` need the context's `user`."""
+
+    finished_task_number = CountField(
+        "Tasks that are done: they have as many finished "
+        "annotations as their overlap asks, or were marked so."
+    )
+    skipped_annotations_number = CountField("Skipped (cancelled) annotations.")
+    ground_truth_number = CountField("Annotations marked as ground truth.")
+    useful_annotation_number = CountField(
+        "Finished annotations that are not ground truth (`total_annotations_number` minus "
+        "the finished ground truths)."
+    )
+    queue_total = CountField(
+        "For the caller: tasks they have annotated or skipped, plus the unfinished tasks "
+        "they have not."
+    )
+    queue_done = CountField("For the caller: tasks they have annotated or skipped.")
 
     created_by = CreatedBySerializer(read_only=True, allow_null=True)
     workspace = WorkspaceField(required=False, allow_null=True)
@@ -112,7 +140,9 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "created_by",
             "created_at",
             "updated_at",
-            *COUNTERS,
+            *STORED,
+            *COUNTED,
+            *PERSONAL,
         )
         read_only_fields = (
             "id",
@@ -121,7 +151,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "created_by",
             "created_at",
             "updated_at",
-            *COUNTERS,
+            *STORED,
         )
         extra_kwargs: dict[str, Any] = {
             "title": {"min_length": 1, "max_length": 200},
@@ -131,6 +161,12 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         }
 
     config_has_control_tags = serializers.SerializerMethodField()
+
+    def counts(self, project: Project) -> Counts:
+        known: dict[int, Counts] = self.context.setdefault("counts", {})
+        if project.pk not in known:
+            known.update(counts_of([project], self.context.get("user")))
+        return known[project.pk]
 
     @extend_schema_field(
         {"type": "boolean", "description": "Whether the labeling config has a control tag."}

@@ -9,16 +9,21 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from labelkeep.accounts.signals import member_access_ended, member_role_changed
+        from labelkeep.projects.counts import register_count_reader
         from labelkeep.projects.signals import (
             project_deleting,
             project_member_removed,
             project_settings_changed,
         )
         from labelkeep.projects.usage import register_work_reader
-        from labelkeep.tasks import schema  # noqa: F401  (registers the list's task schema)
+        from labelkeep.tasks import (
+            project_counts,
+            schema,  # noqa: F401  (registers the list's task schema)
+        )
         from labelkeep.tasks.usage import READER
 
         register_work_reader(READER)
+        register_count_reader(project_counts.READER)
         project_settings_changed.connect(_settings_changed, dispatch_uid="tasks-overlap")
         project_deleting.connect(_deleting, dispatch_uid="tasks-delete")
         project_member_removed.connect(_member_removed, dispatch_uid="tasks-member-removed")

@@ -217,4 +217,6 @@ def apply_overlap(project: Project) -> int:
     )
     changed = stale.update(overlap=overlap, is_labeled=is_labeled)
     touch(project.pk)
+    # The caller answers with this project: its counts are remembered per tasks_version.
+    project.refresh_from_db(fields=["tasks_version"])
     return changed

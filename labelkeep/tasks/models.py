@@ -169,6 +169,18 @@ class Annotation(models.Model):
                 condition=models.Q(parent_prediction__isnull=False),
             ),
             models.Index(fields=("project", "completed_by", "task"), name="annotation_author"),
+            # A project's skips and ground truths, counted (tasks/project_counts.py) from
+            # indexes that hold only those rows and cost other annotations nothing.
+            models.Index(
+                fields=("project",),
+                name="annotation_skipped",
+                condition=models.Q(was_cancelled=True),
+            ),
+            models.Index(
+                fields=("project", "was_cancelled"),
+                name="annotation_ground_truth",
+                condition=models.Q(ground_truth=True),
+            ),
         )
 
     def __str__(self) -> str:

@@ -528,6 +528,8 @@ def update_annotation(
                 )
             elif as_of is not None:
                 counters.confirm_unchanged(project.pk, as_of)
+            else:  # ground truth or lead time: no counter moves, but the tasks changed
+                counters.touch(project.pk)
             audit_action(
                 "annotation.update",
                 project,

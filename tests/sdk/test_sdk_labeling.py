@@ -758,3 +758,24 @@ def test_project_settings_through_the_sdk(world: World, sdk: SdkFactory) -> None
     assert refused.status_code == 400
     admin.projects.update(id=project, pinned_at=None)
     assert projects_of(admin, filter="pinned_only") == []
+
+
+def test_project_counts_through_the_sdk(world: World, sdk: SdkFactory) -> None:
+    """A progress script reads finished tasks, skips and ground truths, per project or for
+    every project at once."""
+    admin = sdk(world.admin.key)
+    project = new_project(admin)
+    tasks = new_tasks(admin, project, 3)
+    admin.annotations.create(id=tasks[0], result=choice("Positive"), ground_truth=True)
+    admin.annotations.create(id=tasks[1], result=[], was_cancelled=True)
+    got = admin.projects.get(id=project)
+    assert (got.task_number, got.finished_task_number, got.skipped_annotations_number) == (3, 1, 1)
+    assert (got.ground_truth_number, got.useful_annotation_number) == (1, 0)
+    assert (got.queue_total, got.queue_done) == (3, 2)
+    page = admin.projects.list_counts(ids=str(project), include="task_number,finished_task_number")
+    assert [(row.id, row.task_number, row.finished_task_number) for row in page.results] == [
+        (project, 3, 1)
+    ]
+    assert page.results[0].skipped_annotations_number is None  # not asked for
+    everything = admin.projects.list_counts()
+    assert everything.count == 1 and everything.results[0].ground_truth_number == 1

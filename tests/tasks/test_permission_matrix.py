@@ -35,6 +35,7 @@ class Endpoint:
 ENDPOINTS = [
     Endpoint("get", lambda o: "/api/projects/", Role.ANNOTATOR, listing=True),
     Endpoint("post", lambda o: "/api/projects/", Role.MANAGER, {"title": "Made"}, listing=True),
+    Endpoint("get", lambda o: "/api/projects/counts/", Role.ANNOTATOR, listing=True),
     Endpoint("get", lambda o: f"/api/projects/{o['project']}/", Role.ANNOTATOR),
     Endpoint("patch", lambda o: f"/api/projects/{o['project']}/", Role.MANAGER, {"title": "T"}),
     Endpoint("delete", lambda o: f"/api/projects/{o['project']}/", Role.MANAGER),

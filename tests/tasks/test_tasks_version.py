@@ -78,6 +78,18 @@ CHANGES: dict[str, tuple[Change | None, Change]] = {
             **_by_admin(w),
         ),
     ),
+    "mark an annotation ground truth": (
+        lambda w, p, t: _annotate(w, t[0]),
+        lambda w, p, t: services.update_annotation(
+            Annotation.objects.get(task=t[0]), {"ground_truth": True}, **_by_admin(w)
+        ),
+    ),
+    "change an annotation's lead time": (
+        lambda w, p, t: _annotate(w, t[0]),
+        lambda w, p, t: services.update_annotation(
+            Annotation.objects.get(task=t[0]), {"lead_time": 4.5}, **_by_admin(w)
+        ),
+    ),
     "delete an annotation": (
         lambda w, p, t: _annotate(w, t[0]),
         lambda w, p, t: services.delete_annotations(

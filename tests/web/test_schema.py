@@ -80,6 +80,7 @@ OPERATION_IDS = {
     ("/api/predictions/{id}", "delete"): "predictions_destroy",
     ("/api/projects", "get"): "projects_list",
     ("/api/projects", "post"): "projects_create",
+    ("/api/projects/counts", "get"): "projects_counts_list",
     ("/api/projects/{id}", "get"): "projects_retrieve",
     ("/api/projects/{id}", "patch"): "projects_partial_update",
     ("/api/projects/{id}", "delete"): "projects_destroy",
