@@ -28,3 +28,4 @@ bench:  ## run the benchmarks against the real server (prints and records figure
 	.venv/bin/python -m bench.actions
 	.venv/bin/python -m bench.settings
 	.venv/bin/python -m bench.counts
+	.venv/bin/python -m bench.columns

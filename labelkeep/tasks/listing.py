@@ -27,11 +27,13 @@ from labelkeep.tasks.models import Annotation, Prediction, SavedView, Task
 from labelkeep.tasks.models import labeled as tasks_labeled
 from labelkeep.tasks.serializers import (
     ANNOTATION_COLUMNS,
+    COMPUTED_FIELDS,
     PREDICTION_COLUMNS,
     TASK_COLUMNS,
     TASK_FIELDS,
     UPLOAD_NAME,
     annotation_row_json,
+    computed_json,
     prediction_row_json,
     task_row_json,
     upload_names,
@@ -39,7 +41,10 @@ from labelkeep.tasks.serializers import (
 
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 10_000_000
-RELATED = ("annotations", "predictions", "drafts")
+RELATED = ("annotations", "predictions", "drafts", *COMPUTED_FIELDS)
+# What each computed field is made from (besides the task's `is_labeled`).
+_FROM_ANNOTATIONS = frozenset({"annotations", "completed_at", "ground_truth"})
+_FROM_PREDICTIONS = frozenset({"predictions", "predictions_score"})
 _DIGITS = re.compile(r"[0-9]{1,12}")
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 # `only_annotated=true`, with the 0 written into the SQL: the partial index of annotated
@@ -129,9 +134,11 @@ def read_listing(request: Request, scope: filters.Scope, view: SavedView | None 
         query = saved_views.query_of(view)
     try:
         if query.get("ordering"):
-            ordering = filters.ordering(query["ordering"], "query")
+            ordering = filters.ordering(query["ordering"], "query", scope)
         else:
-            ordering = filters.ordering(request.query_params.get("ordering", "id"), "ordering")
+            ordering = filters.ordering(
+                request.query_params.get("ordering", "id"), "ordering", scope
+            )
         condition = _condition(request, query, scope)
     except exceptions.ValidationError as exc:
         if view is None:
@@ -167,6 +174,8 @@ def _page_rows(
     else:
         rows = ordered[: listing.size]
     columns = {TASK_COLUMNS[name][0] for name in TASK_FIELDS if name in listing.include}
+    if listing.full and "completed_at" in listing.include:
+        columns.add("is_labeled")
     if UPLOAD_NAME not in columns:
         return list(rows.values(*columns, "id"))
     # The files' names in a query of their own (when the page has any), not a join in the
@@ -244,22 +253,32 @@ def _json(
 ) -> list[dict[str, Any]]:
     fields = [name for name in TASK_FIELDS if name in listing.include]
     annotations = predictions = None
-    if listing.full and "annotations" in listing.include:
+    if listing.full and listing.include & _FROM_ANNOTATIONS:
         visible = Annotation.objects.all()
         if scope.own_only:
             visible = visible.filter(completed_by=scope.user)
         annotations = _by_task(visible, ANNOTATION_COLUMNS, rows)
-    if listing.full and "predictions" in listing.include:
+    if listing.full and listing.include & _FROM_PREDICTIONS:
         predictions = _by_task(Prediction.objects.all(), PREDICTION_COLUMNS, rows)
     drafts = listing.full and "drafts" in listing.include
+    computed = [name for name in COMPUTED_FIELDS if listing.full and name in listing.include]
     out = []
     for row in rows:
         data = task_row_json(row, fields)
-        if annotations is not None:
-            data["annotations"] = [annotation_row_json(a) for a in annotations[row["id"]]]
-        if predictions is not None:
-            data["predictions"] = [prediction_row_json(p) for p in predictions[row["id"]]]
+        made = [] if annotations is None else annotations[row["id"]]
+        predicted = [] if predictions is None else predictions[row["id"]]
+        if "annotations" in listing.include and annotations is not None:
+            data["annotations"] = [annotation_row_json(a) for a in made]
+        if "predictions" in listing.include and predictions is not None:
+            data["predictions"] = [prediction_row_json(p) for p in predicted]
         if drafts:
             data["drafts"] = []
+        if computed:
+            values = computed_json(
+                bool(row.get("is_labeled")),
+                ((a["created_at"], a["was_cancelled"], a["ground_truth"]) for a in made),
+                (p["score"] for p in predicted),
+            )
+            data.update((name, values[name]) for name in computed)
         out.append(data)
     return out

@@ -35,6 +35,9 @@ TASK_FIELDS = (
     "total_predictions",
     "file_upload",
 )
+# Label Studio's data-manager columns given with `fields=all`, from the task's annotations
+# (those the reader sees) and predictions, as the task list's filters compute them.
+COMPUTED_FIELDS = ("completed_at", "ground_truth", "predictions_score")
 # The name of the file a task was imported from, under this key of a task's row: joined
 # when one task is fetched (labelkeep/tasks/access.py), read by upload_names for a page of
 # the task list, and for a task loaded without it (task_fields_json).
@@ -220,10 +223,41 @@ class TaskDetailSerializer(TaskSerializer):
         help_text="Always empty: Labelkeep keeps no drafts.",
     )
 
+    completed_at = serializers.SerializerMethodField(
+        help_text="When the task was done: its newest finished annotation's time, for a "
+        "task that is done (`is_labeled`); else null."
+    )
+    ground_truth = serializers.SerializerMethodField(
+        help_text="Whether one of its annotations is marked ground truth."
+    )
+    predictions_score = serializers.SerializerMethodField(
+        help_text="The mean score of its scored predictions; null without one."
+    )
+
     class Meta:
         model = Task
-        fields = (*TASK_FIELDS, "annotations", "predictions", "drafts")
+        fields = (*TASK_FIELDS, "annotations", "predictions", "drafts", *COMPUTED_FIELDS)
         read_only_fields = fields
+
+    def _computed(self, task: Task) -> dict[str, Any]:
+        return computed_json(
+            task.is_labeled,
+            ((a.created_at, a.was_cancelled, a.ground_truth) for a in task.annotations.all()),
+            (p.score for p in task.predictions.all()),
+        )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_completed_at(self, task: Task) -> str | None:
+        value: str | None = self._computed(task)["completed_at"]
+        return value
+
+    def get_ground_truth(self, task: Task) -> bool:
+        return bool(self._computed(task)["ground_truth"])
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_predictions_score(self, task: Task) -> float | None:
+        value: float | None = self._computed(task)["predictions_score"]
+        return value
 
 
 class ListedTaskSerializer(TaskDetailSerializer):
@@ -387,6 +421,24 @@ def upload_names(ids: Iterable[int | None]) -> dict[int | None, str]:
     return dict(found)
 
 
+def computed_json(
+    is_labeled: bool,
+    annotations: Iterable[tuple[dt.datetime, bool, bool]],
+    scores: Iterable[float | None],
+) -> dict[str, Any]:
+    """`completed_at` (a done task's newest finished annotation's time), `ground_truth`
+    (one is marked so) and `predictions_score` (the mean score) from (created_at,
+    was_cancelled, ground_truth) of the annotations and the predictions' scores."""
+    annotations = list(annotations)
+    finished = [made for made, cancelled, _ in annotations if not cancelled]
+    given = [score for score in scores if score is not None]
+    return {
+        "completed_at": instant(max(finished)) if is_labeled and finished else None,
+        "ground_truth": any(truth for _, _, truth in annotations),
+        "predictions_score": sum(given) / len(given) if given else None,
+    }
+
+
 def task_json(
     task: Task,
     *,
@@ -401,6 +453,13 @@ def task_json(
         made = task.predictions.all() if predictions is None else predictions
         data["predictions"] = [prediction_json(p) for p in made]
         data["drafts"] = []
+        data.update(
+            computed_json(
+                task.is_labeled,
+                ((a.created_at, a.was_cancelled, a.ground_truth) for a in found),
+                (p.score for p in made),
+            )
+        )
     return data
 
 

@@ -704,6 +704,7 @@ def update_prediction(
         for name, value in values.items():
             setattr(prediction, name, value)
         prediction.save(update_fields=[*values, "updated_at"])
+        counters.touch(prediction.project_id)  # a task list may filter on score or version
         audit_action(
             "prediction.update", prediction.project, actor, origin, prediction=prediction.pk
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from label_studio_sdk.client import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.data_manager import Column, Filters, Operator, Type
 from label_studio_sdk.types.lse_task import LseTask
 
 from tests.conftest import World
@@ -94,3 +96,36 @@ def test_data_manager_actions_through_the_sdk(world: World, sdk: SdkFactory) -> 
         id="delete_tasks_annotations", project=project, selected_items={"all": True}
     )
     assert all(admin.annotations.list(id=task) == [] for task in tasks)
+
+
+def test_computed_columns_through_the_sdk(world: World, sdk: SdkFactory) -> None:
+    """An active-learning script picks low-confidence tasks with the SDK's own filter
+    helpers, and an incremental export picks the tasks finished since a time."""
+    admin = sdk(world.admin.key)
+    project = new_project(admin)
+    tasks = new_tasks(admin, project, 3)
+    positive = [
+        {"from_name": "sentiment", "to_name": "text", "type": "choices",
+         "value": {"choices": ["Positive"]}}
+    ]  # fmt: skip
+    admin.predictions.create(task=tasks[0], result=positive, score=0.2, model_version="v1")
+    admin.predictions.create(task=tasks[1], result=positive, score=0.8, model_version="v2")
+    admin.annotations.create(id=tasks[1], result=positive, ground_truth=True)
+
+    def where(column: str, operator: str, kind: str, value: Any) -> str:
+        # The SDK's helpers carry no type hints.
+        item = Filters.item(column, operator, kind, Filters.value(value))  # type: ignore[no-untyped-call]
+        chosen = Filters.create(Filters.AND, [item])  # type: ignore[no-untyped-call]
+        return json.dumps({"filters": chosen})
+
+    low = where(Column.predictions_score, Operator.LESS, Type.Number, 0.5)
+    assert [task.id for task in tasks_of(admin, project=project, query=low)] == [tasks[0]]
+    v2 = where(Column.predictions_model_versions, Operator.CONTAINS, Type.List, "v2")
+    assert [task.id for task in tasks_of(admin, project=project, query=v2)] == [tasks[1]]
+    truth = where(Column.ground_truth, Operator.EQUAL, Type.Boolean, True)
+    assert [task.id for task in tasks_of(admin, project=project, query=truth)] == [tasks[1]]
+    since = where(Column.completed_at, Operator.GREATER, Type.Datetime, "2020-01-01T00:00:00Z")
+    finished = tasks_of(admin, project=project, query=since)
+    assert [task.id for task in finished] == [tasks[1]]
+    assert finished[0].completed_at is not None and finished[0].ground_truth is True
+    assert finished[0].predictions_score == 0.8

@@ -10,9 +10,11 @@ from labelkeep.projects.models import Project
 from labelkeep.tasks import services
 from labelkeep.tasks.models import Annotation, Prediction, Task
 from labelkeep.tasks.serializers import (
+    COMPUTED_FIELDS,
     AnnotationCreateSerializer,
     AnnotationSerializer,
     PredictionSerializer,
+    TaskDetailSerializer,
     TaskSerializer,
     annotation_json,
     instant,
@@ -74,6 +76,14 @@ def test_task_annotation_and_prediction_json_match_the_serializers(
     assert full["annotations"] == [dict(AnnotationSerializer(a).data) for a in annotations]
     assert full["predictions"] == [dict(PredictionSerializer(p).data) for p in predictions]
     assert full["drafts"] == []
+    # Label Studio's computed columns: the skip is newer but does not finish the task.
+    assert full["completed_at"] == dict(AnnotationSerializer(annotations[0]).data)["created_at"]
+    assert full["ground_truth"] is True
+    assert full["predictions_score"] == 0.25
+    described = TaskDetailSerializer(task).data
+    assert {name: described[name] for name in COMPUTED_FIELDS} == {
+        name: full[name] for name in COMPUTED_FIELDS
+    }
 
 
 def test_instants_are_written_as_drf_writes_them() -> None:

@@ -134,6 +134,14 @@ CHANGES: dict[str, tuple[Change | None, Change]] = {
             Prediction.objects.get(task=t[3]), **_by_admin(w)
         ),
     ),
+    "rescore a prediction": (
+        lambda w, p, t: services.create_predictions(
+            p, [(t[3], {"result": choice("Neutral"), "score": 0.2})], **_by_admin(w)
+        ),
+        lambda w, p, t: services.update_prediction(
+            Prediction.objects.get(task=t[3]), {"score": 0.9}, **_by_admin(w)
+        ),
+    ),
     "change the project's overlap": (
         None,
         lambda w, p, t: projects.update_project(p, {"maximum_annotations": 2}, **_by_admin(w)),

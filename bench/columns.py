@@ -1,0 +1,67 @@
+"""Computed task-list columns through the real server: `python -m bench.columns [--tasks N]`.
+
+Seeds a project of N tasks with one scored prediction each (`predicted`), then reads the
+first page of the task list (100 tasks, `fields=all`) filtered on, or ordered by, a
+computed column: `predictions_score`, `predictions_model_versions`, `completed_at`,
+`ground_truth`. Each is read right after a change to a task (the filtered list is
+counted afresh) and again with nothing changed. Prints and records the median and worst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import httpx
+
+from bench.common import record, seeded_project, settle_database
+from bench.counts import ROUNDS, figures, timed
+
+
+def _filter(name: str, operator: str, kind: str, value: Any) -> dict[str, str]:
+    item = {"filter": f"filter:tasks:{name}", "operator": operator, "type": kind, "value": value}
+    return {"query": json.dumps({"filters": {"conjunction": "and", "items": [item]}})}
+
+
+READS: dict[str, dict[str, str]] = {
+    "predictions_score less 0.5": _filter("predictions_score", "less", "Number", 0.5),
+    "predictions_model_versions contains": _filter(
+        "predictions_model_versions", "contains", "List", "bench"
+    ),
+    "completed_at empty false": _filter("completed_at", "empty", "Datetime", False),
+    "ground_truth equal true": _filter("ground_truth", "equal", "Boolean", True),
+    "ordering -predictions_score": {"ordering": "-tasks:predictions_score"},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    args = parser.parse_args()
+    lines = []
+    with seeded_project(args.tasks, "predicted") as (_, client, project):
+        listed = client.get("/api/tasks/", params={"project": project, "page_size": 1})
+        task = listed.json()["tasks"][0]["id"]
+        settle_database()
+        for name, params in READS.items():
+            fresh, remembered = [], []
+            every = {"project": str(project), "fields": "all", **params}
+
+            def read(every: dict[str, str] = every) -> httpx.Response:
+                return client.get("/api/tasks/", params=every)
+
+            for n in range(ROUNDS):
+                change = {"meta": {"round": n}}
+                client.patch(f"/api/tasks/{task}/", json=change).raise_for_status()
+                fresh.append(timed(read))
+                remembered.append(timed(read))
+            for label, millis in (("after a change", fresh), ("nothing changed", remembered)):
+                line = figures(f"{args.tasks:,} tasks, page 1 by {name}, {label}", millis)
+                print(line, flush=True)
+                lines.append(line)
+    record("Computed task-list columns through HTTPS", lines)
+
+
+if __name__ == "__main__":
+    main()

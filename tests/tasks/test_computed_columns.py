@@ -1,0 +1,197 @@
+"""Label Studio's computed data-manager columns: `completed_at`, `ground_truth`,
+`predictions_score` (given with `fields=all`, filtered on, ordered by) and
+`predictions_model_versions` (filtered on)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from labelkeep.projects.models import Project
+from labelkeep.tasks import services
+from labelkeep.tasks.models import Annotation, Prediction, Task
+from tests.conftest import TEST_ORIGIN, Actor, World
+from tests.tasks.conftest import choice
+from tests.tasks.test_listing import dm, item, listing
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shelf(world: World, project: Project) -> list[int]:
+    """t0 finished by the member, t1 finished by the admin as ground truth, t2 skipped by
+    the member, t3 untouched. Predictions: t0 0.2 and 0.4 (v1), t1 0.9 (v2), t2 none
+    scored (v1), t3 none."""
+    ids = services.create_tasks(
+        project,
+        [services.NewTask(data={"text": f"t{n}"}) for n in range(4)],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    ).task_ids
+    tasks = {t.pk: t for t in Task.objects.filter(pk__in=ids)}
+    for index, author, body in (
+        (0, world.member, {"result": choice("Positive")}),
+        (1, world.admin, {"result": choice("Negative"), "ground_truth": True}),
+        (2, world.member, {"result": [], "was_cancelled": True}),
+    ):
+        services.create_annotation(
+            tasks[ids[index]], body, actor=author.user, completed_by=author.user,
+            origin=TEST_ORIGIN,
+        )  # fmt: skip
+    # Finished a day apart, so that ordering by completed_at means something.
+    base = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    for index in (0, 1):
+        Annotation.objects.filter(task_id=ids[index]).update(
+            created_at=base + dt.timedelta(days=index)
+        )
+    predictions: list[tuple[int, dict[str, Any]]] = [
+        (0, {"score": 0.2, "model_version": "v1"}),
+        (0, {"score": 0.4, "model_version": "v1"}),
+        (1, {"score": 0.9, "model_version": "v2"}),
+        (2, {"model_version": "v1"}),
+    ]
+    services.create_predictions(
+        project,
+        [(tasks[ids[i]], {"result": choice("Neutral"), **p}) for i, p in predictions],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )
+    return ids
+
+
+def _found(who: Actor, project: Project, shelf: list[int], query: str) -> list[int]:
+    body = listing(who, project, query=query)
+    assert body["total"] == len(body["tasks"])
+    return [shelf.index(t["id"]) for t in body["tasks"]]
+
+
+CASES = [
+    (item("completed_at", "empty", "Datetime", False), [0, 1]),
+    (item("completed_at", "empty", "Datetime", True), [2, 3]),
+    (item("completed_at", "greater", "Datetime", "2026-03-01T18:00:00Z"), [1]),
+    (item("completed_at", "less_or_equal", "Datetime", "2026-03-01"), []),
+    (item("completed_at", "in", "Datetime", {"min": "2026-02-01", "max": "2026-03-31"}), [0, 1]),
+    (item("predictions_score", "less", "Number", 0.5), [0]),
+    (item("predictions_score", "greater_or_equal", "Number", 0.5), [1]),
+    (item("predictions_score", "in", "Number", {"min": 0.25, "max": 1}), [0, 1]),
+    (item("predictions_score", "not_in", "Number", {"min": 0.25, "max": 0.5}), [1]),
+    (item("predictions_score", "not_equal", "Number", 0.9), [0]),
+    (item("predictions_score", "empty", "Number", True), [2, 3]),
+    (item("ground_truth", "equal", "Boolean", True), [1]),
+    (item("ground_truth", "equal", "Boolean", False), [0, 2, 3]),
+    (item("ground_truth", "not_equal", "Boolean", True), [0, 2, 3]),
+    (item("predictions_model_versions", "contains", "List", "v1"), [0, 2]),
+    (item("predictions_model_versions", "not_contains", "List", "v1"), [1, 3]),
+    (item("predictions_model_versions", "in_list", "List", ["v2", "v9"]), [1]),
+    (item("predictions_model_versions", "empty", "List", True), [3]),
+]
+
+
+@pytest.mark.parametrize(("condition", "expected"), CASES, ids=lambda c: str(c))
+def test_filters(
+    world: World, project: Project, shelf: list[int], condition: Any, expected: list[int]
+) -> None:
+    assert _found(world.admin, project, shelf, dm(condition)) == expected
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        item("predictions_score", "less", "Number", "0.5"),
+        item("predictions_score", "less", "Number", float("inf")),
+        item("predictions_score", "less", "Number", True),
+        item("predictions_score", "contains", "Number", 1),
+        item("completed_at", "greater", "Datetime", "yesterday"),
+        item("completed_at", "greater", "Number", 5),
+        item("ground_truth", "equal", "Boolean", "yes"),
+        item("ground_truth", "greater", "Boolean", True),
+        item("predictions_model_versions", "contains", "List", "v\u0000"),
+        item("predictions_model_versions", "contains", "List", 5),
+        item("predictions_model_versions", "regex", "List", ".*"),
+        item("predictions_model_versions", "in_list", "List", []),
+    ],
+    ids=lambda c: f"{c['filter']}-{c['operator']}-{c['value']!r}",
+)
+def test_bad_values_are_a_400(
+    world: World, project: Project, shelf: list[int], condition: Any
+) -> None:
+    got = world.admin.client.get(f"/api/tasks/?project={project.pk}&query={dm(condition)}")
+    assert got.status_code == 400
+    assert condition["filter"] in str(got.json())
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"),
+    [
+        ("tasks:predictions_score", [0, 1, 2, 3]),
+        ("-tasks:predictions_score", [1, 0, 3, 2]),
+        ("completed_at", [0, 1, 2, 3]),
+        ("-completed_at", [1, 0, 3, 2]),
+    ],
+)
+def test_ordering_puts_tasks_without_a_value_last(
+    world: World, project: Project, shelf: list[int], ordering: str, expected: list[int]
+) -> None:
+    body = listing(world.admin, project, ordering=ordering)
+    assert [shelf.index(t["id"]) for t in body["tasks"]] == expected
+    query = listing(world.admin, project, query=dm(ordering=[ordering]))
+    assert [shelf.index(t["id"]) for t in query["tasks"]] == expected
+
+
+def test_given_with_fields_all(world: World, project: Project, shelf: list[int]) -> None:
+    body = listing(world.admin, project, fields="all")
+    by_id = {t["id"]: t for t in body["tasks"]}
+    first = by_id[shelf[0]]
+    annotation = first["annotations"][0]
+    assert first["completed_at"] == annotation["created_at"]
+    assert first["completed_at"].startswith("2026-03-01T12:00:00")
+    assert first["predictions_score"] == pytest.approx(0.3)
+    assert first["ground_truth"] is False
+    assert by_id[shelf[1]]["ground_truth"] is True
+    assert by_id[shelf[2]]["completed_at"] is None  # skipped: not done
+    assert by_id[shelf[2]]["predictions_score"] is None  # no score
+    assert (by_id[shelf[3]]["completed_at"], by_id[shelf[3]]["ground_truth"]) == (None, False)
+    # The same on the task itself.
+    single = world.admin.client.get(f"/api/tasks/{shelf[0]}/").json()
+    assert {k: single[k] for k in ("completed_at", "ground_truth")} == {
+        k: first[k] for k in ("completed_at", "ground_truth")
+    }
+    assert single["predictions_score"] == pytest.approx(0.3)
+    # Without fields=all, none of them; with include, only those named.
+    plain = listing(world.admin, project)["tasks"][0]
+    assert not {"completed_at", "ground_truth", "predictions_score"} & set(plain)
+    picked = listing(world.admin, project, fields="all", include="completed_at")["tasks"]
+    assert {t["id"]: t for t in picked}[shelf[1]] == {
+        "id": shelf[1],
+        "completed_at": by_id[shelf[1]]["completed_at"],
+    }
+
+
+def test_annotators_compute_from_their_own_annotations(
+    world: World, project: Project, shelf: list[int]
+) -> None:
+    """The member sees only their own annotations: the admin's ground truth on t1 is not
+    theirs to find, nor when t1 was finished."""
+    member = world.member
+    assert _found(member, project, shelf, dm(item("ground_truth", "equal", "Boolean", True))) == []
+    assert _found(member, project, shelf, dm(item("completed_at", "empty", "Datetime", False))) == [
+        0
+    ]
+    tasks = {t["id"]: t for t in listing(member, project, fields="all")["tasks"]}
+    assert (tasks[shelf[1]]["completed_at"], tasks[shelf[1]]["ground_truth"]) == (None, False)
+    assert tasks[shelf[0]]["completed_at"] is not None
+
+
+def test_a_rescored_prediction_is_counted_again(
+    world: World, project: Project, shelf: list[int]
+) -> None:
+    low = dm(item("predictions_score", "less", "Number", 0.5))
+    assert listing(world.admin, project, query=low)["total"] == 1
+    prediction = Prediction.objects.get(task_id=shelf[1])
+    changed = world.admin.client.patch(
+        f"/api/predictions/{prediction.pk}/", {"score": 0.1}, format="json"
+    )
+    assert changed.status_code == 200
+    assert listing(world.admin, project, query=low)["total"] == 2
