@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from bench.common import record, seeded_project, settle_database
-from bench.counts import ROUNDS, figures, timed
+from bench.common import after_changes, record, seeded_project
 
 
 def _filter(name: str, operator: str, kind: str, value: Any) -> dict[str, str]:
@@ -39,27 +39,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=100_000)
     args = parser.parse_args()
-    lines = []
     with seeded_project(args.tasks, "predicted") as (_, client, project):
-        listed = client.get("/api/tasks/", params={"project": project, "page_size": 1})
-        task = listed.json()["tasks"][0]["id"]
-        settle_database()
-        for name, params in READS.items():
-            fresh, remembered = [], []
+
+        def read(params: dict[str, str]) -> Callable[[], httpx.Response]:
             every = {"project": str(project), "fields": "all", **params}
+            return lambda: client.get("/api/tasks/", params=every)
 
-            def read(every: dict[str, str] = every) -> httpx.Response:
-                return client.get("/api/tasks/", params=every)
-
-            for n in range(ROUNDS):
-                change = {"meta": {"round": n}}
-                client.patch(f"/api/tasks/{task}/", json=change).raise_for_status()
-                fresh.append(timed(read))
-                remembered.append(timed(read))
-            for label, millis in (("after a change", fresh), ("nothing changed", remembered)):
-                line = figures(f"{args.tasks:,} tasks, page 1 by {name}, {label}", millis)
-                print(line, flush=True)
-                lines.append(line)
+        reads = {f"{args.tasks:,} tasks, page 1 by {name}": read(p) for name, p in READS.items()}
+        lines = after_changes(client, project, reads)
     record("Computed task-list columns through HTTPS", lines)
 
 

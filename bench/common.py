@@ -240,3 +240,37 @@ def record(title: str, lines: list[str]) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as handle:
         handle.write(text + "\n")
+
+
+def timed(read: Callable[[], httpx.Response]) -> float:
+    """One request's time in milliseconds (it must succeed)."""
+    started = time.perf_counter()
+    read().raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
+def after_changes(
+    client: httpx.Client, project: int, reads: dict[str, Callable[[], httpx.Response]]
+) -> list[str]:
+    """Each read, ROUNDS times right after a change to one of the project's tasks (what is
+    remembered per `tasks_version` is computed afresh) and again with nothing changed:
+    a line of median and worst per read and case."""
+    listed = client.get("/api/tasks/", params={"project": project, "page_size": 1})
+    task = listed.json()["tasks"][0]["id"]
+    settle_database()
+    lines = []
+    for name, read in reads.items():
+        fresh, remembered = [], []
+        for n in range(ROUNDS):
+            client.patch(f"/api/tasks/{task}/", json={"meta": {"round": n}}).raise_for_status()
+            fresh.append(timed(read))
+            remembered.append(timed(read))
+        for label, millis in (("after a change", fresh), ("nothing changed", remembered)):
+            median, worst = statistics.median(millis), max(millis)
+            line = f"{name}, {label}: median {median:.1f} ms, worst {worst:.1f} ms"
+            print(line, flush=True)
+            lines.append(line)
+    return lines
+
+
+ROUNDS = 7
