@@ -27,12 +27,14 @@ from labelkeep.tasks.models import Annotation, Prediction, SavedView, Task
 from labelkeep.tasks.models import labeled as tasks_labeled
 from labelkeep.tasks.serializers import (
     ANNOTATION_COLUMNS,
+    AUTHOR_COLUMNS,
     COMPUTED_FIELDS,
     PREDICTION_COLUMNS,
     TASK_COLUMNS,
     TASK_FIELDS,
     UPLOAD_NAME,
     annotation_row_json,
+    authors_in,
     computed_json,
     prediction_row_json,
     task_row_json,
@@ -43,8 +45,17 @@ MAX_PAGE_SIZE = 1000
 MAX_PAGE = 10_000_000
 RELATED = ("annotations", "predictions", "drafts", *COMPUTED_FIELDS)
 # What each computed field is made from (besides the task's `is_labeled`).
-_FROM_ANNOTATIONS = frozenset({"annotations", "completed_at", "ground_truth"})
-_FROM_PREDICTIONS = frozenset({"predictions", "predictions_score"})
+_FROM_ANNOTATIONS = frozenset(
+    {
+        "annotations",
+        "completed_at",
+        "ground_truth",
+        "annotators",
+        "annotations_ids",
+        "avg_lead_time",
+    }
+)
+_FROM_PREDICTIONS = frozenset({"predictions", "predictions_score", "predictions_model_versions"})
 _DIGITS = re.compile(r"[0-9]{1,12}")
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 # `only_annotated=true`, with the 0 written into the SQL: the partial index of annotated
@@ -253,15 +264,20 @@ def _json(
 ) -> list[dict[str, Any]]:
     fields = [name for name in TASK_FIELDS if name in listing.include]
     annotations = predictions = None
+    computed = [name for name in COMPUTED_FIELDS if listing.full and name in listing.include]
     if listing.full and listing.include & _FROM_ANNOTATIONS:
         visible = Annotation.objects.all()
         if scope.own_only:
             visible = visible.filter(completed_by=scope.user)
-        annotations = _by_task(visible, ANNOTATION_COLUMNS, rows)
+        # The authors (`annotators`) joined in the same query.
+        columns = (*ANNOTATION_COLUMNS, *(AUTHOR_COLUMNS if "annotators" in computed else ()))
+        annotations = _by_task(visible, columns, rows)
     if listing.full and listing.include & _FROM_PREDICTIONS:
         predictions = _by_task(Prediction.objects.all(), PREDICTION_COLUMNS, rows)
     drafts = listing.full and "drafts" in listing.include
-    computed = [name for name in COMPUTED_FIELDS if listing.full and name in listing.include]
+    people: dict[int, Any] = {}
+    if annotations is not None and "annotators" in computed:
+        people = authors_in(a for found in annotations.values() for a in found)
     out = []
     for row in rows:
         data = task_row_json(row, fields)
@@ -274,11 +290,7 @@ def _json(
         if drafts:
             data["drafts"] = []
         if computed:
-            values = computed_json(
-                bool(row.get("is_labeled")),
-                ((a["created_at"], a["was_cancelled"], a["ground_truth"]) for a in made),
-                (p["score"] for p in predicted),
-            )
+            values = computed_json(bool(row.get("is_labeled")), made, predicted, people)
             data.update((name, values[name]) for name in computed)
         out.append(data)
     return out

@@ -11,6 +11,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labelkeep.accounts.models import User
 from labelkeep.api.fields import FiniteFloatField, IdField, StorableDictField, StorableJSONField
 from labelkeep.tasks.models import Annotation, AnnotationAction, Prediction, Task
 
@@ -37,7 +38,17 @@ TASK_FIELDS = (
 )
 # Label Studio's data-manager columns given with `fields=all`, from the task's annotations
 # (those the reader sees) and predictions, as the task list's filters compute them.
-COMPUTED_FIELDS = ("completed_at", "ground_truth", "predictions_score")
+COMPUTED_FIELDS = (
+    "completed_at",
+    "ground_truth",
+    "predictions_score",
+    "annotators",
+    "annotations_ids",
+    "predictions_model_versions",
+    "avg_lead_time",
+    "draft_exists",
+    "storage_filename",
+)
 # The name of the file a task was imported from, under this key of a task's row: joined
 # when one task is fetched (labelkeep/tasks/access.py), read by upload_names for a page of
 # the task list, and for a task loaded without it (task_fields_json).
@@ -233,6 +244,23 @@ class TaskDetailSerializer(TaskSerializer):
     predictions_score = serializers.SerializerMethodField(
         help_text="The mean score of its scored predictions; null without one."
     )
+    annotators = serializers.SerializerMethodField(
+        help_text="Who annotated or skipped it, by id: `{user_id, annotated, review, "
+        "reviewed, id, email, username, first_name, last_name, avatar}` each."
+    )
+    annotations_ids = serializers.SerializerMethodField(
+        help_text="Its annotations' ids, comma-separated."
+    )
+    predictions_model_versions = serializers.SerializerMethodField(
+        help_text="Its predictions' model versions, distinct, comma-separated."
+    )
+    avg_lead_time = serializers.SerializerMethodField(
+        help_text="The mean `lead_time` of its annotations; null without one."
+    )
+    draft_exists = serializers.SerializerMethodField(help_text="Always false: no drafts.")
+    storage_filename = serializers.SerializerMethodField(
+        help_text="Always null: tasks do not come from storages yet."
+    )
 
     class Meta:
         model = Task
@@ -240,24 +268,45 @@ class TaskDetailSerializer(TaskSerializer):
         read_only_fields = fields
 
     def _computed(self, task: Task) -> dict[str, Any]:
-        return computed_json(
-            task.is_labeled,
-            ((a.created_at, a.was_cancelled, a.ground_truth) for a in task.annotations.all()),
-            (p.score for p in task.predictions.all()),
-        )
+        annotations = [a.__dict__ for a in task.annotations.all()]
+        predictions = [p.__dict__ for p in task.predictions.all()]
+        return computed_json(task.is_labeled, annotations, predictions, people_of(annotations))
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_completed_at(self, task: Task) -> str | None:
-        value: str | None = self._computed(task)["completed_at"]
-        return value
+    def get_completed_at(self, task: Task) -> Any:
+        return self._computed(task)["completed_at"]
 
-    def get_ground_truth(self, task: Task) -> bool:
-        return bool(self._computed(task)["ground_truth"])
+    @extend_schema_field(serializers.BooleanField())
+    def get_ground_truth(self, task: Task) -> Any:
+        return self._computed(task)["ground_truth"]
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_predictions_score(self, task: Task) -> float | None:
-        value: float | None = self._computed(task)["predictions_score"]
-        return value
+    def get_predictions_score(self, task: Task) -> Any:
+        return self._computed(task)["predictions_score"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_annotators(self, task: Task) -> Any:
+        return self._computed(task)["annotators"]
+
+    @extend_schema_field(serializers.CharField())
+    def get_annotations_ids(self, task: Task) -> Any:
+        return self._computed(task)["annotations_ids"]
+
+    @extend_schema_field(serializers.CharField())
+    def get_predictions_model_versions(self, task: Task) -> Any:
+        return self._computed(task)["predictions_model_versions"]
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_avg_lead_time(self, task: Task) -> Any:
+        return self._computed(task)["avg_lead_time"]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_draft_exists(self, task: Task) -> Any:
+        return False
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_storage_filename(self, task: Task) -> Any:
+        return None
 
 
 class ListedTaskSerializer(TaskDetailSerializer):
@@ -421,21 +470,72 @@ def upload_names(ids: Iterable[int | None]) -> dict[int | None, str]:
     return dict(found)
 
 
+def people_of(annotations: Iterable[Row]) -> dict[int, Row]:
+    """The authors of these annotations (rows of id, email, username, names), by id: one
+    query, none without authors."""
+    ids = {a["completed_by_id"] for a in annotations if a["completed_by_id"] is not None}
+    if not ids:
+        return {}
+    found = User.objects.filter(pk__in=ids).values(*PERSON_COLUMNS)
+    return {row["id"]: row for row in found}
+
+
+PERSON_COLUMNS = ("id", "email", "username", "first_name", "last_name")
+# The same, joined to annotation rows (`.values(*ANNOTATION_COLUMNS, *AUTHOR_COLUMNS)`).
+AUTHOR_COLUMNS = tuple(f"completed_by__{name}" for name in PERSON_COLUMNS[1:])
+
+
+def authors_in(annotations: Iterable[Row]) -> dict[int, Row]:
+    """`people_of`, from annotation rows that carry AUTHOR_COLUMNS: no query."""
+    return {
+        a["completed_by_id"]: {
+            "id": a["completed_by_id"],
+            **{name: a[f"completed_by__{name}"] for name in PERSON_COLUMNS[1:]},
+        }
+        for a in annotations
+        if a["completed_by_id"] is not None
+    }
+
+
+def _joined(values: Iterable[Any]) -> str:
+    """Label Studio's list cells: distinct values, comma-separated ("" for none)."""
+    return ",".join(str(v) for v in sorted({v for v in values if v not in (None, "")}))
+
+
 def computed_json(
     is_labeled: bool,
-    annotations: Iterable[tuple[dt.datetime, bool, bool]],
-    scores: Iterable[float | None],
+    annotations: Iterable[Row],
+    predictions: Iterable[Row],
+    people: Mapping[int, Row],
 ) -> dict[str, Any]:
-    """`completed_at` (a done task's newest finished annotation's time), `ground_truth`
-    (one is marked so) and `predictions_score` (the mean score) from (created_at,
-    was_cancelled, ground_truth) of the annotations and the predictions' scores."""
-    annotations = list(annotations)
-    finished = [made for made, cancelled, _ in annotations if not cancelled]
-    given = [score for score in scores if score is not None]
+    """Label Studio's data-manager columns of a task, from its annotations and
+    predictions (rows of their columns, or model instances' `__dict__`) and their
+    authors (`people_of`): see COMPUTED_FIELDS and docs/api-compatibility.md."""
+    annotations, predictions = list(annotations), list(predictions)
+    finished = [a["created_at"] for a in annotations if not a["was_cancelled"]]
+    scores = [p["score"] for p in predictions if p["score"] is not None]
+    times = [a["lead_time"] for a in annotations if a["lead_time"] is not None]
+    authors = sorted({a["completed_by_id"] for a in annotations} & set(people))
     return {
         "completed_at": instant(max(finished)) if is_labeled and finished else None,
-        "ground_truth": any(truth for _, _, truth in annotations),
-        "predictions_score": sum(given) / len(given) if given else None,
+        "ground_truth": any(a["ground_truth"] for a in annotations),
+        "predictions_score": sum(scores) / len(scores) if scores else None,
+        "annotators": [
+            {
+                "user_id": pk,
+                "annotated": True,
+                "review": None,
+                "reviewed": False,
+                **people[pk],
+                "avatar": None,
+            }
+            for pk in authors
+        ],
+        "annotations_ids": _joined(a["id"] for a in annotations),
+        "predictions_model_versions": _joined(p["model_version"] for p in predictions),
+        "avg_lead_time": sum(times) / len(times) if times else None,
+        "draft_exists": False,
+        "storage_filename": None,
     }
 
 
@@ -453,12 +553,9 @@ def task_json(
         made = task.predictions.all() if predictions is None else predictions
         data["predictions"] = [prediction_json(p) for p in made]
         data["drafts"] = []
+        rows = [a.__dict__ for a in found]
         data.update(
-            computed_json(
-                task.is_labeled,
-                ((a.created_at, a.was_cancelled, a.ground_truth) for a in found),
-                (p.score for p in made),
-            )
+            computed_json(task.is_labeled, rows, (p.__dict__ for p in made), people_of(rows))
         )
     return data
 

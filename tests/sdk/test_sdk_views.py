@@ -129,3 +129,5 @@ def test_computed_columns_through_the_sdk(world: World, sdk: SdkFactory) -> None
     assert [task.id for task in finished] == [tasks[1]]
     assert finished[0].completed_at is not None and finished[0].ground_truth is True
     assert finished[0].predictions_score == 0.8
+    assert [person["user_id"] for person in finished[0].annotators or []] == [world.admin.user.pk]
+    assert finished[0].predictions_model_versions == "v2"

@@ -12,6 +12,7 @@ import pytest
 from labelkeep.projects.models import Project
 from labelkeep.tasks import services
 from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.serializers import COMPUTED_FIELDS
 from tests.conftest import TEST_ORIGIN, Actor, World
 from tests.tasks.conftest import choice
 from tests.tasks.test_listing import dm, item, listing
@@ -153,15 +154,33 @@ def test_given_with_fields_all(world: World, project: Project, shelf: list[int])
     assert by_id[shelf[2]]["completed_at"] is None  # skipped: not done
     assert by_id[shelf[2]]["predictions_score"] is None  # no score
     assert (by_id[shelf[3]]["completed_at"], by_id[shelf[3]]["ground_truth"]) == (None, False)
+    assert first["annotators"] == [
+        {
+            "user_id": world.member.user.pk,
+            "annotated": True,
+            "review": None,
+            "reviewed": False,
+            "id": world.member.user.pk,
+            "email": world.member.user.email,
+            "username": world.member.user.username,
+            "first_name": world.member.user.first_name,
+            "last_name": world.member.user.last_name,
+            "avatar": None,
+        }
+    ]
+    assert first["annotations_ids"] == str(annotation["id"])
+    assert first["predictions_model_versions"] == "v1"
+    assert (first["draft_exists"], first["storage_filename"]) == (False, None)
+    assert by_id[shelf[3]]["annotators"] == [] and by_id[shelf[3]]["annotations_ids"] == ""
+    assert by_id[shelf[3]]["avg_lead_time"] is None
     # The same on the task itself.
     single = world.admin.client.get(f"/api/tasks/{shelf[0]}/").json()
-    assert {k: single[k] for k in ("completed_at", "ground_truth")} == {
-        k: first[k] for k in ("completed_at", "ground_truth")
-    }
+    same = ("completed_at", "ground_truth", "annotators", "annotations_ids", "avg_lead_time")
+    assert {k: single[k] for k in same} == {k: first[k] for k in same}
     assert single["predictions_score"] == pytest.approx(0.3)
     # Without fields=all, none of them; with include, only those named.
     plain = listing(world.admin, project)["tasks"][0]
-    assert not {"completed_at", "ground_truth", "predictions_score"} & set(plain)
+    assert not set(COMPUTED_FIELDS) & set(plain)
     picked = listing(world.admin, project, fields="all", include="completed_at")["tasks"]
     assert {t["id"]: t for t in picked}[shelf[1]] == {
         "id": shelf[1],
