@@ -382,8 +382,10 @@ def _member(member: ProjectMember) -> dict[str, Any]:
 
 
 def _included(request: Request) -> tuple[str, ...]:
-    raw = request.query_params.get("include", "")
-    wanted = tuple(part.strip() for part in raw.split(",") if part.strip())
+    """The counts named in `include` (repeated, or comma-separated; `id`, which always
+    comes, may be named too); every count when none is named."""
+    given = ",".join(request.query_params.getlist("include"))
+    wanted = tuple(part.strip() for part in given.split(",") if part.strip() not in ("", "id"))
     unknown = sorted(set(wanted) - set(COUNT_FIELDS))
     if unknown:
         raise exceptions.ValidationError(

@@ -39,7 +39,8 @@ class CountReader(Protocol):
     """Counts what a project's tasks and annotations hold."""
 
     def counts(self, projects: Sequence[Project], user: User | None) -> dict[int, Counts]:
-        """COUNTED for each project, by project id, and PERSONAL for this user if any."""
+        """COUNTED for each project, by project id, and PERSONAL for this user if any,
+        with STORED as of the same moment (the page's rows may be older)."""
         ...
 
 

@@ -21,7 +21,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from labelkeep.accounts.models import User
-from labelkeep.projects.counts import Counts
+from labelkeep.projects.counts import STORED, Counts
 from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Task
 
@@ -52,7 +52,11 @@ def _personal(user: User) -> dict[str, Any]:
     theirs = Annotation.objects.filter(project=OuterRef("pk"), completed_by=user)
     return {
         "done": _number(theirs, "task"),
-        "done_open": _number(theirs.filter(task__is_labeled=False), "task"),
+        # The task's project named too: without it PostgreSQL may join the user's
+        # annotations to every unfinished task of every project.
+        "done_open": _number(
+            theirs.filter(task__project=OuterRef("pk"), task__is_labeled=False), "task"
+        ),
     }
 
 
@@ -76,10 +80,12 @@ class TaskCounts:
             **_counted(), **(_personal(user) if user is not None else {})
         )
         for row in rows.values(
-            "pk", "created_at", "tasks_version", "task_number", "total_annotations_number",
+            "pk", "created_at", "tasks_version", *STORED,
             *_counted(), *(("done", "done_open") if user is not None else ()),
         ).order_by():  # fmt: skip
             counts = {
+                # The stored counters as of the same moment as the counted ones.
+                **{name: row[name] for name in STORED},
                 "finished_task_number": row["finished"],
                 "skipped_annotations_number": row["skipped"],
                 "ground_truth_number": row["ground_truth"],

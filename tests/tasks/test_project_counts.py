@@ -150,6 +150,11 @@ def test_counts_endpoint(world: World, project: Project, worked: dict[str, int])
     assert picked == [{"id": project.pk, "task_number": 5, "finished_task_number": 3}]
     titled = world.admin.client.get("/api/projects/counts/?title=oth&page_size=1").json()
     assert [row["id"] for row in titled["results"]] == [other.pk]
+    # `id` may be named (it always comes); `include` may be repeated.
+    named = world.admin.client.get(
+        f"/api/projects/counts/?ids={project.pk}&include=id,task_number&include=queue_done"
+    ).json()["results"]
+    assert named == [{"id": project.pk, "task_number": 5, "queue_done": 3}]
     unknown = world.admin.client.get("/api/projects/counts/?include=task_number,password")
     assert unknown.status_code == 400
     assert "password" in str(unknown.json())
