@@ -234,32 +234,53 @@ class TaskDetailSerializer(TaskSerializer):
         help_text="Always empty: Labelkeep keeps no drafts.",
     )
 
-    completed_at = serializers.SerializerMethodField(
+    # Label Studio's data-manager columns (COMPUTED_FIELDS): declared for the schema, their
+    # values set by to_representation from computed_json, as task_json sets them.
+    completed_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        default=None,
         help_text="When the task was done: its newest finished annotation's time, for a "
-        "task that is done (`is_labeled`); else null."
+        "task that is done (`is_labeled`); else null.",
     )
-    ground_truth = serializers.SerializerMethodField(
-        help_text="Whether one of its annotations is marked ground truth."
+    ground_truth = serializers.BooleanField(
+        read_only=True, default=False, help_text="Whether an annotation is marked ground truth."
     )
-    predictions_score = serializers.SerializerMethodField(
-        help_text="The mean score of its scored predictions; null without one."
+    predictions_score = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The mean score of its scored predictions; null without one.",
     )
-    annotators = serializers.SerializerMethodField(
+    annotators = serializers.ListField(
+        child=serializers.DictField(),
+        read_only=True,
+        default=list,
         help_text="Who annotated or skipped it, by id: `{user_id, annotated, review, "
-        "reviewed, id, email, username, first_name, last_name, avatar}` each."
+        "reviewed, id, email, username, first_name, last_name, avatar}` each.",
     )
-    annotations_ids = serializers.SerializerMethodField(
-        help_text="Its annotations' ids, comma-separated."
+    annotations_ids = serializers.CharField(
+        read_only=True, default="", help_text="Its annotations' ids, comma-separated."
     )
-    predictions_model_versions = serializers.SerializerMethodField(
-        help_text="Its predictions' model versions, distinct, comma-separated."
+    predictions_model_versions = serializers.CharField(
+        read_only=True,
+        default="",
+        help_text="Its predictions' model versions, distinct, comma-separated.",
     )
-    avg_lead_time = serializers.SerializerMethodField(
-        help_text="The mean `lead_time` of its annotations; null without one."
+    avg_lead_time = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The mean `lead_time` of its annotations; null without one.",
     )
-    draft_exists = serializers.SerializerMethodField(help_text="Always false: no drafts.")
-    storage_filename = serializers.SerializerMethodField(
-        help_text="Always null: tasks do not come from storages yet."
+    draft_exists = serializers.BooleanField(
+        read_only=True, default=False, help_text="Always false: no drafts are kept."
+    )
+    storage_filename = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="Always null: tasks come from no storage yet.",
     )
 
     class Meta:
@@ -267,46 +288,13 @@ class TaskDetailSerializer(TaskSerializer):
         fields = (*TASK_FIELDS, "annotations", "predictions", "drafts", *COMPUTED_FIELDS)
         read_only_fields = fields
 
-    def _computed(self, task: Task) -> dict[str, Any]:
-        annotations = [a.__dict__ for a in task.annotations.all()]
-        predictions = [p.__dict__ for p in task.predictions.all()]
-        return computed_json(task.is_labeled, annotations, predictions, people_of(annotations))
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_completed_at(self, task: Task) -> Any:
-        return self._computed(task)["completed_at"]
-
-    @extend_schema_field(serializers.BooleanField())
-    def get_ground_truth(self, task: Task) -> Any:
-        return self._computed(task)["ground_truth"]
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_predictions_score(self, task: Task) -> Any:
-        return self._computed(task)["predictions_score"]
-
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
-    def get_annotators(self, task: Task) -> Any:
-        return self._computed(task)["annotators"]
-
-    @extend_schema_field(serializers.CharField())
-    def get_annotations_ids(self, task: Task) -> Any:
-        return self._computed(task)["annotations_ids"]
-
-    @extend_schema_field(serializers.CharField())
-    def get_predictions_model_versions(self, task: Task) -> Any:
-        return self._computed(task)["predictions_model_versions"]
-
-    @extend_schema_field(serializers.FloatField(allow_null=True))
-    def get_avg_lead_time(self, task: Task) -> Any:
-        return self._computed(task)["avg_lead_time"]
-
-    @extend_schema_field(serializers.BooleanField())
-    def get_draft_exists(self, task: Task) -> Any:
-        return False
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_storage_filename(self, task: Task) -> Any:
-        return None
+    def to_representation(self, instance: Task) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        annotations = [a.__dict__ for a in instance.annotations.all()]
+        predictions = [p.__dict__ for p in instance.predictions.all()]
+        people = people_of(annotations)
+        data.update(computed_json(instance.is_labeled, annotations, predictions, people))
+        return data
 
 
 class ListedTaskSerializer(TaskDetailSerializer):
