@@ -200,6 +200,12 @@ def test_annotators_compute_from_their_own_annotations(
     ]
     tasks = {t["id"]: t for t in listing(member, project, fields="all")["tasks"]}
     assert (tasks[shelf[1]]["completed_at"], tasks[shelf[1]]["ground_truth"]) == (None, False)
+    # Nor who else annotated: the admin's t1 and the member's own t0 and t2 skip.
+    assert tasks[shelf[1]]["annotators"] == [] and tasks[shelf[1]]["annotations_ids"] == ""
+    for own in (shelf[0], shelf[2]):
+        assert [p["user_id"] for p in tasks[own]["annotators"]] == [member.user.pk]
+    single = member.client.get(f"/api/tasks/{shelf[1]}/").json()
+    assert (single["annotators"], single["ground_truth"]) == ([], False)
     assert tasks[shelf[0]]["completed_at"] is not None
 
 
