@@ -29,3 +29,4 @@ bench:  ## run the benchmarks against the real server (prints and records figure
 	.venv/bin/python -m bench.settings
 	.venv/bin/python -m bench.counts
 	.venv/bin/python -m bench.columns
+	.venv/bin/python -m bench.stream

@@ -58,10 +58,11 @@ class Project(models.Model):
     model_version = models.CharField(max_length=200, blank=True, default="")
     # Label Studio's settings, with its defaults (docs/api-compatibility.md#project-settings),
     # in the database too, so rows written by code that predates a setting get them.
-    # Labelkeep acts on these three:
+    # Labelkeep acts on these:
     enable_empty_annotation = models.BooleanField(default=True, db_default=True)
     show_collab_predictions = models.BooleanField(default=True, db_default=True)
     overlap_cohort_percentage = models.PositiveSmallIntegerField(default=100, db_default=100)
+    show_overlap_first = models.BooleanField(default=False, db_default=False)
     # Kept for clients and the labeling interface:
     is_published = models.BooleanField(default=False, db_default=False)
     is_draft = models.BooleanField(default=False, db_default=False)

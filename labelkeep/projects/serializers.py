@@ -17,6 +17,7 @@ SETTINGS = (
     "enable_empty_annotation",
     "show_collab_predictions",
     "overlap_cohort_percentage",
+    "show_overlap_first",
     "is_published",
     "is_draft",
     "pinned_at",

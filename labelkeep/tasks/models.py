@@ -55,6 +55,13 @@ class Task(models.Model):
                 condition=models.Q(file_upload__isnull=False),
             ),
             models.Index(fields=("project", "is_labeled", "id"), name="task_project_labeled"),
+            # The label stream's first tier when a project shows tasks with overlap first
+            # (tasks/stream.py): its walks read these tasks' entries alone.
+            models.Index(
+                fields=("project", "is_labeled", "id"),
+                name="task_project_shared",
+                condition=models.Q(overlap__gt=1),
+            ),
             # The task list's orderings and range filters (labelkeep/tasks/filters.py).
             models.Index(fields=("project", "created_at", "id"), name="task_project_created"),
             models.Index(fields=("project", "updated_at", "id"), name="task_project_updated"),

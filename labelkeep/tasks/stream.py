@@ -4,6 +4,9 @@ people never get the same task while the task still needs fewer annotations than
 Sequential sampling hands tasks out by id. Uncertainty sampling hands out the task whose
 prediction (of the project's model version, when it names one) has the lowest score, then
 the tasks without a scored prediction by id. Uniform sampling probes random ids (below).
+A project that shows tasks with overlap first hands out its tasks that need more than one
+annotation (`overlap` above 1) first, in its sampling's order, and then the others: each
+order has a *shared* twin narrowed to those tasks, walked before it on a partial index.
 
 A search walks its order from the start and passes over what the person may not take:
 tasks others finished, tasks others hold, and the person's own tasks. Their skips leave
@@ -54,11 +57,14 @@ from django.db.models import (
     Subquery,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from labelkeep.accounts.models import User
 from labelkeep.db.prepared import Kind, PreparedDelete, PreparedSelect, PreparedUpdate
+from labelkeep.db.rows import RowGreaterThan, RowGreaterThanOrEqual, RowLessThan
 from labelkeep.projects.models import Project, Sampling
 from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock, labeled
 
@@ -246,6 +252,26 @@ def _everything(tasks: QuerySet[Task], values: dict[str, Any]) -> QuerySet[Task]
     return tasks
 
 
+# With the 1 written into the SQL, as the `task_project_shared` index's condition has it: a
+# bound parameter could be anything, so PostgreSQL's generic plan of a prepared statement
+# (its choice after five runs) could not use that index.
+_SHARED = Q(GreaterThan(F("overlap"), RawSQL("1", (), output_field=IntegerField())))
+
+
+def _shared(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """Tasks that need more than one annotation (read on the `task_project_shared` index)."""
+    return tasks.filter(_SHARED)
+
+
+def _shared_only(narrow: Narrow) -> Narrow:
+    """`narrow`, keeping only the tasks that need more than one annotation."""
+
+    def shared(tasks: QuerySet[Task], values: dict[str, Any]) -> QuerySet[Task]:
+        return narrow(_shared(tasks), values)
+
+    return shared
+
+
 class _Walked:
     """`ahead` and `frontier` of an order, from its prepared queries of them."""
 
@@ -339,19 +365,22 @@ def _entry(pivot: int, low: bool) -> tuple[Coalesce, Coalesce]:
     )
 
 
+# Bounds on entries as row comparisons of (score, task), which both databases turn into
+# the two ends of one walk on the index: predictions that share a score (all of them, in a
+# project whose model gives one score) are then read from the bound, not from the first.
 def _from(pivot: int) -> Q:
     score, task = _entry(pivot, low=True)
-    return Q(score__gte=score) & (Q(score__gt=score) | Q(task_id__gte=task))
+    return Q(RowGreaterThanOrEqual((F("score"), F("task_id")), (score, task)))
 
 
 def _after(pivot: int) -> Q:
     score, task = _entry(pivot, low=True)
-    return Q(score__gte=score) & (Q(score__gt=score) | Q(task_id__gt=task))
+    return Q(RowGreaterThan((F("score"), F("task_id")), (score, task)))
 
 
 def _before(pivot: int, column: str = "score") -> Q:
     score, task = _entry(pivot, low=False)
-    return Q(**{f"{column}__lte": score}) & (Q(**{f"{column}__lt": score}) | Q(task_id__lt=task))
+    return Q(RowLessThan((F(column), F("task_id")), (score, task)))
 
 
 CATCH_UP = 500  # new predictions looked at per search
@@ -394,7 +423,7 @@ class _ByScore(_Walked):
     """Scored predictions by (score, task), walked on the (project, model_version, score,
     task) index: a task's first entry carries its lowest score."""
 
-    def __init__(self, name: str, version: bool) -> None:
+    def __init__(self, name: str, version: bool, shared: bool = False) -> None:
         self.name = name
         self._version = version
 
@@ -404,6 +433,8 @@ class _ByScore(_Walked):
 
         def task_in(tasks: QuerySet[Task]) -> Subquery:
             # A scalar probe per entry, never a join the planner could turn around.
+            if shared:
+                tasks = _shared(tasks)
             return Subquery(tasks.filter(pk=OuterRef("task_id")).values("pk")[:1])
 
         self._ahead = _prepared(
@@ -427,7 +458,9 @@ class _ByScore(_Walked):
             pivot=int,
         )
         self._behind = _prepared(
-            lambda cursor, start, **v: entries(v, _after(cursor), _before(start))
+            lambda cursor, start, **v: entries(
+                v, _after(cursor), _before(start), *([Q(task__overlap__gt=1)] if shared else [])
+            )
             .annotate(
                 theirs=_theirs(v["project"], v["user"], OuterRef("task_id")),
                 locks=_held_by_others(v["user"], v["now"], OuterRef("task_id")),
@@ -483,20 +516,36 @@ class _ByScore(_Walked):
         return list(lowest) == [first.pk]
 
 
-_SEQUENTIAL = _ById("sequential", _everything, version=False)
-_UNCERTAIN: dict[bool, tuple[_Order, ...]] = {
-    version: (
-        _ByScore(f"scored-{version}", version),
-        _ById(f"unscored-{version}", _unscored(version), version),
+def _uncertain(version: bool, shared: bool) -> tuple[_Order, ...]:
+    prefix = "shared-" if shared else ""
+    unscored = _unscored(version)
+    return (
+        _ByScore(f"{prefix}scored-{version}", version, shared),
+        _ById(
+            f"{prefix}unscored-{version}",
+            _shared_only(unscored) if shared else unscored,
+            version,
+        ),
     )
-    for version in (False, True)
-}
+
+
+_SEQUENTIAL = _ById("sequential", _everything, version=False)
+_SHARED_SEQUENTIAL = _ById("shared-sequential", _shared_only(_everything), version=False)
+_UNCERTAIN = {version: _uncertain(version, shared=False) for version in (False, True)}
+_SHARED_UNCERTAIN = {version: _uncertain(version, shared=True) for version in (False, True)}
 
 
 def _orders(project: Project) -> tuple[_Order, ...]:
+    """The orders a search walks, one after the other (uniform sampling walks the shared
+    one only once its random probes miss)."""
     if project.sampling == Sampling.UNCERTAINTY:
-        return _UNCERTAIN[bool(project.model_version)]
-    return (_SEQUENTIAL,)
+        version = bool(project.model_version)
+        if project.show_overlap_first:
+            return (*_SHARED_UNCERTAIN[version], *_UNCERTAIN[version])
+        return _UNCERTAIN[version]
+    if project.sampling == Sampling.UNIFORM:
+        return (_SHARED_SEQUENTIAL,) if project.show_overlap_first else ()
+    return (_SHARED_SEQUENTIAL, _SEQUENTIAL) if project.show_overlap_first else (_SEQUENTIAL,)
 
 
 def _values(project: Project, user: User, now: dt.datetime) -> dict[str, Any]:
@@ -541,6 +590,7 @@ def _signature(project: Project) -> tuple[Any, ...]:
         project.model_version,
         project.maximum_annotations,
         project.overlap_cohort_percentage,
+        project.show_overlap_first,
     )
     return (*chosen, project.updated_at)
 
@@ -662,35 +712,59 @@ def _search(project: Project, user: User, values: dict[str, Any]) -> Task | None
 # instead would favour the task after each run of finished ones: after labeling the first
 # two thirds in order, that task two times out of three. When most tasks are done the
 # probes mostly miss, and after PROBES misses that biased pick is the fallback.
+#
+# Showing tasks with overlap first, the probes first take only such a task; when they all
+# miss, the shared tier is walked by id from the person's place (as by the orders above,
+# without the look from the start: a task reopened behind the place is still among what
+# the probes that follow can pick), and only then is the pick made among all tasks.
 PROBES = 8
-_PROBE = PreparedSelect(
-    lambda project, user, now, pivot: _available(project, user, now).filter(
-        pk=Subquery(
-            Task.objects.filter(project_id=project, pk__gte=pivot).order_by("id").values("id")[:1]
-        )
-    ),
-    **_BASE,
-    pivot=int,
-)
 
 
-def _pick_uniform(values: dict[str, Any], low: int, high: int) -> Task | None:
+def _probe(shared: bool) -> PreparedSelect[Task]:
+    def build(project: int, user: int, now: dt.datetime, pivot: int) -> QuerySet[Task]:
+        tasks = _available(project, user, now)
+        at = Task.objects.filter(project_id=project, pk__gte=pivot).order_by("id")
+        return (_shared(tasks) if shared else tasks).filter(pk=Subquery(at.values("id")[:1]))
+
+    return PreparedSelect(build, **_BASE, pivot=int)
+
+
+_PROBE, _PROBE_SHARED = _probe(shared=False), _probe(shared=True)
+
+
+def _probed(values: dict[str, Any], low: int, high: int, shared: bool) -> Task | None:
+    probe = _PROBE_SHARED if shared else _PROBE
     for _ in range(PROBES):
-        task = _PROBE.first(**values, pivot=random.randint(low, high))  # noqa: S311 (sampling)
+        task = probe.first(**values, pivot=random.randint(low, high))  # noqa: S311 (sampling)
         if task is not None:
             return task
-    pivot = random.randint(low, high)  # noqa: S311 (sampling, not security)
+    return None
+
+
+def _pick_uniform(project: Project, user: User, values: dict[str, Any]) -> Task | None:
+    low, high = _LOWEST.first(project=project.pk), _HIGHEST.first(project=project.pk)
+    if low is None or high is None:
+        return None
+    if project.show_overlap_first:
+        task = _probed(values, low[0], high[0], shared=True)
+        if task is not None:
+            return task
+        key = _key(project, user, _SHARED_SEQUENTIAL)
+        task = _search_in(_SHARED_SEQUENTIAL, key, _signature(project), values)
+        if task is not None:
+            return task
+    task = _probed(values, low[0], high[0], shared=False)
+    if task is not None:
+        return task
+    pivot = random.randint(low[0], high[0])  # noqa: S311 (sampling, not security)
     return _FIRST_FROM.first(**values, pivot=pivot) or _FIRST_BEFORE.first(**values, pivot=pivot)
 
 
 def _pick(project: Project, user: User, now: dt.datetime) -> Task | None:
     values = _values(project, user, now)
-    if project.sampling != Sampling.UNIFORM:
-        return _search(project, user, values)
-    low, high = _LOWEST.first(project=project.pk), _HIGHEST.first(project=project.pk)
-    if low is None or high is None:
-        return None
-    return _pick_uniform(values, low[0], high[0])
+    if project.sampling == Sampling.UNIFORM:
+        return _pick_uniform(project, user, values)
+    return _search(project, user, values)
 
 
 CHOICE_ATTEMPTS = 3
@@ -731,11 +805,10 @@ def has_next_task(project: Project, user: User) -> bool:
     values = _values(project, user, timezone.now())
     if _HELD.first(**_base(values)) is not None:
         return True
-    if project.sampling != Sampling.UNIFORM:
-        for order in _orders(project):
-            start = _recall(_key(project, user, order), _signature(project)).start
-            if start and order.ahead(values, start) is not None:
-                return True
+    for order in _orders(project):
+        start = _recall(_key(project, user, order), _signature(project)).start
+        if start and order.ahead(values, start) is not None:
+            return True
     return _FIRST_FROM.first(**_base(values), pivot=0) is not None
 
 

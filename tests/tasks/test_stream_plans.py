@@ -85,3 +85,57 @@ def given(project: Project, member: Actor) -> int:
     assert task is not None
     annotate(member, task.pk)
     return task.pk
+
+
+def test_the_shared_tier_is_walked_on_its_partial_index(world: World) -> None:
+    """Showing tasks with overlap first, the walks over that tier read the
+    `task_project_shared` index (tasks whose overlap is above 1), not every open task."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+    project, _ = make_project(
+        world, 40, show_overlap_first=True, maximum_annotations=2, overlap_cohort_percentage=10
+    )
+    member = annotator(world, project, "shared")
+    shared = list(Task.objects.filter(project=project, overlap=2).values_list("id", flat=True))
+    assert [given(project, member) for _ in range(2)] == sorted(shared)[:2]
+    with CaptureQueriesContext(connection) as captured:
+        found = stream.next_task(project, member.user)
+    assert found is not None and found.pk == sorted(shared)[2]
+    walks = [q["sql"] for q in captured.captured_queries if '"overlap" > (1)' in q["sql"]]
+    assert walks, captured.captured_queries
+    for sql in walks:
+        chosen = plan(sql)
+        assert "task_project_shared" in chosen, chosen
+
+
+def test_the_score_walk_is_bounded_by_score_and_task_together(world: World) -> None:
+    """Predictions that share a score are read from the bound on, not from the first of
+    them: the bounds are row comparisons of (score, task) on the index (db/rows.py), not
+    `score >= s` with the task checked on every entry of that score."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+    project, t = make_project(world, 30, sampling=Sampling.UNCERTAINTY.value)
+    predict(world, project, [(pk, 0.8) for pk in t], "")  # one score for every task
+    member = annotator(world, project, "ties")
+    assert [given(project, member) for _ in range(3)] == t[:3]
+    with CaptureQueriesContext(connection) as captured:
+        found = stream.next_task(project, member.user)
+    assert found is not None and found.pk == t[3]
+    walking = [
+        q["sql"]
+        for q in captured.captured_queries
+        if '"tasks_prediction"' in q["sql"]
+        and '"score", "tasks_prediction"."task_id") ' in q["sql"]
+    ]
+    assert len(walking) >= 2, captured.captured_queries  # behind the place, from the place
+    for sql in walking:
+        chosen = plan(sql)
+        if connection.vendor == "sqlite":
+            assert "(score,task_id)>" in chosen, chosen
+        else:
+            bounds = [line for line in chosen.splitlines() if "ROW(score, task_id) >" in line]
+            assert bounds and all("Index Cond" in line for line in bounds), chosen

@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("tasks", "0012_annotation_count_indexes"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.AddIndex(
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("overlap__gt", 1)),
+                fields=["project", "is_labeled", "id"],
+                name="task_project_shared",
+            ),
+        ),
+    ]
