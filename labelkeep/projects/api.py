@@ -48,8 +48,8 @@ PINNED = {
 }
 
 
-def _refused(exc: services.ProjectError, field: str = "label_config") -> exceptions.ValidationError:
-    return exceptions.ValidationError({field: exc.messages})
+def _refused(exc: services.ProjectError) -> exceptions.ValidationError:
+    return exceptions.ValidationError({exc.field: exc.messages})
 
 
 def _id_list(raw: str, name: str) -> list[int]:

@@ -63,6 +63,8 @@ class Project(models.Model):
     show_collab_predictions = models.BooleanField(default=True, db_default=True)
     overlap_cohort_percentage = models.PositiveSmallIntegerField(default=100, db_default=100)
     show_overlap_first = models.BooleanField(default=False, db_default=False)
+    # The weights someone set, per control (projects/weights.py fills in the rest).
+    control_weights = models.JSONField(default=dict, db_default={})
     # Kept for clients and the labeling interface:
     is_published = models.BooleanField(default=False, db_default=False)
     is_draft = models.BooleanField(default=False, db_default=False)

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from labelkeep.accounts.models import User, Workspace
 from labelkeep.api.fields import IdField
+from labelkeep.projects import weights
 from labelkeep.projects.counts import COUNTED, PERSONAL, STORED, Counts, counts_of
 from labelkeep.projects.models import Project, Sampling, SkipQueue
 
@@ -73,6 +74,39 @@ class CountField(serializers.IntegerField):
         return parent.counts(value).get(self.field_name or "")
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Per control tag of the labeling config: `{type, overall, labels: "
+        "{label: weight}}`, each weight from 0 (left out) to 1, and 1 unless set. Send only the "
+        "weights to set; `type` is read from the config.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string"},
+                "overall": {"type": "number"},
+                "labels": {"type": "object", "additionalProperties": {"type": "number"}},
+            },
+        },
+    }
+)
+class ControlWeightsField(serializers.Field):  # type: ignore[type-arg]
+    """`control_weights`: every control with its weights on the way out; on the way in,
+    the weights to set, in shape (the services check them against the config)."""
+
+    def __init__(self) -> None:
+        super().__init__(source="*", required=False)
+
+    def to_representation(self, project: Project) -> Any:
+        return weights.effective(project.control_weights, project.parsed_label_config)
+
+    def to_internal_value(self, data: Any) -> Any:
+        kept, problems = weights.shape(data)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return {"control_weights": kept}
+
+
 class ProjectSerializer(serializers.ModelSerializer[Project]):
     """A project: its settings, labeling config and counters, with Label Studio's names.
 
@@ -97,6 +131,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
     queue_done = CountField("For the caller: tasks they have annotated or skipped.")
 
     created_by = CreatedBySerializer(read_only=True, allow_null=True)
+    control_weights = ControlWeightsField()
     workspace = WorkspaceField(required=False, allow_null=True)
     sampling = serializers.ChoiceField(choices=Sampling.choices, required=False)
     maximum_annotations = serializers.IntegerField(min_value=1, max_value=1000, required=False)
@@ -136,6 +171,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "model_version",
             "workspace",
             *SETTINGS,
+            "control_weights",
             "config_has_control_tags",
             "organization",
             "created_by",

@@ -12,7 +12,7 @@ from django.db import transaction
 from labelkeep.accounts.models import Organization, User
 from labelkeep.api.errors import Refusal
 from labelkeep.audit.services import Origin, record
-from labelkeep.projects import configchange, labelconfig
+from labelkeep.projects import configchange, labelconfig, weights
 from labelkeep.projects.models import Project, ProjectMember
 from labelkeep.projects.signals import (
     project_deleting,
@@ -23,11 +23,31 @@ from labelkeep.projects.usage import stored_results, task_data_sample
 
 
 class ProjectError(Exception):
-    """A refused change, with messages fit to show the user."""
+    """A refused change, with messages fit to show the user, about `field`."""
+
+    field = "label_config"
 
     def __init__(self, messages: list[str]) -> None:
         super().__init__("; ".join(messages))
         self.messages = messages
+
+
+class WeightsError(ProjectError):
+    """`control_weights` name a control or label the labeling config does not have."""
+
+    field = "control_weights"
+
+
+def _weights_for(values: dict[str, Any], stored: Mapping[str, Any]) -> None:
+    """Check the weights being set against the config the project will have; when only
+    the config changes, keep just the stored weights it still has controls and labels for.
+    `stored`: the project's `parsed_label_config` and `control_weights` as they are."""
+    parsed = values.get("parsed_label_config", stored["parsed_label_config"])
+    if "control_weights" in values:
+        if problems := weights.against(values["control_weights"], parsed):
+            raise WeightsError(problems)
+    elif "parsed_label_config" in values:
+        values["control_weights"] = weights.pruned(stored["control_weights"], parsed)
 
 
 class StoredConfigError(ProjectError, Refusal):
@@ -92,6 +112,7 @@ def create_project(
     values = dict(fields)
     if "label_config" in values:
         values["parsed_label_config"] = parsed_config(values["label_config"])
+    _weights_for(values, {"parsed_label_config": {}, "control_weights": {}})
     with transaction.atomic():
         project = Project.objects.create(organization=organization, created_by=actor, **values)
         ProjectMember.objects.create(project=project, user=actor)
@@ -154,6 +175,9 @@ def update_project(
     with transaction.atomic():
         if "label_config" in values:
             _check_config_change(project, values["label_config"])
+        if values.keys() & {"label_config", "control_weights"}:
+            locked = Project.objects.select_for_update().filter(pk=project.pk)
+            _weights_for(values, locked.values("parsed_label_config", "control_weights").get())
         # Only values that change move anything: sending `maximum_annotations` as it was
         # must not reset each task's own overlap. Compared with the row as it is now.
         stored = Project.objects.select_for_update().filter(pk=project.pk).values(*values).get()

@@ -26,6 +26,7 @@ from label_studio_sdk.core.api_error import ApiError
 from label_studio_sdk.errors.forbidden_error import ForbiddenError
 from label_studio_sdk.label_interface.objects import PredictionValue
 from label_studio_sdk.types.all_roles_project_list import AllRolesProjectList
+from label_studio_sdk.types.control_tag_weight_request import ControlTagWeightRequest
 from label_studio_sdk.types.lse_task import LseTask
 from label_studio_sdk.types.prediction_request import PredictionRequest
 from pydantic import BaseModel
@@ -779,3 +780,38 @@ def test_project_counts_through_the_sdk(world: World, sdk: SdkFactory) -> None:
     assert page.results[0].skipped_annotations_number is None  # not asked for
     everything = admin.projects.list_counts()
     assert everything.count == 1 and everything.results[0].ground_truth_number == 1
+
+
+def test_control_weights_and_overlap_first_through_the_sdk(world: World, sdk: SdkFactory) -> None:
+    """A script sets agreement weights and asks for tasks with overlap first; the project
+    reads back every control's weights and the setting, and the stream follows it."""
+    admin = sdk(world.admin.key)
+    project = new_project(
+        admin,
+        control_weights={
+            "sentiment": ControlTagWeightRequest(
+                type="Choices", overall=0.5, labels={"Negative": 0.0}
+            )
+        },
+        maximum_annotations=2,
+        overlap_cohort_percentage=50,
+        show_overlap_first=True,
+    )
+    got = admin.projects.get(id=project)
+    weights = got.control_weights or {}
+    sentiment = weights["sentiment"]
+    assert sentiment is not None
+    assert (sentiment.type, sentiment.overall) == ("Choices", 0.5)
+    assert sentiment.labels == {"Positive": 1.0, "Negative": 0.0, "Neutral": 1.0}
+    assert got.show_overlap_first is True
+    tasks = new_tasks(admin, project, 4)
+    shared = [pk for pk in tasks if task_of(admin, pk).overlap == 2]
+    assert shared and len(shared) < len(tasks)
+    given = next_task(admin, project)
+    assert given.status_code == 200
+    assert given.json()["id"] == shared[0]
+    with pytest.raises(ApiError) as refused:
+        admin.projects.update(
+            id=project, control_weights={"nosuch": ControlTagWeightRequest(type="X", overall=1)}
+        )
+    assert refused.value.status_code == 400
