@@ -6,7 +6,10 @@ with `show_overlap_first` off and on, a new person asks `next` and skips the tas
 `--requests` times (default 500): p50 and p99 of `next`. With the setting on, a second
 new person first has every task that needs two annotations done (their annotations,
 made in bulk), so each `next` passes over that whole tier before reaching the others:
-the worst case for the shared tier, measured the same way.
+the worst case for the shared tier, measured the same way. Then, with sequential
+sampling and `show_ground_truth_first`, the owner gives ground truths to every 30th of
+those tasks (1% of the project), and a new person, then one who has already annotated
+each of them, asks `next` the same way.
 """
 
 from __future__ import annotations
@@ -63,6 +66,34 @@ def main() -> None:
                     print(line, flush=True)
                     lines.append(line)
                     person.close()
+        # Ground truth first: the owner's ground truths on every 30th task that needs two
+        # annotations (so they stay open), 1% of the project at 100,000 tasks.
+        truths = shared[::30]
+        for start in range(0, len(truths), CHUNK):
+            body = {
+                "project": project,
+                "tasks": truths[start : start + CHUNK],
+                "result": RESULT,
+                "ground_truth": True,
+            }
+            owner.post("/api/annotations/bulk/", json=body).raise_for_status()
+        owner.patch(
+            f"/api/projects/{project}/",
+            json={
+                "sampling": "Sequential sampling",
+                "show_overlap_first": False,
+                "show_ground_truth_first": True,
+            },
+        ).raise_for_status()
+        for case, done in (("fresh", []), ("ground truths done", truths)):
+            person = _person(server, owner, project, next(people), done)
+            settle_database()
+            timing = _stream(person, project, args.requests)
+            name = f"Sequential, {len(truths):,} ground truths first, {case}"
+            line = f"{args.tasks:,} tasks, {name}: {timing.summary()}"
+            print(line, flush=True)
+            lines.append(line)
+            person.close()
     record("Label stream with tasks of overlap first, through HTTPS", lines)
 
 

@@ -183,8 +183,9 @@ class Annotation(models.Model):
                 name="annotation_skipped",
                 condition=models.Q(was_cancelled=True),
             ),
+            # Also walked in task order by the label stream's ground truth first.
             models.Index(
-                fields=("project", "was_cancelled"),
+                fields=("project", "was_cancelled", "task"),
                 name="annotation_ground_truth",
                 condition=models.Q(ground_truth=True),
             ),

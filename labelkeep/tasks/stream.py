@@ -7,6 +7,8 @@ the tasks without a scored prediction by id. Uniform sampling probes random ids 
 A project that shows tasks with overlap first hands out its tasks that need more than one
 annotation (`overlap` above 1) first, in its sampling's order, and then the others: each
 order has a *shared* twin narrowed to those tasks, walked before it on a partial index.
+One that shows ground truth first hands out, before all that, the tasks with a ground
+truth annotation, by id, found by walking the project's ground truths (_GROUND_TRUTH).
 
 A search walks its order from the start and passes over what the person may not take:
 tasks others finished, tasks others hold, and the person's own tasks. Their skips leave
@@ -760,8 +762,36 @@ def _pick_uniform(project: Project, user: User, values: dict[str, Any]) -> Task 
     return _FIRST_FROM.first(**values, pivot=pivot) or _FIRST_BEFORE.first(**values, pivot=pivot)
 
 
+# The first available task with a ground truth annotation (a submitted one), walking the
+# project's ground truths in task order on the (project, was_cancelled, task) index that
+# holds only them. No place is kept: a project has few ground truths, and each search
+# costs the ground truths of tasks the person may not take (done, theirs, held).
+_GROUND_TRUTH = PreparedSelect(
+    lambda project, user, now: Task.objects.filter(
+        pk=Subquery(
+            Annotation.objects.filter(
+                project_id=project, ground_truth=True, was_cancelled__in=[False]
+            )
+            .alias(
+                ok=Subquery(
+                    _available(project, user, now).filter(pk=OuterRef("task_id")).values("pk")[:1]
+                )
+            )
+            .filter(ok__isnull=False)
+            .order_by("task_id")
+            .values("task_id")[:1]
+        )
+    ),
+    **_BASE,
+)
+
+
 def _pick(project: Project, user: User, now: dt.datetime) -> Task | None:
     values = _values(project, user, now)
+    if project.show_ground_truth_first:
+        task = _GROUND_TRUTH.first(**_base(values))
+        if task is not None:
+            return task
     if project.sampling == Sampling.UNIFORM:
         return _pick_uniform(project, user, values)
     return _search(project, user, values)
