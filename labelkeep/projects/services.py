@@ -196,7 +196,8 @@ def update_project(
             origin=origin,
             organization_id=project.organization_id,
             target=project,
-            fields=sorted(fields),
+            # With the weights a config change dropped (its controls or labels went).
+            fields=sorted({*fields, *(changed & {"control_weights"})}),
         )
     return project
 

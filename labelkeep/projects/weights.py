@@ -7,20 +7,35 @@ otherwise, so the answer follows the config as it changes."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 MAX_WEIGHT = 1.0  # 0 leaves a control or label out of agreement; 1 counts it fully
+MAX_LABELS = 1_000  # weights per control (a control with labels from the data has no list)
+MAX_NAME = 200  # characters in a label's name
+MAX_PROBLEMS = 20  # messages in one answer; the rest are counted
 _KEYS = frozenset({"overall", "labels", "type"})
 
 
 def _weight(value: Any, where: str, problems: list[str]) -> float | None:
+    # Compared, never converted first: an integer of 400 digits is no float (NaN and
+    # infinity fail the comparison too).
     number_like = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number_like or not math.isfinite(value) or not 0 <= value <= MAX_WEIGHT:
-        problems.append(f"{where}: a number from 0 to {MAX_WEIGHT:g}.")
+    if not number_like or not 0 <= value <= MAX_WEIGHT:
+        problems.append(f"{_shown(where)}: a number from 0 to {MAX_WEIGHT:g}.")
         return None
     return float(value)
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= MAX_NAME else f"{name[:MAX_NAME]}…"
+
+
+def capped(problems: list[str]) -> list[str]:
+    """At most MAX_PROBLEMS messages, and how many more there were."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], f"… and {len(problems) - MAX_PROBLEMS} more."]
 
 
 def shape(data: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -30,7 +45,8 @@ def shape(data: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
         return {}, ["An object of control tag names, each with `overall` and `labels`."]
     kept: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    for name, entry in data.items():
+    for key, entry in data.items():
+        name = _shown(key)
         if not isinstance(entry, Mapping):
             problems.append(f"{name}: an object with `overall` and `labels`.")
             continue
@@ -46,6 +62,12 @@ def shape(data: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
         labels = entry.get("labels", {})
         if not isinstance(labels, Mapping):
             problems.append(f"{name}.labels: an object of label names and weights.")
+        elif len(labels) > MAX_LABELS:
+            problems.append(f"{name}.labels: at most {MAX_LABELS:,} labels.")
+        elif long := [label for label in labels if len(label) > MAX_NAME]:
+            problems.append(
+                f"{name}.labels: names of at most {MAX_NAME} characters ({_shown(long[0])})."
+            )
         else:
             weighed = {
                 label: _weight(value, f"{name}.labels.{label}", problems)
@@ -53,8 +75,8 @@ def shape(data: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
             }
             if weighed:
                 one["labels"] = weighed
-        kept[name] = one
-    return kept, problems
+        kept[key] = one
+    return kept, capped(problems)
 
 
 def against(weights: Mapping[str, Mapping[str, Any]], parsed: Mapping[str, Any]) -> list[str]:
@@ -63,14 +85,16 @@ def against(weights: Mapping[str, Mapping[str, Any]], parsed: Mapping[str, Any])
     for name, entry in weights.items():
         control = parsed.get(name)
         if not isinstance(control, Mapping):
-            problems.append(f"{name}: not a control tag of the labeling config.")
+            problems.append(f"{_shown(name)}: not a control tag of the labeling config.")
             continue
         if control.get("dynamic_labels"):
             continue  # its labels come with each task
         known = set(control.get("labels", []))
         if unknown := sorted(set(entry.get("labels", {})) - known):
-            problems.append(f"{name}: no such labels in the config: {', '.join(unknown)}.")
-    return problems
+            listed = ", ".join(_shown(label) for label in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            problems.append(f"{_shown(name)}: no such labels in the config: {listed}{more}.")
+    return capped(problems)
 
 
 def pruned(

@@ -152,18 +152,21 @@ _FETCH = PreparedSelect(
 )
 
 
-def _first_available(lookup: str) -> PreparedSelect[Task]:
-    """The lowest-id available task whose id passes `lookup` against `pivot`."""
-    return PreparedSelect(
-        lambda project, user, now, pivot: _available(project, user, now)
-        .filter(**{f"pk__{lookup}": pivot})
-        .order_by("id")[:1],
-        **_BASE,
-        pivot=int,
-    )
+def _first_available(lookup: str, shared: bool = False) -> PreparedSelect[Task]:
+    """The lowest-id available task whose id passes `lookup` against `pivot` (of those
+    that need more than one annotation, when `shared`)."""
+
+    def build(project: int, user: int, now: dt.datetime, pivot: int) -> QuerySet[Task]:
+        tasks = _available(project, user, now)
+        tasks = _shared(tasks) if shared else tasks
+        return tasks.filter(**{f"pk__{lookup}": pivot}).order_by("id")[:1]
+
+    return PreparedSelect(build, **_BASE, pivot=int)
 
 
 _FIRST_FROM, _FIRST_BEFORE = _first_available("gte"), _first_available("lt")
+_FIRST_SHARED_FROM = _first_available("gte", shared=True)
+_FIRST_SHARED_BEFORE = _first_available("lt", shared=True)
 _LOWEST = PreparedSelect(
     lambda project: Task.objects.filter(project_id=project).order_by("id").values_list("id")[:1],
     project=int,
@@ -187,8 +190,9 @@ _EXTEND = PreparedUpdate(
 
 SWEEP = 128  # entries behind a place re-checked per search
 
-# An entry seen by a sweep: (position, task, unlabeled, theirs, others' locks, overlap,
-# finished annotations).
+# An entry seen by a sweep: (position, task, whether the task is in the order now (unlabeled,
+# and of the order's kind: shared, unscored), theirs, others' locks, overlap, finished
+# annotations).
 Row = tuple[int, int, bool, int | None, int, int, int]
 
 
@@ -250,10 +254,6 @@ def _unscored(version: bool) -> Narrow:
     return narrow
 
 
-def _everything(tasks: QuerySet[Task], values: dict[str, Any]) -> QuerySet[Task]:
-    return tasks
-
-
 # With the 1 written into the SQL, as the `task_project_shared` index's condition has it: a
 # bound parameter could be anything, so PostgreSQL's generic plan of a prepared statement
 # (its choice after five runs) could not use that index.
@@ -263,15 +263,6 @@ _SHARED = Q(GreaterThan(F("overlap"), RawSQL("1", (), output_field=IntegerField(
 def _shared(tasks: QuerySet[Task]) -> QuerySet[Task]:
     """Tasks that need more than one annotation (read on the `task_project_shared` index)."""
     return tasks.filter(_SHARED)
-
-
-def _shared_only(narrow: Narrow) -> Narrow:
-    """`narrow`, keeping only the tasks that need more than one annotation."""
-
-    def shared(tasks: QuerySet[Task], values: dict[str, Any]) -> QuerySet[Task]:
-        return narrow(_shared(tasks), values)
-
-    return shared
 
 
 class _Walked:
@@ -290,10 +281,31 @@ class _Walked:
 
 
 class _ById(_Walked):
-    """Unlabeled tasks by id, optionally narrowed; positions are task ids."""
+    """Unlabeled tasks by id (only those that need more than one annotation, when
+    `shared`; only those without a scored prediction, when `unscored`); positions are task
+    ids.
 
-    def __init__(self, name: str, narrow: Narrow, version: bool) -> None:
+    The sweep behind a place reads the tasks the index holds (unlabeled ones, of the shared
+    tier when `shared`: a partial index) and checks for a scored prediction per row
+    rather than in the statement: among mostly scored tasks, a statement that kept only
+    unscored ones would read every task behind the place to find SWEEP of them."""
+
+    def __init__(self, name: str, version: bool, *, shared: bool, unscored: bool) -> None:
         self.name = name
+        self._unscored = unscored
+
+        def tier(tasks: QuerySet[Task]) -> QuerySet[Task]:
+            return _shared(tasks) if shared else tasks
+
+        def narrow(tasks: QuerySet[Task], v: dict[str, Any]) -> QuerySet[Task]:
+            return _unscored(version)(tier(tasks), v) if unscored else tier(tasks)
+
+        def scored(v: dict[str, Any]) -> dict[str, Any]:
+            if not unscored:
+                return {}
+            found = _scored(version, v, task_id=OuterRef("pk")).values("pk")[:1]
+            return {"scored": Subquery(found)}
+
         self._ahead = _prepared(
             lambda pivot, **v: narrow(_available(v["project"], v["user"], v["now"]), v)
             .filter(pk__gte=pivot)
@@ -309,19 +321,20 @@ class _ById(_Walked):
             version,
             pivot=int,
         )
+        columns = ("id", "theirs", "locks", "overlap", "total_annotations")
         self._behind = _prepared(
-            lambda cursor, start, **v: narrow(
+            lambda cursor, start, **v: tier(
                 Task.objects.filter(
                     labeled(False), project_id=v["project"], pk__gt=cursor, pk__lt=start
-                ),
-                v,
+                )
             )
             .annotate(
                 theirs=_theirs(v["project"], v["user"], OuterRef("pk")),
                 locks=_held_by_others(v["user"], v["now"], OuterRef("pk")),
+                **scored(v),
             )
             .order_by("id")
-            .values_list("id", "theirs", "locks", "overlap", "total_annotations")[:SWEEP],
+            .values_list(*columns, *(["scored"] if unscored else []))[:SWEEP],
             version,
             cursor=int,
             start=int,
@@ -335,6 +348,8 @@ class _ById(_Walked):
     def behind(self, values: dict[str, Any], cursor: int, start: int | None) -> list[Row]:
         end = _BIGGEST_ID if start is None else start  # (an id order's start is never None)
         rows = self._behind.all(**values, cursor=cursor, start=end)
+        if self._unscored:  # a task with a scored prediction is in the other order
+            return [(pk, pk, found is None, *rest) for pk, *rest, found in rows]
         return [(pk, pk, True, *rest) for pk, *rest in rows]
 
     def newest(self, values: dict[str, Any]) -> int:
@@ -459,10 +474,9 @@ class _ByScore(_Walked):
             version,
             pivot=int,
         )
+        self._shared = shared
         self._behind = _prepared(
-            lambda cursor, start, **v: entries(
-                v, _after(cursor), _before(start), *([Q(task__overlap__gt=1)] if shared else [])
-            )
+            lambda cursor, start, **v: entries(v, _after(cursor), _before(start))
             .annotate(
                 theirs=_theirs(v["project"], v["user"], OuterRef("task_id")),
                 locks=_held_by_others(v["user"], v["now"], OuterRef("task_id")),
@@ -508,8 +522,13 @@ class _ByScore(_Walked):
         return task
 
     def behind(self, values: dict[str, Any], cursor: int, start: int | None) -> list[Row]:
+        # The shared tier's tasks are told apart here, not in the statement: when they are
+        # few, a statement that kept only theirs would read most of the index.
         rows = self._behind.all(**values, cursor=cursor, start=start or 0)
-        return [(pk, task, not done, *rest) for pk, task, done, *rest in rows]
+        return [
+            (pk, task, not done and (not self._shared or overlap > 1), theirs, locks, overlap, n)
+            for pk, task, done, theirs, locks, overlap, n in rows
+        ]
 
     def earlier(self, values: dict[str, Any], first: Task, second: Task) -> bool:
         # Rare (a new entry and reopened work found in one search): not prepared.
@@ -520,19 +539,14 @@ class _ByScore(_Walked):
 
 def _uncertain(version: bool, shared: bool) -> tuple[_Order, ...]:
     prefix = "shared-" if shared else ""
-    unscored = _unscored(version)
     return (
         _ByScore(f"{prefix}scored-{version}", version, shared),
-        _ById(
-            f"{prefix}unscored-{version}",
-            _shared_only(unscored) if shared else unscored,
-            version,
-        ),
+        _ById(f"{prefix}unscored-{version}", version, shared=shared, unscored=True),
     )
 
 
-_SEQUENTIAL = _ById("sequential", _everything, version=False)
-_SHARED_SEQUENTIAL = _ById("shared-sequential", _shared_only(_everything), version=False)
+_SEQUENTIAL = _ById("sequential", version=False, shared=False, unscored=False)
+_SHARED_SEQUENTIAL = _ById("shared-sequential", version=False, shared=True, unscored=False)
 _UNCERTAIN = {version: _uncertain(version, shared=False) for version in (False, True)}
 _SHARED_UNCERTAIN = {version: _uncertain(version, shared=True) for version in (False, True)}
 
@@ -622,8 +636,8 @@ def forget_places() -> None:
 
 def _takes(row: Row) -> bool:
     """Whether the person may take the task of a sweep's entry now."""
-    _, _, unlabeled, theirs, locks, overlap, total = row
-    return unlabeled and theirs is None and overlap > total + locks
+    _, _, in_order, theirs, locks, overlap, total = row
+    return in_order and theirs is None and overlap > total + locks
 
 
 def _sweep(order: _Order, values: dict[str, Any], place: _Place) -> tuple[Task | None, _Place]:
@@ -715,10 +729,13 @@ def _search(project: Project, user: User, values: dict[str, Any]) -> Task | None
 # two thirds in order, that task two times out of three. When most tasks are done the
 # probes mostly miss, and after PROBES misses that biased pick is the fallback.
 #
-# Showing tasks with overlap first, the probes first take only such a task; when they all
-# miss, the shared tier is walked by id from the person's place (as by the orders above,
-# without the look from the start: a task reopened behind the place is still among what
-# the probes that follow can pick), and only then is the pick made among all tasks.
+# Showing tasks with overlap first, the probes first take only such a task. When they all
+# miss (few such tasks are left, or few of the ids are theirs), the shared tier's order by
+# id tells from the person's place whether any is left for them (cheaply, as for the
+# orders above, but without the look from the start: a task reopened behind the place is
+# still among what the later picks can take); if one is, the pick is the first available
+# one at or after a random point of the tier's partial index (the cohort is spread evenly
+# over the ids, so each is about as likely); else the pick is made among all tasks.
 PROBES = 8
 
 
@@ -752,9 +769,11 @@ def _pick_uniform(project: Project, user: User, values: dict[str, Any]) -> Task 
         if task is not None:
             return task
         key = _key(project, user, _SHARED_SEQUENTIAL)
-        task = _search_in(_SHARED_SEQUENTIAL, key, _signature(project), values)
-        if task is not None:
-            return task
+        left = _search_in(_SHARED_SEQUENTIAL, key, _signature(project), values)
+        if left is not None:
+            pivot = random.randint(low[0], high[0])  # noqa: S311 (sampling, not security)
+            task = _FIRST_SHARED_FROM.first(**values, pivot=pivot)
+            return task or _FIRST_SHARED_BEFORE.first(**values, pivot=pivot) or left
     task = _probed(values, low[0], high[0], shared=False)
     if task is not None:
         return task

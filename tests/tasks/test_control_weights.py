@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from labelkeep.audit.models import AuditEvent
 from labelkeep.projects.models import Project
 from tests.conftest import World
 
@@ -160,3 +161,68 @@ def test_only_managers_set_weights(world: World) -> None:
     )
     assert refused.status_code == 403
     assert Project.objects.get(pk=made["id"]).control_weights == {}
+
+
+DYNAMIC = CONFIG.replace(
+    "</View>", '<Choices name="options" toName="text" value="$options"/></View>'
+)
+
+
+def test_a_control_with_labels_from_the_data_takes_any_label_within_limits(
+    world: World,
+) -> None:
+    made = world.admin.client.post(
+        "/api/projects/",
+        {
+            "title": "D",
+            "label_config": DYNAMIC,
+            "control_weights": {"options": {"labels": {"from-a-task": 0.5}}},
+        },
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["control_weights"]["options"]["labels"] == {"from-a-task": 0.5}
+    pk = made.json()["id"]
+    too_many = {f"l{n}": 1 for n in range(1001)}
+    refused = patch(world, pk, control_weights={"options": {"labels": too_many}})
+    assert refused.status_code == 400
+    assert "at most 1,000 labels" in str(refused.json()["validation_errors"])
+    long_name = patch(world, pk, control_weights={"options": {"labels": {"x" * 201: 1}}})
+    assert long_name.status_code == 400
+    assert "at most 200 characters" in str(long_name.json()["validation_errors"])
+
+
+def test_a_number_too_big_for_a_float_is_a_400(world: World) -> None:
+    made = create(world).json()
+    raw = '{"control_weights": {"note": {"overall": 1' + "0" * 400 + "}}}"
+    refused = world.admin.client.patch(
+        f"/api/projects/{made['id']}/", raw, content_type="application/json"
+    )
+    assert refused.status_code == 400, refused.content
+    assert "note.overall: a number from 0 to 1" in str(refused.json()["validation_errors"])
+
+
+def test_many_problems_are_summed_up(world: World) -> None:
+    made = create(world).json()
+    refused = patch(world, made["id"], control_weights={f"c{n}": {} for n in range(500)})
+    assert refused.status_code == 400
+    errors = refused.json()["validation_errors"]["control_weights"]
+    assert len(errors) == 21 and errors[-1] == "… and 480 more."
+    labels = patch(
+        world,
+        made["id"],
+        control_weights={"sentiment": {"labels": {f"L{n}": 1 for n in range(50)}}},
+    )
+    message = labels.json()["validation_errors"]["control_weights"][0]
+    assert message.endswith("and 40 more.") and len(message) < 200
+
+
+def test_a_config_change_that_drops_weights_is_audited_with_them(world: World) -> None:
+    made = create(world, control_weights={"note": {"overall": 0.5}}).json()
+    smaller = CONFIG.replace('<TextArea name="note" toName="text"/>', "")
+    assert patch(world, made["id"], label_config=smaller).status_code == 200
+    event = AuditEvent.objects.filter(action="project.update").latest("id")
+    assert event.details["fields"] == ["control_weights", "label_config"]
+    assert patch(world, made["id"], title="Renamed").status_code == 200
+    event = AuditEvent.objects.filter(action="project.update").latest("id")
+    assert event.details["fields"] == ["title"]

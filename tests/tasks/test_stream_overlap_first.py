@@ -7,6 +7,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from labelkeep.projects.models import Project, Sampling
 from labelkeep.tasks import stream
@@ -123,22 +125,72 @@ def test_uniform_sampling_gives_every_shared_task_before_any_other(
     assert given[: len(shared)] != shared  # at random, not in id order
 
 
+@pytest.mark.parametrize(("count", "cohort"), [(40, 30), (200, 3)])
 def test_uniform_sampling_is_uniform_within_the_shared_tier(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, count: int, cohort: int
 ) -> None:
-    project, _, shared = shared_project(world, 40, sampling=Sampling.UNIFORM.value)
+    """Also when the tier is small (3%: 6 tasks of 200), where most random probes of the
+    whole id range miss it: the pick then starts at a random point of the tier."""
+    project, _ = make_project(
+        world,
+        count,
+        sampling=Sampling.UNIFORM.value,
+        show_overlap_first=True,
+        maximum_annotations=2,
+        overlap_cohort_percentage=cohort,
+    )
+    shared = set(Task.objects.filter(project=project, overlap=2).values_list("id", flat=True))
     monkeypatch.setattr(stream, "random", seeded(5))
     member = annotator(world, project, "draws")
     seen: Counter[int] = Counter()
-    draws = 240
+    draws = 40 * len(shared)
     for _ in range(draws):
         task = stream.next_task(project, member.user)
         assert task is not None
         seen[task.pk] += 1
         stream.release(task, member.user)
-    assert set(seen) == set(shared)
-    # 20 each on average (12 tasks); the id-order fallback would pile onto the first.
-    assert max(seen.values()) < 2 * draws / len(shared), seen
+    assert set(seen) == shared
+    # 40 each on average; picking the tier's first task whenever probes miss would give
+    # it most of the draws.
+    assert max(seen.values()) < 80, seen
+
+
+def test_uncertainty_with_a_tiny_tier_and_with_none(world: World) -> None:
+    """One task in 40 needs two annotations: it comes first, then the others by score;
+    once it is done (or with no such task at all) the others come as without the setting,
+    and the sweep of the empty tier reads the predictions' index without asking which
+    tasks need two (a statement that did would read every prediction to find 128)."""
+    project, t = make_project(
+        world,
+        40,
+        sampling=Sampling.UNCERTAINTY.value,
+        show_overlap_first=True,
+        maximum_annotations=2,
+        overlap_cohort_percentage=3,
+    )
+    predict(world, project, {pk: 0.5 + n / 100 for n, pk in enumerate(t)})
+    shared = list(Task.objects.filter(project=project, overlap=2).values_list("id", flat=True))
+    assert len(shared) == 1
+    member = annotator(world, project, "tiny")
+    given = labeled_in_turn_by(member, project)
+    assert given == shared + [pk for pk in t if pk not in shared]
+    plain, u = make_project(world, 10, sampling=Sampling.UNCERTAINTY.value, show_overlap_first=True)
+    predict(world, plain, {pk: 1 - n / 100 for n, pk in enumerate(u)})
+    other = annotator(world, plain, "none")
+    assert next_id(other, plain) == u[-1]
+    annotate(other, u[-1])
+    with CaptureQueriesContext(connection) as captured:
+        found = stream.next_task(plain, other.user)
+    assert found is not None and found.pk == u[-2]
+    sweeps = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].startswith('SELECT "tasks_prediction"."id"') and "LIMIT 128" in q["sql"]
+    ]
+    assert sweeps, captured.captured_queries
+    assert all(
+        '"overlap" >' not in sql.split("ORDER BY")[0].split(" FROM ", 1)[1] for sql in sweeps
+    )
 
 
 def test_head_answers_as_get_would(world: World) -> None:

@@ -4,9 +4,12 @@ names a model version, (project, score, task) when it does not (tasks/models.py)
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from labelkeep.projects.models import Project, Sampling
 from labelkeep.tasks import services as tasks
@@ -139,3 +142,41 @@ def test_the_score_walk_is_bounded_by_score_and_task_together(world: World) -> N
         else:
             bounds = [line for line in chosen.splitlines() if "ROW(score, task_id) >" in line]
             assert bounds and all("Index Cond" in line for line in bounds), chosen
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's generic plans")
+def test_the_shared_walks_keep_their_index_in_a_generic_plan(world: World) -> None:
+    """A prepared statement run often gets a generic plan, made without the parameters'
+    values: the `1` of `overlap > 1` is in the SQL text, so that plan can still use the
+    partial index whose condition it is."""
+    project, _ = make_project(world, 5, show_overlap_first=True, maximum_annotations=2)
+    member = annotator(world, project, "generic")
+    values = {"project": project.pk, "user": member.user.pk, "now": timezone.now(), "pivot": 0}
+    order = stream._SHARED_SEQUENTIAL
+    for prepared in (order._frontier, order._ahead, stream._FIRST_SHARED_FROM):
+        compiled = prepared.compiled()
+        params = compiled.bind(values)
+        numbered = compiled.sql.replace("%%", "%")
+        for n in range(1, len(params) + 1):
+            numbered = numbered.replace("%s", f"${n}", 1)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("DEALLOCATE ALL")
+            cursor.execute(f"PREPARE shared_walk AS {numbered}")
+            arguments = ", ".join(_literal(p) for p in params)
+            cursor.execute(f"EXPLAIN EXECUTE shared_walk({arguments})")
+            chosen = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("DEALLOCATE shared_walk")
+        assert "task_project_shared" in chosen, chosen
+
+
+def _literal(value: object) -> str:
+    """A parameter as an SQL literal, for EXECUTE's arguments (test values only)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"'{value.isoformat()}'::timestamptz"
+    raise TypeError(f"no literal for {value!r}")
