@@ -48,6 +48,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
+    Case,
     Count,
     DateTimeField,
     F,
@@ -58,6 +59,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Concat
@@ -475,11 +477,20 @@ class _ByScore(_Walked):
             pivot=int,
         )
         self._shared = shared
+        wanted = Q(task__is_labeled__in=[False]) & (Q(task__overlap__gt=1) if shared else Q())
         self._behind = _prepared(
             lambda cursor, start, **v: entries(v, _after(cursor), _before(start))
             .annotate(
-                theirs=_theirs(v["project"], v["user"], OuterRef("task_id")),
-                locks=_held_by_others(v["user"], v["now"], OuterRef("task_id")),
+                # Probed only for the entries whose task could be taken: most of those
+                # behind a place are of labeled tasks (or, shared, of other tasks).
+                theirs=Case(
+                    When(wanted, then=_theirs(v["project"], v["user"], OuterRef("task_id"))),
+                    default=None,
+                ),
+                locks=Case(
+                    When(wanted, then=_held_by_others(v["user"], v["now"], OuterRef("task_id"))),
+                    default=Value(0),
+                ),
             )
             .values_list(
                 "id",
