@@ -79,6 +79,11 @@ def shape(data: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
     return kept, capped(problems)
 
 
+def _known_labels(control: Mapping[str, Any]) -> set[str] | None:
+    """The labels a parsed control lists; None when they come with each task instead."""
+    return None if control.get("dynamic_labels") else set(control.get("labels", []))
+
+
 def against(weights: Mapping[str, Mapping[str, Any]], parsed: Mapping[str, Any]) -> list[str]:
     """What in `weights` names a control or label that the parsed config does not have."""
     problems = []
@@ -87,9 +92,9 @@ def against(weights: Mapping[str, Mapping[str, Any]], parsed: Mapping[str, Any])
         if not isinstance(control, Mapping):
             problems.append(f"{_shown(name)}: not a control tag of the labeling config.")
             continue
-        if control.get("dynamic_labels"):
+        known = _known_labels(control)
+        if known is None:
             continue  # its labels come with each task
-        known = set(control.get("labels", []))
         if unknown := sorted(set(entry.get("labels", {})) - known):
             listed = ", ".join(_shown(label) for label in unknown[:10])
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
@@ -107,8 +112,8 @@ def pruned(
         if not isinstance(control, Mapping):
             continue
         one = dict(entry)
-        if "labels" in entry and not control.get("dynamic_labels"):
-            known = set(control.get("labels", []))
+        known = _known_labels(control)
+        if "labels" in entry and known is not None:
             one["labels"] = {k: v for k, v in entry["labels"].items() if k in known}
         kept[name] = one
     return kept

@@ -789,14 +789,18 @@ def _pick_uniform(project: Project, user: User, values: dict[str, Any]) -> Task 
         key = _key(project, user, _SHARED_SEQUENTIAL)
         left = _search_in(_SHARED_SEQUENTIAL, key, _signature(project), values)
         if left is not None:
-            pivot = random.randint(low[0], high[0])  # noqa: S311 (sampling, not security)
-            task = _FIRST_SHARED_FROM.first(**values, pivot=pivot)
-            return task or _FIRST_SHARED_BEFORE.first(**values, pivot=pivot) or left
+            return _around(values, low[0], high[0], shared=True) or left
     task = _probed(values, low[0], high[0], shared=False)
-    if task is not None:
-        return task
-    pivot = random.randint(low[0], high[0])  # noqa: S311 (sampling, not security)
-    return _FIRST_FROM.first(**values, pivot=pivot) or _FIRST_BEFORE.first(**values, pivot=pivot)
+    return task or _around(values, low[0], high[0], shared=False)
+
+
+def _around(values: dict[str, Any], low: int, high: int, shared: bool) -> Task | None:
+    """The first available task at or after a random point, else the first before it (of
+    the tasks that need more than one annotation, when `shared`)."""
+    pivot = random.randint(low, high)  # noqa: S311 (sampling, not security)
+    pair = (_FIRST_SHARED_FROM, _FIRST_SHARED_BEFORE) if shared else (_FIRST_FROM, _FIRST_BEFORE)
+    after, before = pair
+    return after.first(**values, pivot=pivot) or before.first(**values, pivot=pivot)
 
 
 # The first available task with a ground truth annotation (a submitted one), walking the
