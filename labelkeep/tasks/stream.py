@@ -8,7 +8,8 @@ A project that shows tasks with overlap first hands out its tasks that need more
 annotation (`overlap` above 1) first, in its sampling's order, and then the others: each
 order has a *shared* twin narrowed to those tasks, walked before it on a partial index.
 One that shows ground truth first hands out, before all that, the tasks with a ground
-truth annotation, by id, found by walking the project's ground truths (_GROUND_TRUTH).
+truth annotation, by id, walking the project's ground truths as one more order
+(_ByGroundTruth).
 
 A search walks its order from the start and passes over what the person may not take:
 tasks others finished, tasks others hold, and the person's own tasks. Their skips leave
@@ -803,34 +804,111 @@ def _around(values: dict[str, Any], low: int, high: int, shared: bool) -> Task |
     return after.first(**values, pivot=pivot) or before.first(**values, pivot=pivot)
 
 
-# The first available task with a ground truth annotation (a submitted one), walking the
-# project's ground truths in task order on the (project, was_cancelled, task) index that
-# holds only them. No place is kept: a project has few ground truths, and each search
-# costs the ground truths of tasks the person may not take (done, theirs, held).
-_GROUND_TRUTH = PreparedSelect(
-    lambda project, user, now: Task.objects.filter(
-        pk=Subquery(
-            Annotation.objects.filter(
-                project_id=project, ground_truth=True, was_cancelled__in=[False]
-            )
-            .alias(
-                ok=Subquery(
-                    _available(project, user, now).filter(pk=OuterRef("task_id")).values("pk")[:1]
+def _truths(project: int, *where: Q, **match: Any) -> QuerySet[Annotation]:
+    """The project's submitted ground truth annotations in task order (read on the
+    (project, was_cancelled, task) index that holds only them)."""
+    found = Annotation.objects.filter(
+        *where, project_id=project, ground_truth=True, was_cancelled__in=[False], **match
+    )
+    return found.order_by("task_id")
+
+
+def _truth_in(tasks: QuerySet[Task]) -> Subquery:
+    """The entry's task if it is among `tasks`: a scalar probe per entry."""
+    return Subquery(tasks.filter(pk=OuterRef("task_id")).values("pk")[:1])
+
+
+class _ByGroundTruth(_Walked):
+    """Tasks with a ground truth annotation (a submitted one), by id, for
+    `show_ground_truth_first`; positions are task ids.
+
+    A ground truth can be made, or set on an annotation, for a task before a place at
+    any time, and no id tells it apart: the sweep behind the place finds it (at once while
+    fewer than SWEEP ground truths lie behind it). Past the last one the place stays past
+    the end, and only the sweep reads the index. A task found late is never lost: the
+    sampling's own orders hand it out too."""
+
+    name = "ground-truth"
+
+    def __init__(self) -> None:
+        self._ahead = PreparedSelect(
+            lambda project, user, now, pivot: Task.objects.filter(
+                pk=Subquery(
+                    _truths(project, task_id__gte=pivot)
+                    .alias(ok=_truth_in(_available(project, user, now)))
+                    .filter(ok__isnull=False)
+                    .values("task_id")[:1]
                 )
-            )
-            .filter(ok__isnull=False)
-            .order_by("task_id")
-            .values("task_id")[:1]
+            ),
+            **_BASE,
+            pivot=int,
         )
-    ),
-    **_BASE,
-)
+        self._frontier = PreparedSelect(
+            lambda project, user, now, pivot: _truths(project, task_id__gte=pivot)
+            .alias(ok=_truth_in(_open(project, user)))
+            .filter(ok__isnull=False)
+            .values_list("task_id")[:1],
+            **_BASE,
+            pivot=int,
+        )
+        wanted = Q(task__is_labeled__in=[False])
+        self._behind = PreparedSelect(
+            lambda project, user, now, cursor, start: _truths(
+                project, task_id__gt=cursor, task_id__lt=start
+            )
+            .annotate(
+                # Probed only for the entries whose task could be taken.
+                theirs=Case(When(wanted, then=_theirs(project, user, OuterRef("task_id")))),
+                locks=Case(
+                    When(wanted, then=_held_by_others(user, now, OuterRef("task_id"))),
+                    default=Value(0),
+                ),
+            )
+            .values_list(
+                "task_id",
+                "task__is_labeled",
+                "theirs",
+                "locks",
+                "task__overlap",
+                "task__total_annotations",
+            )[:SWEEP],
+            **_BASE,
+            cursor=int,
+            start=int,
+        )
+
+    def ahead(self, values: dict[str, Any], start: int) -> Task | None:
+        return super().ahead(_base(values), start)
+
+    def frontier(self, values: dict[str, Any], start: int) -> int | None:
+        return super().frontier(_base(values), start)
+
+    def end(self, values: dict[str, Any]) -> int | None:
+        return None  # new ground truths come anywhere: the sweep finds them
+
+    def behind(self, values: dict[str, Any], cursor: int, start: int | None) -> list[Row]:
+        end = _BIGGEST_ID if start is None else start
+        rows = self._behind.all(**_base(values), cursor=cursor, start=end)
+        return [(task, task, not done, *rest) for task, done, *rest in rows]
+
+    def newest(self, values: dict[str, Any]) -> int:
+        return 0  # no catching up: see the sweep above
+
+    def added(self, values: dict[str, Any], since: int, start: int | None) -> Task | None:
+        return None
+
+    def earlier(self, values: dict[str, Any], first: Task, second: Task) -> bool:
+        return first.pk < second.pk
+
+
+_GROUND_TRUTH = _ByGroundTruth()
 
 
 def _pick(project: Project, user: User, now: dt.datetime) -> Task | None:
     values = _values(project, user, now)
     if project.show_ground_truth_first:
-        task = _GROUND_TRUTH.first(**_base(values))
+        key = _key(project, user, _GROUND_TRUTH)
+        task = _search_in(_GROUND_TRUTH, key, _signature(project), values)
         if task is not None:
             return task
     if project.sampling == Sampling.UNIFORM:

@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.server.harness import (
@@ -81,7 +82,11 @@ def test_a_failed_start_leaves_the_running_server_alone(tmp_path: Path) -> None:
         assert hashlib.sha256(server.cert.read_bytes()).hexdigest() == cert
         assert server.cert.with_name("tls-key.pem").read_bytes() == key
         with server.client() as browser:
-            assert browser.get(server.setup_url).status_code == 200  # still the live link
+            try:
+                page = browser.get(server.setup_url)
+            except httpx.TimeoutException:  # seen once on a loaded CI machine: keep the why
+                pytest.fail(f"no answer\n--- server stderr\n{server.stderr()}")
+            assert page.status_code == 200  # still the live link
 
 
 def test_stopping_the_server_mid_job_leaves_no_job_running(tmp_path: Path) -> None:
