@@ -3,8 +3,10 @@
 Seeds a project of N tasks with one scored prediction each (`predicted`), then reads the
 first page of the task list (100 tasks, `fields=all`) filtered on, or ordered by, a
 computed column: `predictions_score`, `predictions_model_versions`, `completed_at`,
-`ground_truth`. Each is read right after a change to a task (the filtered list is
-counted afresh) and again with nothing changed. Prints and records the median and worst.
+`ground_truth`, `predictions_results` (half the tasks match; none does),
+`annotations_results`. Each is read right after a change to a task (the filtered list
+is counted afresh) and again with nothing changed. Prints and records the median and
+worst.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ READS: dict[str, dict[str, str]] = {
     ),
     "completed_at empty false": _filter("completed_at", "empty", "Datetime", False),
     "ground_truth equal true": _filter("ground_truth", "equal", "Boolean", True),
+    "predictions_results contains (half match)": _filter(
+        "predictions_results", "contains", "String", "Negative"
+    ),
+    "predictions_results contains (none match)": _filter(
+        "predictions_results", "contains", "String", "Neutral"
+    ),
+    "annotations_results contains": _filter("annotations_results", "contains", "String", "pos"),
     "ordering -predictions_score": {"ordering": "-tasks:predictions_score"},
 }
 

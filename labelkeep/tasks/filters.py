@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Avg,
     Case,
@@ -358,12 +359,50 @@ def _model_versions(operator: str, value: Any) -> Q:
     return found if operator in ("contains", "in_list") else ~found
 
 
+def _in_results(text: str) -> Q:
+    """A result whose JSON holds `text` in a string, case-insensitively (ASCII letters, on
+    SQLite). Results are stored as JSON text: a quote, backslash or control character is
+    searched in its escaped form, and on SQLite, which keeps the text as written
+    (`json.dumps`: non-ASCII as `\\u` escapes), in both the escaped and the plain form."""
+    plain = json.dumps(text, ensure_ascii=False)[1:-1]
+    found = Q(result__icontains=plain)
+    if connection.vendor == "sqlite":
+        escaped = json.dumps(text)[1:-1]
+        if escaped != plain:
+            found |= Q(result__icontains=escaped)
+    return found
+
+
+def _results(column: str, operator: str, value: Any, scope: Scope) -> Q:
+    """Tasks with an annotation (a prediction) whose result holds the text, as a semi-join
+    from the project's annotations (predictions); `empty`: with none that has a region.
+    Annotators search their own annotations."""
+    where = f"filter:tasks:{column} {operator}"
+    if column == "annotations_results":
+        rows: QuerySet[Any] = Annotation.objects.filter(project_id=scope.project.pk)
+        if scope.own_only:
+            rows = rows.filter(completed_by_id=scope.user.pk if scope.user else None)
+        regions = Q(result_count__gt=0)
+    else:
+        rows = Prediction.objects.filter(project_id=scope.project.pk)
+        regions = ~Q(result=[])
+    if operator == "empty":
+        some = Q(id__in=rows.filter(regions).values("task_id"))
+        return ~some if _flag(value, where) else some
+    if operator not in ("contains", "not_contains"):
+        raise refuse("query", f"filter:tasks:{column}: use contains, not_contains or empty.")
+    found = Q(id__in=rows.filter(_in_results(_text(value, where))).values("task_id"))
+    return found if operator == "contains" else ~found
+
+
 _TYPES = {
     **dict.fromkeys(("id", "inner_id", *COUNTERS), ("Number",)),
     "completed_at": ("Datetime",),
     "predictions_score": ("Number",),
     "ground_truth": ("Boolean",),
     "predictions_model_versions": ("List", "String"),
+    "annotations_results": ("String",),
+    "predictions_results": ("String",),
     "created_at": ("Datetime",),
     "updated_at": ("Datetime",),
     "is_labeled": ("Boolean",),
@@ -410,6 +449,8 @@ def _column(column: str, operator: str, value: Any, scope: Scope) -> Q:
         return _ground_truth(operator, value, scope)
     if column == "predictions_model_versions":
         return _model_versions(operator, value)
+    if column in ("annotations_results", "predictions_results"):
+        return _results(column, operator, value, scope)
     if column == "is_labeled":
         return _labeled(operator, value)
     if column == "file_upload":

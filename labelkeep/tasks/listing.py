@@ -52,10 +52,13 @@ _FROM_ANNOTATIONS = frozenset(
         "ground_truth",
         "annotators",
         "annotations_ids",
+        "annotations_results",
         "avg_lead_time",
     }
 )
-_FROM_PREDICTIONS = frozenset({"predictions", "predictions_score", "predictions_model_versions"})
+_FROM_PREDICTIONS = frozenset(
+    {"predictions", "predictions_score", "predictions_model_versions", "predictions_results"}
+)
 _DIGITS = re.compile(r"[0-9]{1,12}")
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 # `only_annotated=true`, with the 0 written into the SQL: the partial index of annotated

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -45,10 +46,15 @@ COMPUTED_FIELDS = (
     "annotators",
     "annotations_ids",
     "predictions_model_versions",
+    "annotations_results",
+    "predictions_results",
     "avg_lead_time",
     "draft_exists",
     "storage_filename",
 )
+# Characters of the `annotations_results` and `predictions_results` cells: a table shows
+# them; the results themselves are in `annotations` and `predictions`.
+RESULTS_SHOWN = 1000
 # The name of the file a task was imported from, under this key of a task's row: joined
 # when one task is fetched (labelkeep/tasks/access.py), read by upload_names for a page of
 # the task list, and for a task loaded without it (task_fields_json).
@@ -266,6 +272,18 @@ class TaskDetailSerializer(TaskSerializer):
         read_only=True,
         default="",
         help_text="Its predictions' model versions, distinct, comma-separated.",
+    )
+    annotations_results = serializers.CharField(
+        read_only=True,
+        default="",
+        help_text="Its annotations' results that have regions, as JSON, comma-separated, "
+        f"cut at {RESULTS_SHOWN} characters.",
+    )
+    predictions_results = serializers.CharField(
+        read_only=True,
+        default="",
+        help_text="Its predictions' results that have regions, as JSON, comma-separated, "
+        f"cut at {RESULTS_SHOWN} characters.",
     )
     avg_lead_time = serializers.FloatField(
         read_only=True,
@@ -490,6 +508,13 @@ def _joined(values: Iterable[Any]) -> str:
     return ",".join(str(v) for v in sorted({v for v in values if v not in (None, "")}))
 
 
+def results_text(results: Iterable[Any]) -> str:
+    """Label Studio's results cells: the results that have regions, as JSON, comma-separated
+    (without the list's brackets), cut at RESULTS_SHOWN characters ("" for none)."""
+    shown = [result for result in results if result]
+    return json.dumps(shown, ensure_ascii=False)[1:-1][:RESULTS_SHOWN]
+
+
 def computed_json(
     is_labeled: bool,
     annotations: Iterable[Row],
@@ -521,6 +546,8 @@ def computed_json(
         ],
         "annotations_ids": _joined(a["id"] for a in annotations),
         "predictions_model_versions": _joined(p["model_version"] for p in predictions),
+        "annotations_results": results_text(a["result"] for a in annotations),
+        "predictions_results": results_text(p["result"] for p in predictions),
         "avg_lead_time": sum(times) / len(times) if times else None,
         "draft_exists": False,
         "storage_filename": None,

@@ -131,3 +131,9 @@ def test_computed_columns_through_the_sdk(world: World, sdk: SdkFactory) -> None
     assert finished[0].predictions_score == 0.8
     assert [person["user_id"] for person in finished[0].annotators or []] == [world.admin.user.pk]
     assert finished[0].predictions_model_versions == "v2"
+    assert json.loads(f"[{finished[0].annotations_results}]") == [positive]
+    assert json.loads(f"[{finished[0].predictions_results}]") == [positive]
+    labeled = where(Column.annotations_results, Operator.CONTAINS, Type.String, "positive")
+    assert [task.id for task in tasks_of(admin, project=project, query=labeled)] == [tasks[1]]
+    guessed = where(Column.predictions_results, Operator.CONTAINS, Type.String, "Positive")
+    assert [task.id for task in tasks_of(admin, project=project, query=guessed)] == tasks[:2]

@@ -1,14 +1,17 @@
 """Label Studio's computed data-manager columns: `completed_at`, `ground_truth`,
-`predictions_score` (given with `fields=all`, filtered on, ordered by) and
-`predictions_model_versions` (filtered on)."""
+`predictions_score` (given with `fields=all`, filtered on, ordered by),
+`predictions_model_versions`, `annotations_results` and `predictions_results` (given and
+filtered on)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 
+from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
 from labelkeep.tasks import services
 from labelkeep.tasks.models import Annotation, Prediction, Task
@@ -87,6 +90,18 @@ CASES = [
     (item("predictions_model_versions", "not_contains", "List", "v1"), [1, 3]),
     (item("predictions_model_versions", "in_list", "List", ["v2", "v9"]), [1]),
     (item("predictions_model_versions", "empty", "List", True), [3]),
+    (item("annotations_results", "contains", "String", "positive"), [0]),
+    (item("annotations_results", "contains", "String", "Negative"), [1]),
+    (item("annotations_results", "not_contains", "String", "POSITIVE"), [1, 2, 3]),
+    (item("annotations_results", "contains", "String", "Neutral"), []),
+    (item("annotations_results", "empty", "String", True), [2, 3]),  # t2: a skip, no region
+    (item("annotations_results", "empty", "String", False), [0, 1]),
+    (item("predictions_results", "contains", "String", "neutral"), [0, 1, 2]),
+    (item("predictions_results", "not_contains", "String", "Neutral"), [3]),
+    (item("predictions_results", "empty", "String", True), [3]),
+    # `%` and `_` are text, not patterns.
+    (item("annotations_results", "contains", "String", "%"), []),
+    (item("annotations_results", "contains", "String", "Posi_ive"), []),
 ]
 
 
@@ -112,6 +127,13 @@ def test_filters(
         item("predictions_model_versions", "contains", "List", 5),
         item("predictions_model_versions", "regex", "List", ".*"),
         item("predictions_model_versions", "in_list", "List", []),
+        item("annotations_results", "contains", "String", 5),
+        item("annotations_results", "contains", "String", "x\u0000"),
+        item("annotations_results", "contains", "String", "x" * 1001),
+        item("annotations_results", "contains", "Number", "Positive"),
+        item("annotations_results", "equal", "String", "Positive"),
+        item("predictions_results", "regex", "String", ".*"),
+        item("predictions_results", "empty", "String", "yes"),
     ],
     ids=lambda c: f"{c['filter']}-{c['operator']}-{c['value']!r}",
 )
@@ -170,12 +192,27 @@ def test_given_with_fields_all(world: World, project: Project, shelf: list[int])
     ]
     assert first["annotations_ids"] == str(annotation["id"])
     assert first["predictions_model_versions"] == "v1"
+    assert json.loads(f"[{first['annotations_results']}]") == [annotation["result"]]
+    assert json.loads(f"[{first['predictions_results']}]") == [choice("Neutral")] * 2
+    assert by_id[shelf[2]]["annotations_results"] == ""  # a skip has no regions
+    assert (by_id[shelf[3]]["annotations_results"], by_id[shelf[3]]["predictions_results"]) == (
+        "",
+        "",
+    )
     assert (first["draft_exists"], first["storage_filename"]) == (False, None)
     assert by_id[shelf[3]]["annotators"] == [] and by_id[shelf[3]]["annotations_ids"] == ""
     assert by_id[shelf[3]]["avg_lead_time"] is None
     # The same on the task itself.
     single = world.admin.client.get(f"/api/tasks/{shelf[0]}/").json()
-    same = ("completed_at", "ground_truth", "annotators", "annotations_ids", "avg_lead_time")
+    same = (
+        "completed_at",
+        "ground_truth",
+        "annotators",
+        "annotations_ids",
+        "annotations_results",
+        "predictions_results",
+        "avg_lead_time",
+    )
     assert {k: single[k] for k in same} == {k: first[k] for k in same}
     assert single["predictions_score"] == pytest.approx(0.3)
     # Without fields=all, none of them; with include, only those named.
@@ -202,6 +239,12 @@ def test_annotators_compute_from_their_own_annotations(
     assert (tasks[shelf[1]]["completed_at"], tasks[shelf[1]]["ground_truth"]) == (None, False)
     # Nor who else annotated: the admin's t1 and the member's own t0 and t2 skip.
     assert tasks[shelf[1]]["annotators"] == [] and tasks[shelf[1]]["annotations_ids"] == ""
+    assert tasks[shelf[1]]["annotations_results"] == ""
+    negative = dm(item("annotations_results", "contains", "String", "Negative"))
+    assert _found(member, project, shelf, negative) == []
+    assert _found(
+        member, project, shelf, dm(item("annotations_results", "empty", "String", False))
+    ) == [0]
     for own in (shelf[0], shelf[2]):
         assert [p["user_id"] for p in tasks[own]["annotators"]] == [member.user.pk]
     single = member.client.get(f"/api/tasks/{shelf[1]}/").json()
@@ -220,3 +263,56 @@ def test_a_rescored_prediction_is_counted_again(
     )
     assert changed.status_code == 200
     assert listing(world.admin, project, query=low)["total"] == 2
+
+
+WRITTEN = """
+<View>
+  <Text name="text" value="$text"/>
+  <TextArea name="note" toName="text"/>
+</View>
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a "quoted" word',
+        "back\\slash",
+        "</script><script>alert(1)</script>",
+        "Crème brûlée",
+        "ÉCOLE",
+        "line\nbreak",
+        "../../etc/passwd",
+        "javascript:alert(1)",
+    ],
+)
+def test_results_are_searched_as_the_text_written(world: World, text: str) -> None:
+    """Whatever a result holds is found by the text itself: quotes, backslashes and line
+    breaks, stored escaped in the JSON, and letters outside ASCII, which SQLite keeps as
+    `\\u` escapes."""
+    made = projects.create_project(
+        world.org, {"title": "Notes", "label_config": WRITTEN}, actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )  # fmt: skip
+    ids = services.create_tasks(
+        made,
+        [services.NewTask(data={"text": f"t{n}"}) for n in range(2)],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    ).task_ids
+    note = [{"from_name": "note", "to_name": "text", "type": "textarea", "value": {"text": [text]}}]
+    response = world.admin.client.post(
+        f"/api/tasks/{ids[0]}/annotations/", {"result": note}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    found = listing(
+        world.admin, made, query=dm(item("annotations_results", "contains", "String", text))
+    )
+    assert [t["id"] for t in found["tasks"]] == [ids[0]]
+    if text.isupper():  # case-insensitive for ASCII letters on every database
+        lower = dm(item("annotations_results", "contains", "String", "cole"))
+        assert [t["id"] for t in listing(world.admin, made, query=lower)["tasks"]] == [ids[0]]
+    body = listing(world.admin, made, fields="all", include="annotations_results")["tasks"]
+    shown = {t["id"]: t["annotations_results"] for t in body}
+    assert json.loads(f"[{shown[ids[0]]}]") == [note]
+    assert shown[ids[1]] == ""
