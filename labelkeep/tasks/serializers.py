@@ -508,11 +508,14 @@ def _joined(values: Iterable[Any]) -> str:
     return ",".join(str(v) for v in sorted({v for v in values if v not in (None, "")}))
 
 
+_RESULTS_JSON = json.JSONEncoder(ensure_ascii=False)  # made once: a page encodes hundreds
+
+
 def results_text(results: Iterable[Any]) -> str:
     """Label Studio's results cells: the results that have regions, as JSON, comma-separated
     (without the list's brackets), cut at RESULTS_SHOWN characters ("" for none)."""
     shown = [result for result in results if result]
-    return json.dumps(shown, ensure_ascii=False)[1:-1][:RESULTS_SHOWN]
+    return _RESULTS_JSON.encode(shown)[1:-1][:RESULTS_SHOWN] if shown else ""
 
 
 def computed_json(
