@@ -13,7 +13,7 @@ from labelkeep.dataio import export_urls, import_urls
 from labelkeep.jobs import api as jobs_api
 from labelkeep.projects import api as projects_api
 from labelkeep.tasks import api as tasks_api
-from labelkeep.tasks import saved_views_api
+from labelkeep.tasks import drafts_api, saved_views_api
 from labelkeep.web import views as web_views
 
 
@@ -88,6 +88,13 @@ urlpatterns: list[URLPattern] = [
         tasks_api.TaskAnnotationsView.as_view(),
         "api-task-annotations",
     ),
+    *both("api/tasks/<int:pk>/drafts", drafts_api.TaskDraftsView.as_view(), "api-task-drafts"),
+    *both(
+        "api/tasks/<int:pk>/annotations/<int:annotation_pk>/drafts",
+        drafts_api.TaskDraftsView.as_view(),
+        "api-annotation-drafts",
+    ),
+    *both("api/drafts/<int:pk>", drafts_api.DraftDetailView.as_view(), "api-draft"),
     *both("api/annotations/<int:pk>", tasks_api.AnnotationDetailView.as_view(), "api-annotation"),
     *both(
         "api/annotations/bulk",

@@ -21,7 +21,7 @@ from labelkeep.api.streaming import json_array
 from labelkeep.projects.access import get_project_for
 from labelkeep.projects.models import Project
 from labelkeep.projects.serializers import CreatedBySerializer
-from labelkeep.tasks import access, actions, deletion, filters, services
+from labelkeep.tasks import access, actions, deletion, drafts, filters, services
 from labelkeep.tasks.filters import ORDERABLE
 from labelkeep.tasks.listing import MAX_PAGE_SIZE, task_page
 from labelkeep.tasks.models import Annotation, Prediction, SavedView, Task
@@ -32,6 +32,7 @@ from labelkeep.tasks.serializers import (
     AnnotationBulkCreateSerializer,
     AnnotationCreateSerializer,
     AnnotationSerializer,
+    DraftIdSerializer,
     IdListSerializer,
     ListedTaskSerializer,
     PredictionSerializer,
@@ -80,12 +81,15 @@ class TaskScopedView(MemberAPIView):
         return not has_perm(self.role, Perm.ANNOTATIONS_REVIEW)
 
     def task_body(self, task: Task, *, predictions: bool = True) -> dict[str, Any]:
-        author = self.actor if self.own_annotations_only() else None
+        own = self.own_annotations_only()
+        mine, drafted = drafts.page_drafts([task.pk], self.actor, everyone=not own)
         return task_json(
             task,
             full=True,
-            annotations=access.annotations_of(task, author=author),
+            annotations=access.annotations_of(task, author=self.actor if own else None),
             predictions=access.predictions_of(task) if predictions else [],
+            drafts=mine[task.pk],
+            drafted=task.pk in drafted,
         )
 
 
@@ -606,6 +610,15 @@ def _completed_by(view: TaskScopedView, given: int | None, project: Project) -> 
     return membership.user
 
 
+def _draft_id(request: Request) -> dict[str, Any]:
+    """`draft_id`, if the body gives one (a dict body: others are refused elsewhere)."""
+    if not isinstance(request.data, dict) or request.data.get("draft_id") is None:
+        return {}
+    form = DraftIdSerializer(data={"draft_id": request.data["draft_id"]})
+    form.is_valid(raise_exception=True)
+    return dict(form.validated_data)
+
+
 _ANNOTATION_ORDERINGS = ("id", "-id", "created_at", "-created_at", "updated_at", "-updated_at")
 
 
@@ -644,6 +657,8 @@ class TaskAnnotationsView(TaskScopedView):
     @extend_schema(
         tags=["annotations"],
         summary="Create an annotation",
+        description="A `draft_id` in the body names the caller's draft of this task the "
+        "annotation was made from: it is deleted with the save.",
         request=AnnotationSerializer,
         responses=responses(
             {201: AnnotationSerializer},
@@ -666,7 +681,7 @@ class TaskAnnotationsView(TaskScopedView):
         task = self.task(pk)
         form = AnnotationCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        values = dict(form.validated_data)
+        values = {**form.validated_data, **_draft_id(request)}
         author = _completed_by(self, values.pop("completed_by_id", None), task.project)
         try:
             annotation = services.create_annotation(
@@ -703,6 +718,8 @@ class AnnotationDetailView(TaskScopedView):
     @extend_schema(
         tags=["annotations"],
         summary="Change an annotation (`completed_by` is ignored)",
+        description="A `draft_id` in the body names the caller's draft of the change: it is "
+        "deleted with the save.",
         request=AnnotationSerializer(partial=True),
         responses=responses(
             {200: AnnotationSerializer},
@@ -718,6 +735,7 @@ class AnnotationDetailView(TaskScopedView):
         form = AnnotationSerializer(annotation, data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         values = {k: v for k, v in form.validated_data.items() if k != "completed_by_id"}
+        values.update(_draft_id(request))
         try:
             services.update_annotation(annotation, values, actor=self.actor, origin=self.origin)
         except services.TaskError as exc:

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from labelkeep.accounts.models import User
 from labelkeep.projects.models import Project
 from labelkeep.tasks import anchors, filters, saved_views
+from labelkeep.tasks.drafts import page_drafts
 from labelkeep.tasks.models import Annotation, Prediction, SavedView, Task
 from labelkeep.tasks.models import labeled as tasks_labeled
 from labelkeep.tasks.serializers import (
@@ -277,7 +278,11 @@ def _json(
         annotations = _by_task(visible, columns, rows)
     if listing.full and listing.include & _FROM_PREDICTIONS:
         predictions = _by_task(Prediction.objects.all(), PREDICTION_COLUMNS, rows)
-    drafts = listing.full and "drafts" in listing.include
+    mine: dict[int, list[dict[str, Any]]] = {}
+    drafted: set[int] = set()
+    if listing.full and listing.include & {"drafts", "draft_exists"}:
+        ids = [row["id"] for row in rows]
+        mine, drafted = page_drafts(ids, scope.user, everyone=not scope.own_only)
     people: dict[int, Any] = {}
     if annotations is not None and "annotators" in computed:
         people = authors_in(a for found in annotations.values() for a in found)
@@ -290,10 +295,11 @@ def _json(
             data["annotations"] = [annotation_row_json(a) for a in made]
         if "predictions" in listing.include and predictions is not None:
             data["predictions"] = [prediction_row_json(p) for p in predicted]
-        if drafts:
-            data["drafts"] = []
+        if listing.full and "drafts" in listing.include:
+            data["drafts"] = mine[row["id"]]
         if computed:
             values = computed_json(bool(row.get("is_labeled")), made, predicted, people)
+            values["draft_exists"] = row["id"] in drafted
             data.update((name, values[name]) for name in computed)
         out.append(data)
     return out

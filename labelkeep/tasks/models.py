@@ -226,6 +226,45 @@ class Prediction(models.Model):
         return f"prediction {self.pk} of task {self.task_id}"
 
 
+class Draft(models.Model):
+    """A person's unsaved work on a task, or on a change to one of its annotations: kept
+    so that it outlives a closed browser tab, never counted as an annotation."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="drafts", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Deleted with their annotation by the services (tasks/drafts.py), not by Django: a
+    # cascade here would make every deletion of annotations collect them one by one.
+    annotation = models.ForeignKey(
+        Annotation,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+    )
+    result = models.JSONField(default=list)
+    lead_time = models.FloatField(null=True, blank=True)
+    was_postponed = models.BooleanField(default=False)
+    import_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = (
+            models.Index(fields=("task", "user", "id"), name="draft_task_user"),
+            models.Index(fields=("project", "id"), name="draft_project"),
+            models.Index(
+                fields=("annotation",),
+                name="draft_annotation",
+                condition=models.Q(annotation__isnull=False),
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"draft {self.pk} of task {self.task_id}"
+
+
 class TaskLock(models.Model):
     """While it lasts, the label stream gives this task to no one else."""
 

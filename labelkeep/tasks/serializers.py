@@ -125,6 +125,13 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
         return annotation.last_action or None
 
 
+class DraftIdSerializer(serializers.Serializer[Any]):
+    """`draft_id`, sent with an annotation's create or change: the caller's draft of the
+    task it was made from, deleted with the save."""
+
+    draft_id = IdField(required=False, allow_null=True)
+
+
 class AnnotationCreateSerializer(serializers.Serializer[Any]):
     """What creating an annotation accepts: AnnotationSerializer's writable fields, declared
     plainly (a ModelSerializer rebuilds its fields from the model for every request).
@@ -228,16 +235,41 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         return [{"user_id": task.updated_by_id}] if task.updated_by_id else []
 
 
+class DraftSerializer(serializers.Serializer[Any]):
+    """A draft as Label Studio shows it; `result`, `lead_time` and `was_postponed` are
+    written, the rest is read only."""
+
+    id = serializers.IntegerField(read_only=True)
+    user = serializers.CharField(read_only=True, help_text="The author's e-mail address.")
+    created_username = serializers.CharField(
+        read_only=True, help_text="The author's name, e-mail address and id."
+    )
+    created_ago = serializers.CharField(read_only=True, help_text="How long ago it was made.")
+    result = StorableJSONField(
+        required=False,
+        help_text="Regions, as in an annotation: a list of JSON objects, kept as sent "
+        "(checked against the labeling config once it becomes an annotation).",
+    )
+    lead_time = FiniteFloatField(min_value=0, required=False, allow_null=True)
+    was_postponed = serializers.BooleanField(required=False)
+    import_id = serializers.IntegerField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    task = serializers.IntegerField(read_only=True)
+    annotation = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The annotation it changes, if any."
+    )
+    project = serializers.IntegerField(read_only=True)
+
+
 class TaskDetailSerializer(TaskSerializer):
     """A task with its annotations (annotators: only their own), predictions and drafts
     (documentation: the body `task_json(full=True)` builds)."""
 
     annotations = AnnotationSerializer(many=True, read_only=True)
     predictions = PredictionSerializer(many=True, read_only=True)
-    drafts = serializers.ListField(
-        child=serializers.DictField(),
-        read_only=True,
-        help_text="Always empty: Labelkeep keeps no drafts.",
+    drafts = DraftSerializer(
+        many=True, read_only=True, help_text="The reader's own drafts of the task."
     )
 
     # Label Studio's data-manager columns (COMPUTED_FIELDS): declared for the schema, their
@@ -292,7 +324,9 @@ class TaskDetailSerializer(TaskSerializer):
         help_text="The mean `lead_time` of its annotations; null without one.",
     )
     draft_exists = serializers.BooleanField(
-        read_only=True, default=False, help_text="Always false: no drafts are kept."
+        read_only=True,
+        default=False,
+        help_text="Whether it has a draft: of anyone (reviewers and above), or the reader's.",
     )
     storage_filename = serializers.CharField(
         read_only=True,
@@ -563,18 +597,24 @@ def task_json(
     full: bool,
     annotations: list[Annotation] | None = None,
     predictions: list[Prediction] | None = None,
+    drafts: list[dict[str, Any]] | None = None,
+    drafted: bool = False,
 ) -> dict[str, Any]:
+    """A task; with `full`, its annotations, predictions and the reader's `drafts` (as
+    JSON), and the computed columns (`drafted`: whether it has a draft the reader may
+    know of)."""
     data = task_fields_json(task)
     if full:
         found = task.annotations.all() if annotations is None else annotations
         data["annotations"] = [annotation_json(a) for a in found]
         made = task.predictions.all() if predictions is None else predictions
         data["predictions"] = [prediction_json(p) for p in made]
-        data["drafts"] = []
+        data["drafts"] = drafts or []
         rows = [a.__dict__ for a in found]
         data.update(
             computed_json(task.is_labeled, rows, (p.__dict__ for p in made), people_of(rows))
         )
+        data["draft_exists"] = drafted
     return data
 
 

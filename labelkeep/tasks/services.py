@@ -16,7 +16,7 @@ from labelkeep.db.prepared import PreparedInsert
 from labelkeep.projects import labelconfig
 from labelkeep.projects.models import Project
 from labelkeep.projects.services import stored_config
-from labelkeep.tasks import bulk, counters, deletion
+from labelkeep.tasks import bulk, counters, deletion, drafts
 from labelkeep.tasks.bulk import TaskRows
 from labelkeep.tasks.models import (
     Annotation,
@@ -343,6 +343,7 @@ def create_annotation(
         )
         with transaction.atomic():
             _INSERT_ANNOTATION.insert(annotation)
+            drafts.take(task, actor, fields.get("draft_id"))
             release(task, completed_by)
             if actor.pk != completed_by.pk:  # written on someone's behalf: the writer is done too
                 release(task, actor)
@@ -520,6 +521,7 @@ def update_annotation(
             for name, value in kept.items():
                 setattr(annotation, name, value)
             annotation.save(update_fields=[*values, *kept, "updated_by", "updated_at"])
+            drafts.take(annotation.task, actor, fields.get("draft_id"))
             as_of = project.updated_at if values.get("result") or empty else None
             if annotation.was_cancelled != was:
                 flip = 1 if was else -1  # a skip became work (+1) or work became a skip (-1)
@@ -554,6 +556,7 @@ def delete_annotations(annotations: Iterable[Annotation], *, actor: User, origin
                 continue
             task, project = annotation.task, annotation.project
             pk = annotation.pk
+            drafts.drop_for_annotations([pk])
             annotation.delete()
             counters.shift_annotations(task, done=0 if cancelled else -1, cancelled=-int(cancelled))
             audit_action("annotation.delete", project, actor, origin, annotation=pk, task=task.pk)
@@ -621,7 +624,9 @@ def delete_annotation_chunks(
                     "pk", "task_id", "project_id", "was_cancelled"
                 )
             )
-            Annotation.objects.filter(pk__in=[pk for pk, _, _, _ in rows]).delete()
+            doomed = [pk for pk, _, _, _ in rows]
+            drafts.drop_for_annotations(doomed)
+            Annotation.objects.filter(pk__in=doomed).delete()
             counters.recount_tasks(tasks)
             after = dict(Task.objects.filter(pk__in=tasks).values_list("pk", "total_annotations"))
             project_of = {task: project_id for _, task, project_id, _ in rows}

@@ -14,7 +14,7 @@ from labelkeep.audit.models import AuditEvent
 from labelkeep.dataio.models import ProjectImport, RunStatus
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
-from labelkeep.tasks.models import Annotation, Prediction, Task
+from labelkeep.tasks.models import Annotation, Draft, Prediction, Task
 from tests.conftest import TEST_ORIGIN, World, as_actor, make_user
 from tests.dataio.test_import_support import (
     choice,
@@ -214,7 +214,8 @@ LS_EXPORT: list[dict[str, Any]] = [
             }
         ],
         "file_upload": None,
-        "drafts": [],
+        # Draft ids, or whole drafts from a snapshot: unfinished work, not imported.
+        "drafts": [3, {"id": 4, "result": [], "user": "someone@elsewhere.example"}],
         "predictions": [6],
         "data": {"text": "Exported from Label Studio"},
         "meta": {},
@@ -250,6 +251,7 @@ def test_label_studio_export_reimports_intact(world: World, project: Project) ->
     # Label Studio 1.23 exports prediction ids (`[6]`), which are not predictions.
     assert not Prediction.objects.filter(task=task).exists()
     assert task.total_predictions == 0 and task.total_annotations == 1
+    assert not Draft.objects.filter(task=task).exists()
 
 
 def test_completed_by_of_another_organization_is_not_kept(world: World, project: Project) -> None:

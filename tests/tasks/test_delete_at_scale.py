@@ -20,7 +20,7 @@ from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
 from labelkeep.tasks import counters, deletion, services
 from labelkeep.tasks.bulk import TaskRows
-from labelkeep.tasks.models import Annotation, Prediction, Task, TaskLock
+from labelkeep.tasks.models import Annotation, Draft, Prediction, Task, TaskLock
 from tests.conftest import TEST_ORIGIN, World
 from tests.tasks.conftest import CONFIG
 
@@ -301,7 +301,8 @@ def test_delete_a_big_project(world: World, project: Project) -> None:
 
 def test_every_table_that_points_at_tasks_is_emptied_first() -> None:
     # A new one is found by deletion.dependents(); a protecting one is refused there.
-    assert {r.related_model for r in deletion.dependents()} == {Annotation, Prediction, TaskLock}
+    found = {r.related_model for r in deletion.dependents()}
+    assert found == {Annotation, Prediction, TaskLock, Draft}
 
 
 def test_bulk_delete_of_more_annotations_than_sqlite_binds(world: World, project: Project) -> None:

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from labelkeep.projects.models import Project
-from labelkeep.tasks import anchors, services
+from labelkeep.tasks import anchors, drafts, services
 from labelkeep.tasks.listing import task_page
 from labelkeep.tasks.models import Task
 from tests.conftest import TEST_ORIGIN, Actor, World
@@ -613,12 +613,12 @@ def test_pages_past_the_end_are_empty(world: World, project, shelf) -> None:
 PAGES: dict[str, tuple[dict[str, Any], int]] = {
     "plain": ({}, 1),
     "plain, page 2": ({"page": 2, "page_size": 2}, 1),
-    "fields=all": ({"fields": "all"}, 3),
-    "fields=all, page 2": ({"fields": "all", "page": 2, "page_size": 2}, 3),
+    "fields=all": ({"fields": "all"}, 4),
+    "fields=all, page 2": ({"fields": "all", "page": 2, "page_size": 2}, 4),
     "filtered": ({"query": dm(item("data.group", "not_equal", "String", "zzz"))}, 2),
     "filtered by annotators": (
         {"query": dm(item("annotators", "empty", "List", False)), "fields": "all"},
-        4,
+        5,
     ),
     "filtered, ordered, page 2": (
         {
@@ -627,7 +627,7 @@ PAGES: dict[str, tuple[dict[str, Any], int]] = {
             "page_size": 2,
             "fields": "all",
         },
-        4,
+        5,
     ),
 }
 
@@ -660,6 +660,9 @@ def test_query_counts_are_pinned_and_flat(world: World, project, shelf, case) ->
                 actor=author.user,
                 completed_by=author.user,
                 origin=TEST_ORIGIN,
+            )
+            drafts.create_draft(
+                task, {"result": choice("Positive")}, user=author.user, origin=TEST_ORIGIN
             )
     project.refresh_from_db()
     assert _page_queries(world, project, params, world.admin) == expected

@@ -141,6 +141,24 @@ ENDPOINTS = [
         lambda o: [{"task": o["task"], "result": choice("Negative")}],
     ),
     Endpoint("get", lambda o: f"/api/projects/{o['project']}/next", Role.ANNOTATOR),
+    # Drafts: everyone on the project keeps their own; a draft of a change to an annotation
+    # (the admin's) needs to see it (reviewers) to list, and to change it (managers) to make.
+    # One draft's own endpoints (theirs only) are in tests/tasks/test_drafts.py.
+    Endpoint("get", lambda o: f"/api/tasks/{o['task']}/drafts", Role.ANNOTATOR),
+    Endpoint("post", lambda o: f"/api/tasks/{o['task']}/drafts", Role.ANNOTATOR, {"result": []}),
+    Endpoint(
+        "get",
+        lambda o: f"/api/tasks/{o['task']}/annotations/{o['annotation']}/drafts",
+        Role.REVIEWER,
+        hidden_from=(Role.ANNOTATOR,),
+    ),
+    Endpoint(
+        "post",
+        lambda o: f"/api/tasks/{o['task']}/annotations/{o['annotation']}/drafts",
+        Role.MANAGER,
+        {"result": []},
+        hidden_from=(Role.ANNOTATOR,),
+    ),
     Endpoint("get", lambda o: f"/api/projects/{o['project']}/annotators/", Role.REVIEWER),
     # Saved views: anyone on the project reads them and saves their own; someone else's
     # (the admin's here) only a manager changes.

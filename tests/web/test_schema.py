@@ -100,6 +100,16 @@ OPERATION_IDS = {
     ("/api/tasks/{id}", "get"): "tasks_retrieve",
     ("/api/tasks/{id}", "patch"): "tasks_partial_update",
     ("/api/tasks/{id}", "delete"): "tasks_destroy",
+    ("/api/drafts/{id}", "get"): "drafts_retrieve",
+    ("/api/drafts/{id}", "put"): "drafts_update",
+    ("/api/drafts/{id}", "patch"): "drafts_partial_update",
+    ("/api/drafts/{id}", "delete"): "drafts_destroy",
+    ("/api/tasks/{id}/annotations/{annotation_pk}/drafts", "get"): "tasks_annotations_drafts_list",
+    ("/api/tasks/{id}/annotations/{annotation_pk}/drafts", "post"): (
+        "tasks_annotations_drafts_create"
+    ),
+    ("/api/tasks/{id}/drafts", "get"): "tasks_drafts_list",
+    ("/api/tasks/{id}/drafts", "post"): "tasks_drafts_create",
     ("/api/tasks/{id}/annotations", "get"): "tasks_annotations_list",
     ("/api/tasks/{id}/annotations", "post"): "tasks_annotations_create",
     ("/api/token", "get"): "token_list",

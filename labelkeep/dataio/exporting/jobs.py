@@ -88,6 +88,7 @@ def selection_of(snapshot: ExportSnapshot) -> Selection:
         annotation_filters=snapshot.annotation_filter_options or {},
         expand_predictions=_expanded(serialization, "predictions"),
         expand_completed_by=_expanded(serialization, "annotations__completed_by"),
+        expand_drafts=_expanded(serialization, "drafts"),
         condition=_view_condition(snapshot),
     )
 

@@ -32,6 +32,7 @@ class Selection:
     annotation_filters: Mapping[str, Any] = field(default_factory=dict)
     expand_predictions: bool = False
     expand_completed_by: bool = False
+    expand_drafts: bool = False
     # A saved view's filters and selection, as read for the snapshot's requester.
     condition: Q | None = None
 

@@ -22,7 +22,8 @@ from django.db.models.functions import Cast
 
 from labelkeep.accounts.models import User
 from labelkeep.dataio.exporting.selection import Selection
-from labelkeep.tasks.models import AnnotationAction, Prediction, Task
+from labelkeep.tasks.drafts import DRAFT_COLUMNS, draft_row_json
+from labelkeep.tasks.models import AnnotationAction, Draft, Prediction, Task
 from labelkeep.tasks.serializers import timestamp, upload_names
 
 
@@ -82,7 +83,7 @@ PREDICTION_COLUMNS = (
 )
 
 TASK = (
-    '{"id": %d, "annotations": [%s], "file_upload": %s, "drafts": [], "predictions": [%s], '
+    '{"id": %d, "annotations": [%s], "file_upload": %s, "drafts": [%s], "predictions": [%s], '
     '"data": %s, '
     '"meta": %s, "created_at": "%s", "updated_at": "%s", "inner_id": %d, '
     '"total_annotations": %d, "cancelled_annotations": %d, "total_predictions": %d, '
@@ -229,6 +230,7 @@ class DatabaseSource:
         members = self._members(ids)
         annotations = self._annotations(members)
         predictions = self._predictions(members)
+        drafts = self._drafts(members)
         names = self._names({row[-1] for row in rows})
         project = self.selection.project_id
         self.counts.tasks += len(rows)
@@ -238,6 +240,7 @@ class DatabaseSource:
                 pk,
                 ", ".join(annotations.get(pk, ())),
                 names.get(upload, "null") if upload else "null",
+                ", ".join(drafts.get(pk, ())),
                 ", ".join(predictions.get(pk, ())),
                 data,
                 meta,
@@ -355,6 +358,19 @@ class DatabaseSource:
                 )
             )
             self.counts.predictions += 1
+        return found
+
+    def _drafts(self, members: Q) -> dict[int, list[str]]:
+        """Every person's drafts of the chunk's tasks: their ids, or (`expand_drafts`)
+        the drafts as the API shows them. Drafts are few: read as objects."""
+        found: dict[int, list[str]] = defaultdict(list)
+        drafts = Draft.objects.filter(members).order_by("task_id", "id")
+        if not self.selection.expand_drafts:
+            for task, pk in drafts.values_list("task_id", "id"):
+                found[task].append(str(pk))
+            return found
+        for row in drafts.values(*DRAFT_COLUMNS):
+            found[row["task_id"]].append(json.dumps(draft_row_json(row)))
         return found
 
     @staticmethod
