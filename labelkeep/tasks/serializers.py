@@ -548,8 +548,16 @@ _RESULTS_JSON = json.JSONEncoder(ensure_ascii=False)  # made once: a page encode
 def results_text(results: Iterable[Any]) -> str:
     """Label Studio's results cells: the results that have regions, as JSON, comma-separated
     (without the list's brackets), cut at RESULTS_SHOWN characters ("" for none)."""
-    shown = [result for result in results if result]
-    return _RESULTS_JSON.encode(shown)[1:-1][:RESULTS_SHOWN] if shown else ""
+    parts: list[str] = []
+    size = 0
+    for result in results:
+        if not result:
+            continue
+        parts.append(_RESULTS_JSON.encode(result))
+        size += len(parts[-1]) + 2
+        if size >= RESULTS_SHOWN:  # the rest would be cut off: not encoded
+            break
+    return ", ".join(parts)[:RESULTS_SHOWN]
 
 
 def computed_json(

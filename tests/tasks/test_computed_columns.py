@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
+from labelkeep.accounts.roles import Role
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
 from labelkeep.tasks import services
 from labelkeep.tasks.models import Annotation, Prediction, Task
-from labelkeep.tasks.serializers import COMPUTED_FIELDS
-from tests.conftest import TEST_ORIGIN, Actor, World
+from labelkeep.tasks.serializers import COMPUTED_FIELDS, RESULTS_SHOWN
+from tests.conftest import TEST_ORIGIN, Actor, World, make_user
 from tests.tasks.conftest import choice
 from tests.tasks.test_listing import dm, item, listing
 
@@ -316,3 +317,62 @@ def test_results_are_searched_as_the_text_written(world: World, text: str) -> No
     shown = {t["id"]: t["annotations_results"] for t in body}
     assert json.loads(f"[{shown[ids[0]]}]") == [note]
     assert shown[ids[1]] == ""
+
+
+def test_only_the_results_strings_are_searched(world: World) -> None:
+    """Not the JSON around them: key names, punctuation, or the escape SQLite keeps for a
+    letter outside ASCII (a curly quote is stored as `\\u2019`: no match for "2019")."""
+    made = projects.create_project(
+        world.org, {"title": "Notes", "label_config": WRITTEN}, actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )  # fmt: skip
+    ids = services.create_tasks(
+        made,
+        [services.NewTask(data={"text": "t"}, predictions=[{"result": []}])],
+        actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    ).task_ids
+    note = [
+        {
+            "from_name": "note",
+            "to_name": "text",
+            "type": "textarea",
+            "value": {"text": ["it\u2019s \u00e9"]},
+        }
+    ]
+    response = world.admin.client.post(
+        f"/api/tasks/{ids[0]}/annotations/", {"result": note}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    for text in ("2019", "u00e9", "from_name", "value", '"', "[", ", ", "_"):
+        for column in ("annotations_results", "predictions_results"):
+            query = dm(item(column, "contains", "String", text))
+            assert listing(world.admin, made, query=query)["tasks"] == [], (column, text)
+    for text in ("it\u2019s", "\u2019", "\u00e9", "s \u00e9"):
+        query = dm(item("annotations_results", "contains", "String", text))
+        assert [t["id"] for t in listing(world.admin, made, query=query)["tasks"]] == ids, text
+
+
+def test_the_results_cells_are_cut_at_their_limit(world: World) -> None:
+    made = projects.create_project(
+        world.org, {"title": "Long", "label_config": WRITTEN}, actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )  # fmt: skip
+    (task,) = services.create_tasks(
+        made, [services.NewTask(data={"text": "t"})], actor=world.admin.user, origin=TEST_ORIGIN
+    ).task_ids
+    for n in range(3):
+        note = [
+            {"from_name": "note", "to_name": "text", "type": "textarea",
+             "value": {"text": [f"{n}" * 700]}}
+        ]  # fmt: skip
+        author = make_user(f"long{n}@a.example", org=world.org, role=Role.ADMIN)
+        services.create_annotation(
+            Task.objects.get(pk=task), {"result": note}, actor=author, completed_by=author,
+            origin=TEST_ORIGIN,
+        )  # fmt: skip
+    (shown,) = listing(world.admin, made, fields="all", include="annotations_results")["tasks"]
+    cell = shown["annotations_results"]
+    assert len(cell) == RESULTS_SHOWN
+    assert cell.startswith('[{"from_name": "note"') and "0" * 700 in cell and "1" * 100 in cell
+    assert "2" * 10 not in cell  # the third result is past the limit
