@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, F, JSONField, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -50,12 +50,30 @@ class DraftError(Exception):
         self.field = field
 
 
+# A person's drafts of one task: the editor keeps one and saves it again and again, so
+# more is a script gone wrong, and would weigh on every page that lists the task.
+MAX_PER_TASK = 20
+
+
 def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields given, `result` checked when it is among them."""
     chosen = {name: values[name] for name in DRAFT_FIELDS if name in values}
     result = chosen.get("result", [])
     if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
         raise DraftError("result must be a list of regions (JSON objects).")
     return chosen
+
+
+def _still_there(task: Task, annotation: Annotation | None) -> None:
+    """Lock the task's row (as every writer of its annotations does) and check that it,
+    and the annotation, are still there: one deleted meanwhile would fail the draft's
+    foreign keys at the commit. Task.DoesNotExist / Annotation.DoesNotExist."""
+    if not Task.objects.select_for_update().filter(pk=task.pk).exists():
+        raise Task.DoesNotExist(f"task {task.pk} is gone")
+    if annotation is not None and not (
+        Annotation.objects.filter(pk=annotation.pk, task_id=task.pk).exists()
+    ):
+        raise Annotation.DoesNotExist(f"annotation {annotation.pk} is gone")
 
 
 def _audit(action: str, task: Task, draft: Draft, actor: User, origin: Origin) -> None:
@@ -79,11 +97,19 @@ def create_draft(
     origin: Origin,
     annotation: Annotation | None = None,
 ) -> Draft:
-    """A new draft of `task` by `user` (of a change to `annotation`, when given)."""
+    """A new draft of `task` by `user` (of a change to `annotation`, when given).
+    Task.DoesNotExist / Annotation.DoesNotExist when that was deleted meanwhile."""
     draft = Draft(task=task, project_id=task.project_id, user=user, annotation=annotation)
     for name, value in _checked(values).items():
         setattr(draft, name, value)
     with transaction.atomic():
+        _still_there(task, annotation)
+        if Draft.objects.filter(task_id=task.pk, user_id=user.pk).count() >= MAX_PER_TASK:
+            raise DraftError(
+                f"You already have {MAX_PER_TASK} drafts of this task: save one again, or "
+                "delete some.",
+                field="task",
+            )
         draft.save()
         _audit("draft.create", task, draft, user, origin)
     return draft
@@ -92,7 +118,7 @@ def create_draft(
 def update_draft(draft: Draft, values: Mapping[str, Any], *, actor: User, origin: Origin) -> Draft:
     """Change a draft's result, lead time or postponed flag (only those given). The
     draft is loaded with its task and project (`select_related`)."""
-    chosen = _checked({"result": draft.result, **values})
+    chosen = _checked(values)  # only those given: another tab may have saved the rest
     with transaction.atomic():
         # Also when the draft was deleted meanwhile (another tab sent the annotation): 404.
         changed = Draft.objects.filter(pk=draft.pk).update(**chosen, updated_at=timezone.now())
@@ -167,8 +193,8 @@ def page_drafts(
     task_ids: Iterable[int], user: User | None, *, everyone: bool
 ) -> tuple[dict[int, list[dict[str, Any]]], set[int]]:
     """The person's drafts of these tasks, by task, and the tasks that have a draft (of
-    anyone, when `everyone`; else theirs): one query. No one in particular (None) has
-    no drafts."""
+    anyone, when `everyone`; else theirs): one query, which reads the results of the
+    person's own drafts only. No one in particular (None) has no drafts."""
     mine: dict[int, list[dict[str, Any]]] = {pk: [] for pk in task_ids}
     drafted: set[int] = set()
     me = None if user is None else user.pk
@@ -177,8 +203,13 @@ def page_drafts(
     found = Draft.objects.filter(task_id__in=list(mine))
     if me is not None and not everyone:
         found = found.filter(user_id=me)
-    for row in found.order_by("id").values(*DRAFT_COLUMNS):
+    own_result: Any = Value(None, output_field=JSONField())
+    if me is not None:
+        own_result = Case(When(user_id=me, then=F("result")), default=own_result)
+    light = [name for name in DRAFT_COLUMNS if name != "result"]
+    for row in found.order_by("id").values(*light, own_result=own_result):
         drafted.add(row["task_id"])
         if row["user_id"] == me:
+            row["result"] = row.pop("own_result")
             mine[row["task_id"]].append(draft_row_json(row))
     return mine, drafted

@@ -87,6 +87,8 @@ class TaskDraftsView(TaskScopedView):
             )
         except drafts.DraftError as exc:
             raise _refused(exc) from None
+        except (Task.DoesNotExist, Annotation.DoesNotExist):
+            raise Http404("The task or annotation was deleted meanwhile.") from None
         return Response(drafts.draft_json(draft), status=status.HTTP_201_CREATED)
 
 

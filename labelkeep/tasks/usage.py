@@ -19,7 +19,8 @@ class TaskWork:
     """The tasks app's `projects.usage.WorkReader`.
 
     Only annotations count as work in use: predictions are a model's output and can be
-    made again, and Label Studio checks annotations (and drafts, which Labelkeep has not)."""
+    made again; drafts are unfinished work, checked when they become annotations (Label
+    Studio checks drafts too)."""
 
     def results(self, project: Project, needles: frozenset[str] | None) -> Iterator[object]:
         rows = Annotation.objects.filter(project=project).order_by()

@@ -180,6 +180,8 @@ def sweep(world: World, settings: Any, tmp_path: Path) -> Sweep:
     assert uploaded.status_code == 201, uploaded.content
     workspace = client.post("/api/workspaces", {"title": "Team"}, format="json")
     assert workspace.status_code == 201
+    draft = client.post(f"/api/tasks/{task_ids[0]}/drafts", {"result": []}, format="json")
+    assert draft.status_code == 201
     ids = {
         "project": project.pk,
         "task": task_ids[0],
@@ -191,6 +193,7 @@ def sweep(world: World, settings: Any, tmp_path: Path) -> Sweep:
         "upload": FileUpload.objects.get(project=project).pk,
         "import": ProjectImport.objects.filter(project=project).latest("pk").pk,
         "workspace": workspace.json()["id"],
+        "draft": draft.json()["id"],
         "organization": world.org.pk,
         "member": world.member.user.pk,
         "admin": world.admin.user.pk,
@@ -223,10 +226,16 @@ _PK_OF = {
     "tasks": "task",
     "annotations": "annotation",
     "predictions": "prediction",
+    "drafts": "draft",
     "dm": "view",
     "import": "upload",
 }
-_NAMED = {"user_pk": "member", "import_pk": "import", "export_pk": "snapshot"}
+_NAMED = {
+    "user_pk": "member",
+    "import_pk": "import",
+    "export_pk": "snapshot",
+    "annotation_pk": "annotation",
+}
 
 
 def path_ids(route: str, method: str, sweep: Sweep) -> dict[str, int]:
@@ -283,6 +292,11 @@ def base_request(route: str, method: str, sweep: Sweep) -> Base:
         ("post", "api/tasks"): Base({"project": project, "data": {"text": "x"}}),
         ("get", "api/tasks"): Base(query={"project": project}),
         ("post", "api/tasks/<int:pk>/annotations"): Base({"result": result}),
+        ("post", "api/tasks/<int:pk>/drafts"): Base({"result": result}),
+        ("post", "api/tasks/<int:pk>/annotations/<int:annotation_pk>/drafts"): Base(
+            {"result": result}
+        ),
+        ("put", "api/drafts/<int:pk>"): Base({"result": result}),
         ("post", "api/annotations/bulk"): Base(
             {"project": project, "tasks": [task], "result": result}
         ),

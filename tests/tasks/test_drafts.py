@@ -14,7 +14,7 @@ from labelkeep.dataio.exporting.source import DatabaseSource
 from labelkeep.dataio.models import ExportSnapshot
 from labelkeep.projects import services as projects
 from labelkeep.projects.models import Project
-from labelkeep.tasks import services
+from labelkeep.tasks import drafts, services
 from labelkeep.tasks.models import Annotation, Draft, Task
 from tests.conftest import TEST_ORIGIN, Actor, World, as_actor, make_user
 from tests.dataio.test_export_support import exported_json
@@ -336,3 +336,57 @@ def test_exports_carry_every_draft(world: World, project: Project, task_ids: lis
     assert whole[1]["result"] == choice("Negative") and whole[1]["lead_time"] == 2
     assert whole[1]["user"] == world.admin.user.email
     assert set(whole[0]) == FIELDS
+
+
+@pytest.mark.parametrize("gone", ["task", "annotation"])
+def test_a_draft_of_something_deleted_meanwhile_is_a_404(
+    world: World, task_ids: list[int], monkeypatch: pytest.MonkeyPatch, gone: str
+) -> None:
+    """Deleted between the request's lookup and the draft's insert: the insert would fail
+    the foreign key at the commit (a 500); it finds the task (or annotation) gone."""
+    task = Task.objects.get(pk=task_ids[0])
+    annotation = services.create_annotation(
+        task, {"result": choice("Positive")}, actor=world.admin.user,
+        completed_by=world.admin.user, origin=TEST_ORIGIN,
+    )  # fmt: skip
+    original = drafts.create_draft
+
+    def deleted_first(*args: Any, **kwargs: Any) -> Any:
+        if gone == "task":
+            services.delete_tasks(
+                task.project, [task.pk], actor=world.admin.user, origin=TEST_ORIGIN
+            )
+        else:
+            services.delete_annotations([annotation], actor=world.admin.user, origin=TEST_ORIGIN)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(drafts, "create_draft", deleted_first)
+    response = draft(world.admin, task.pk, annotation=annotation.pk)
+    assert response.status_code == 404, response.content
+    assert not Draft.objects.exists()
+
+
+def test_a_change_keeps_what_it_does_not_name(world: World, task_ids: list[int]) -> None:
+    """Two tabs: one saves a new result, the other only postpones; the result stays."""
+    pk = made(world.member, task_ids[0])["id"]
+    read_by_the_other_tab = Draft.objects.select_related("task__project").get(pk=pk)
+    saved = world.member.client.patch(
+        f"/api/drafts/{pk}", {"result": choice("Negative")}, format="json"
+    )
+    assert saved.status_code == 200
+    drafts.update_draft(
+        read_by_the_other_tab, {"was_postponed": True}, actor=world.member.user,
+        origin=TEST_ORIGIN,
+    )  # fmt: skip
+    stored = Draft.objects.get(pk=pk)
+    assert (stored.result, stored.was_postponed) == (choice("Negative"), True)
+
+
+def test_drafts_of_one_task_are_capped(world: World, task_ids: list[int]) -> None:
+    for _ in range(drafts.MAX_PER_TASK):
+        made(world.member, task_ids[0])
+    refused = draft(world.member, task_ids[0])
+    assert refused.status_code == 400 and "task" in refused.json()["validation_errors"]
+    assert Draft.objects.count() == drafts.MAX_PER_TASK
+    made(world.member, task_ids[1])  # another task
+    made(world.admin, task_ids[0])  # another person
