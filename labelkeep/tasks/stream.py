@@ -446,6 +446,22 @@ def _new_entries(version: bool, values: dict[str, Any], since: int) -> QuerySet[
     return found.alias(kind=Concat(F("model_version"), Value(""))).filter(kind=values["version"])
 
 
+# What a sweep reads of an entry of a score or ground truth order, after its position and
+# task: see Row.
+_PROBED = ("task__is_labeled", "theirs", "locks", "task__overlap", "task__total_annotations")
+
+
+def _probes(project: int, user: int, now: dt.datetime, wanted: Q) -> dict[str, Case]:
+    """A sweep's probes of an entry's task (one of the person's annotations; others' live
+    locks), made only for the entries `wanted` keeps: most entries behind a place are of
+    tasks nobody could take (labeled ones; in a shared tier, the others too)."""
+    task = OuterRef("task_id")
+    return {
+        "theirs": Case(When(wanted, then=_theirs(project, user, task)), default=None),
+        "locks": Case(When(wanted, then=_held_by_others(user, now, task)), default=Value(0)),
+    }
+
+
 class _ByScore(_Walked):
     """Scored predictions by (score, task), walked on the (project, model_version, score,
     task) index: a task's first entry carries its lowest score."""
@@ -488,27 +504,8 @@ class _ByScore(_Walked):
         wanted = Q(task__is_labeled__in=[False]) & (Q(task__overlap__gt=1) if shared else Q())
         self._behind = _prepared(
             lambda cursor, start, **v: entries(v, _after(cursor), _before(start))
-            .annotate(
-                # Probed only for the entries whose task could be taken: most of those
-                # behind a place are of labeled tasks (or, shared, of other tasks).
-                theirs=Case(
-                    When(wanted, then=_theirs(v["project"], v["user"], OuterRef("task_id"))),
-                    default=None,
-                ),
-                locks=Case(
-                    When(wanted, then=_held_by_others(v["user"], v["now"], OuterRef("task_id"))),
-                    default=Value(0),
-                ),
-            )
-            .values_list(
-                "id",
-                "task_id",
-                "task__is_labeled",
-                "theirs",
-                "locks",
-                "task__overlap",
-                "task__total_annotations",
-            )[:SWEEP],
+            .annotate(**_probes(v["project"], v["user"], v["now"], wanted))
+            .values_list("id", "task_id", *_PROBED)[:SWEEP],
             version,
             cursor=int,
             start=int,
@@ -856,22 +853,8 @@ class _ByGroundTruth(_Walked):
             lambda project, user, now, cursor, start: _truths(
                 project, task_id__gt=cursor, task_id__lt=start
             )
-            .annotate(
-                # Probed only for the entries whose task could be taken.
-                theirs=Case(When(wanted, then=_theirs(project, user, OuterRef("task_id")))),
-                locks=Case(
-                    When(wanted, then=_held_by_others(user, now, OuterRef("task_id"))),
-                    default=Value(0),
-                ),
-            )
-            .values_list(
-                "task_id",
-                "task__is_labeled",
-                "theirs",
-                "locks",
-                "task__overlap",
-                "task__total_annotations",
-            )[:SWEEP],
+            .annotate(**_probes(project, user, now, wanted))
+            .values_list("task_id", *_PROBED)[:SWEEP],
             **_BASE,
             cursor=int,
             start=int,
