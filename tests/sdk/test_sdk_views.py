@@ -137,3 +137,25 @@ def test_computed_columns_through_the_sdk(world: World, sdk: SdkFactory) -> None
     assert [task.id for task in tasks_of(admin, project=project, query=labeled)] == [tasks[1]]
     guessed = where(Column.predictions_results, Operator.CONTAINS, Type.String, "Positive")
     assert [task.id for task in tasks_of(admin, project=project, query=guessed)] == tasks[:2]
+
+
+def test_tasks_with_drafts_parse_in_the_sdk(world: World, sdk: SdkFactory) -> None:
+    """The SDK reads a task's `drafts` (its own model of them) and `draft_exists`."""
+    admin = sdk(world.admin.key)
+    project = new_project(admin)
+    (task,) = new_tasks(admin, project, 1)
+    result = [
+        {"from_name": "sentiment", "to_name": "text", "type": "choices",
+         "value": {"choices": ["Positive"]}}
+    ]  # fmt: skip
+    made = world.admin.client.post(
+        f"/api/tasks/{task}/drafts", {"result": result, "lead_time": 3}, format="json"
+    )
+    assert made.status_code == 201, made.content
+    got = admin.tasks.get(str(task))
+    assert isinstance(got, LseTask) and got.drafts is not None
+    assert [d.result for d in got.drafts] == [result]
+    assert got.drafts[0].created_at is not None
+    (listed,) = tasks_of(admin, project=project, fields="all")
+    assert listed.draft_exists is True
+    assert listed.drafts is not None and listed.drafts[0].result == result
