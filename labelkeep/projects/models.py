@@ -90,6 +90,9 @@ class Project(models.Model):
     # more column in the UPDATE that moves the counters): filtered counts and deep-page
     # anchors remembered at one version are right until it moves (tasks/anchors.py).
     tasks_version = models.PositiveBigIntegerField(default=0)
+    # Set by the first draft saved in the project (tasks/drafts.py), never cleared: until
+    # then, pages and tasks of the project skip the query for drafts.
+    has_drafts = models.BooleanField(default=False, db_default=False)
 
     objects: ClassVar[ProjectQuerySet] = ProjectQuerySet.as_manager()  # type: ignore[assignment]
 

@@ -80,9 +80,16 @@ class TaskScopedView(MemberAPIView):
     def own_annotations_only(self) -> bool:
         return not has_perm(self.role, Perm.ANNOTATIONS_REVIEW)
 
-    def task_body(self, task: Task, *, predictions: bool = True) -> dict[str, Any]:
+    def task_body(
+        self, task: Task, *, predictions: bool = True, project: Project | None = None
+    ) -> dict[str, Any]:
+        """The task as its endpoints answer; `project` is the task's, when the task was
+        loaded without it."""
         own = self.own_annotations_only()
-        mine, drafted = drafts.page_drafts([task.pk], self.actor, everyone=not own)
+        mine: dict[int, list[dict[str, Any]]] = {task.pk: []}
+        drafted: set[int] = set()
+        if (project or task.project).has_drafts:
+            mine, drafted = drafts.page_drafts([task.pk], self.actor, everyone=not own)
         return task_json(
             task,
             full=True,
@@ -1088,7 +1095,8 @@ class NextTaskView(TaskScopedView):
         if task is None:
             raise exceptions.NotFound(_NOTHING_LEFT)
         # Without `show_collab_predictions`, nothing pre-labels the task.
-        return Response(self.task_body(task, predictions=project.show_collab_predictions))
+        body = self.task_body(task, predictions=project.show_collab_predictions, project=project)
+        return Response(body)
 
     @extend_schema(exclude=True)
     def head(self, request: Request, pk: int) -> HttpResponse:

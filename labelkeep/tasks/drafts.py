@@ -20,6 +20,7 @@ from django.utils.timesince import timesince
 
 from labelkeep.accounts.models import User
 from labelkeep.audit.services import Origin, record
+from labelkeep.projects.models import Project
 from labelkeep.tasks.models import Annotation, Draft, Task
 from labelkeep.tasks.serializers import instant
 
@@ -111,6 +112,9 @@ def create_draft(
                 field="task",
             )
         draft.save()
+        if not task.project.has_drafts:  # the project's first: its pages now look for them
+            Project.objects.filter(pk=task.project_id).update(has_drafts=True)
+            task.project.has_drafts = True
         _audit("draft.create", task, draft, user, origin)
     return draft
 

@@ -280,7 +280,7 @@ def _json(
         predictions = _by_task(Prediction.objects.all(), PREDICTION_COLUMNS, rows)
     mine: dict[int, list[dict[str, Any]]] = {}
     drafted: set[int] = set()
-    if listing.full and listing.include & {"drafts", "draft_exists"}:
+    if listing.full and listing.include & {"drafts", "draft_exists"} and scope.project.has_drafts:
         ids = [row["id"] for row in rows]
         mine, drafted = page_drafts(ids, scope.user, everyone=not scope.own_only)
     people: dict[int, Any] = {}
@@ -296,7 +296,7 @@ def _json(
         if "predictions" in listing.include and predictions is not None:
             data["predictions"] = [prediction_row_json(p) for p in predicted]
         if listing.full and "drafts" in listing.include:
-            data["drafts"] = mine[row["id"]]
+            data["drafts"] = mine.get(row["id"], [])
         if computed:
             values = computed_json(bool(row.get("is_labeled")), made, predicted, people)
             values["draft_exists"] = row["id"] in drafted

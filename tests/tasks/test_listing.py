@@ -644,6 +644,10 @@ def _page_queries(world: World, project: Project, params: dict[str, Any], as_: A
 @pytest.mark.parametrize("case", PAGES)
 def test_query_counts_are_pinned_and_flat(world: World, project, shelf, case) -> None:
     params, expected = PAGES[case]
+    # A project with drafts (pages with fields=all then read them: one query more).
+    first = Task.objects.get(pk=shelf[0])
+    drafts.create_draft(first, {"result": []}, user=world.admin.user, origin=TEST_ORIGIN)
+    project.refresh_from_db()
     assert _page_queries(world, project, params, world.admin) == expected
     assert _page_queries(world, project, params, world.member) == expected
     more = services.create_tasks(
@@ -667,6 +671,19 @@ def test_query_counts_are_pinned_and_flat(world: World, project, shelf, case) ->
     project.refresh_from_db()
     assert _page_queries(world, project, params, world.admin) == expected
     assert _page_queries(world, project, params, world.member) == expected
+
+
+def test_a_project_without_drafts_does_not_look_for_them(
+    world: World, project: Project, shelf: list[int]
+) -> None:
+    params = {"fields": "all"}
+    without = _page_queries(world, project, params, world.admin)
+    drafts.create_draft(
+        Task.objects.get(pk=shelf[0]), {"result": []}, user=world.member.user, origin=TEST_ORIGIN
+    )
+    project.refresh_from_db()
+    assert project.has_drafts
+    assert _page_queries(world, project, params, world.admin) == without + 1
 
 
 def test_http_query_count_does_not_grow(world: World, project, shelf) -> None:
