@@ -274,6 +274,20 @@ WRITTEN = """
 """
 
 
+def notes_project(world: World, tasks: list[services.NewTask]) -> tuple[Project, list[int]]:
+    """A project with a TextArea, and these tasks in it."""
+    made = projects.create_project(
+        world.org, {"title": "Notes", "label_config": WRITTEN}, actor=world.admin.user,
+        origin=TEST_ORIGIN,
+    )  # fmt: skip
+    ids = services.create_tasks(made, tasks, actor=world.admin.user, origin=TEST_ORIGIN).task_ids
+    return made, ids
+
+
+def note_of(text: str) -> list[dict[str, Any]]:
+    return [{"from_name": "note", "to_name": "text", "type": "textarea", "value": {"text": [text]}}]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -291,17 +305,8 @@ def test_results_are_searched_as_the_text_written(world: World, text: str) -> No
     """Whatever a result holds is found by the text itself: quotes, backslashes and line
     breaks, stored escaped in the JSON, and letters outside ASCII, which SQLite keeps as
     `\\u` escapes."""
-    made = projects.create_project(
-        world.org, {"title": "Notes", "label_config": WRITTEN}, actor=world.admin.user,
-        origin=TEST_ORIGIN,
-    )  # fmt: skip
-    ids = services.create_tasks(
-        made,
-        [services.NewTask(data={"text": f"t{n}"}) for n in range(2)],
-        actor=world.admin.user,
-        origin=TEST_ORIGIN,
-    ).task_ids
-    note = [{"from_name": "note", "to_name": "text", "type": "textarea", "value": {"text": [text]}}]
+    made, ids = notes_project(world, [services.NewTask(data={"text": f"t{n}"}) for n in range(2)])
+    note = note_of(text)
     response = world.admin.client.post(
         f"/api/tasks/{ids[0]}/annotations/", {"result": note}, format="json"
     )
@@ -322,24 +327,10 @@ def test_results_are_searched_as_the_text_written(world: World, text: str) -> No
 def test_only_the_results_strings_are_searched(world: World) -> None:
     """Not the JSON around them: key names, punctuation, or the escape SQLite keeps for a
     letter outside ASCII (a curly quote is stored as `\\u2019`: no match for "2019")."""
-    made = projects.create_project(
-        world.org, {"title": "Notes", "label_config": WRITTEN}, actor=world.admin.user,
-        origin=TEST_ORIGIN,
-    )  # fmt: skip
-    ids = services.create_tasks(
-        made,
-        [services.NewTask(data={"text": "t"}, predictions=[{"result": []}])],
-        actor=world.admin.user,
-        origin=TEST_ORIGIN,
-    ).task_ids
-    note = [
-        {
-            "from_name": "note",
-            "to_name": "text",
-            "type": "textarea",
-            "value": {"text": ["it\u2019s \u00e9"]},
-        }
-    ]
+    made, ids = notes_project(
+        world, [services.NewTask(data={"text": "t"}, predictions=[{"result": []}])]
+    )
+    note = note_of("it\u2019s \u00e9")
     response = world.admin.client.post(
         f"/api/tasks/{ids[0]}/annotations/", {"result": note}, format="json"
     )
@@ -354,18 +345,9 @@ def test_only_the_results_strings_are_searched(world: World) -> None:
 
 
 def test_the_results_cells_are_cut_at_their_limit(world: World) -> None:
-    made = projects.create_project(
-        world.org, {"title": "Long", "label_config": WRITTEN}, actor=world.admin.user,
-        origin=TEST_ORIGIN,
-    )  # fmt: skip
-    (task,) = services.create_tasks(
-        made, [services.NewTask(data={"text": "t"})], actor=world.admin.user, origin=TEST_ORIGIN
-    ).task_ids
+    made, (task,) = notes_project(world, [services.NewTask(data={"text": "t"})])
     for n in range(3):
-        note = [
-            {"from_name": "note", "to_name": "text", "type": "textarea",
-             "value": {"text": [f"{n}" * 700]}}
-        ]  # fmt: skip
+        note = note_of(f"{n}" * 700)
         author = make_user(f"long{n}@a.example", org=world.org, role=Role.ADMIN)
         services.create_annotation(
             Task.objects.get(pk=task), {"result": note}, actor=author, completed_by=author,
